@@ -1,0 +1,70 @@
+# The entry point for everything. `make run` starts the platform; `make test` runs every test
+# against real Kafka and PostgreSQL, installing and starting what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+INFRA := deploy/local/infra.sh
+
+.PHONY: help install up down status topics run test test-unit test-integration test-e2e lint fmt bench schemas clean
+
+help:
+	@echo "make run      start the platform (infrastructure + services); Ctrl-C stops it"
+	@echo "make test     install, start the infrastructure, run lint and every test"
+	@echo "make bench    benchmarks (throughput, latency) with printed figures"
+	@echo "make up/down  start/stop the local Kafka and PostgreSQL"
+	@echo "make schemas  export the event JSON Schemas to schemas/"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python dependencies into $(VENV)"
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+up: install
+	@$(INFRA) up
+	@eval "$$($(INFRA) env)" && export KAFKA_BOOTSTRAP_SERVERS && $(PY) -m shared.messaging.admin
+
+down:
+	@$(INFRA) down
+
+status:
+	@$(INFRA) status
+
+run: install
+	@deploy/local/run.sh
+
+test: install up lint
+	@$(PY) -m pytest -p no:cacheprovider -ra tests/unit tests/integration tests/e2e
+
+test-unit: install
+	@$(PY) -m pytest -q tests/unit
+
+test-integration: install up
+	@$(PY) -m pytest -q tests/integration
+
+test-e2e: install up
+	@$(PY) -m pytest -q tests/e2e
+
+lint: install
+	@$(VENV)/bin/ruff check shared services tests bench
+	@$(VENV)/bin/ruff format --check shared services tests bench >/dev/null || \
+		{ echo "ruff format would change files: run 'make fmt'"; exit 1; }
+
+fmt: install
+	@$(VENV)/bin/ruff format shared services tests bench
+	@$(VENV)/bin/ruff check --fix shared services tests bench
+
+bench: install up
+	@$(PY) -m bench
+
+schemas: install
+	@$(PY) -m shared.events.export schemas
+
+clean: down
+	rm -rf .local $(VENV)

@@ -1,0 +1,29 @@
+"""``make bench``: every benchmark module in this package, in turn, printing its figures.
+
+``BENCH_ONLY=intake,escalation make bench`` runs a selection. Each module has ``run()``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+import time
+
+import bench
+
+
+def main() -> None:
+    only = {n for n in os.environ.get("BENCH_ONLY", "").split(",") if n}
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    for name in names:
+        if only and name not in only:
+            continue
+        print(f"\n=== bench: {name} ===", flush=True)
+        started = time.monotonic()
+        importlib.import_module(f"bench.{name}").run()
+        print(f"=== {name} done in {time.monotonic() - started:.0f}s ===", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Local infrastructure for development and tests: a single-node Apache Kafka (KRaft,
+# combined broker+controller) and a PostgreSQL cluster, both private to this checkout,
+# both bound to 127.0.0.1. Every command is idempotent.
+#
+#   infra.sh up | down | status | kafka-up | kafka-down | pg-up | pg-down | env
+#
+# Servers given from outside are used as they are and nothing is started:
+#   KAFKA_BOOTSTRAP_SERVERS          skips the local broker
+#   <SERVICE>_DATABASE_URL (all four) skips the local PostgreSQL
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LOCAL="$ROOT/.local"
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/kafka/pom.xml")
+KAFKA_LIBS="$LOCAL/kafka/libs-$KAFKA_VERSION"
+# LOCAL_KAFKA_DIR lets tests run a private, disposable broker beside the shared one.
+KAFKA_DIR=${LOCAL_KAFKA_DIR:-$LOCAL/kafka}
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_PORT=${LOCAL_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${LOCAL_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_PID="$KAFKA_DIR/kafka.pid"
+KAFKA_LOG="$KAFKA_DIR/server.log"
+
+PG_DATA="$LOCAL/postgres/data"
+PG_RUN="$LOCAL/postgres/run"
+PG_LOG="$LOCAL/postgres/server.log"
+PG_PORT=${LOCAL_PG_PORT:-54320}
+PG_USER=complaints
+PG_PASSWORD=complaints
+DATABASES=(intake escalation followup satisfaction)
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # wait_for <what> <seconds> <command...>
+    local what=$1 limit=$2 waited=0
+    shift 2
+    until "$@"; do
+        if ((waited >= limit * 2)); then
+            log "$what did not come up within ${limit}s"
+            return 1
+        fi
+        ((waited % 10 == 9)) && log "waiting for $what ($((waited / 2))s)"
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+}
+
+# ---------------------------------------------------------------- Kafka
+
+kafka_fetch() {
+    [ -f "$KAFKA_LIBS/.complete" ] && return 0
+    log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (one time)"
+    command -v mvn >/dev/null || { apt_install maven; }
+    mkdir -p "$KAFKA_LIBS"
+    mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
+    touch "$KAFKA_LIBS/.complete"
+}
+
+kafka_config() {
+    cat <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DATA
+auto.create.topics.enable=false
+num.partitions=6
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+EOF
+}
+
+kafka_running() {
+    [ -f "$KAFKA_PID" ] && kill -0 "$(cat "$KAFKA_PID")" 2>/dev/null
+}
+
+kafka_up() {
+    if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+        log "KAFKA_BOOTSTRAP_SERVERS is set ($KAFKA_BOOTSTRAP_SERVERS): not starting a broker"
+        return 0
+    fi
+    if kafka_running && port_open "$KAFKA_PORT"; then
+        log "Kafka already running on 127.0.0.1:$KAFKA_PORT (pid $(cat "$KAFKA_PID"))"
+        return 0
+    fi
+    if port_open "$KAFKA_PORT"; then
+        log "something else listens on 127.0.0.1:$KAFKA_PORT; reusing it as the broker"
+        return 0
+    fi
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    kafka_fetch
+    mkdir -p "$KAFKA_DIR"
+    kafka_config >"$KAFKA_DIR/server.properties"
+    cat >"$KAFKA_DIR/log4j.properties" <<EOF
+log4j.rootLogger=WARN, file
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=WARN
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$KAFKA_LOG
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+    local cp="$KAFKA_LIBS/*"
+    if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
+        log "formatting KRaft storage in $KAFKA_DATA"
+        mkdir -p "$KAFKA_DATA"
+        local cluster_id
+        cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
+        java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$cp" \
+            kafka.tools.StorageTool format -t "$cluster_id" \
+            -c "$KAFKA_DIR/server.properties" >/dev/null
+    fi
+    log "starting Apache Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$KAFKA_PORT"
+    # setsid: the broker outlives the shell that started it and is stopped by `down`.
+    setsid java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+        -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
+        -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
+        >"$KAFKA_DIR/stdout.log" 2>&1 </dev/null &
+    echo $! >"$KAFKA_PID"
+    if ! wait_for "Kafka" 90 kafka_ready; then
+        tail -n 30 "$KAFKA_LOG" "$KAFKA_DIR/stdout.log" >&2 || true
+        return 1
+    fi
+    log "Kafka is up"
+}
+
+kafka_ready() {
+    kafka_running || { log "Kafka exited; see $KAFKA_LOG"; return 2; }
+    port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$KAFKA_LOG" 2>/dev/null
+}
+
+kafka_down() {
+    if kafka_running; then
+        local pid
+        pid=$(cat "$KAFKA_PID")
+        log "stopping Kafka (pid $pid)"
+        kill "$pid"
+        wait_for "Kafka to stop" 60 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
+    fi
+    rm -f "$KAFKA_PID"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+apt_install() {
+    log "installing $* from Debian's packages"
+    [ "$(id -u)" = 0 ] || { log "need root to install $*"; return 1; }
+    if [ ! -f "$LOCAL/.apt-updated" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        mkdir -p "$LOCAL" && touch "$LOCAL/.apt-updated"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pg_bin() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1
+}
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+databases_given() {
+    [ -n "${INTAKE_DATABASE_URL:-}" ] && [ -n "${ESCALATION_DATABASE_URL:-}" ] &&
+        [ -n "${FOLLOWUP_DATABASE_URL:-}" ] && [ -n "${SATISFACTION_DATABASE_URL:-}" ]
+}
+
+pg_up() {
+    if databases_given; then
+        log "database URLs are set: not starting PostgreSQL"
+        return 0
+    fi
+    [ -n "$(pg_bin)" ] || apt_install postgresql
+    local bin
+    bin=$(pg_bin)
+    mkdir -p "$LOCAL/postgres" "$PG_RUN"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$LOCAL/postgres"
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        log "initialising a PostgreSQL cluster in $PG_DATA"
+        local pwfile="$LOCAL/postgres/.pw"
+        printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+        [ "$(id -u)" = 0 ] && chown postgres:postgres "$pwfile"
+        as_pg "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --pwfile="$pwfile" \
+            --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+        rm -f "$pwfile"
+        cat >>"$PG_DATA/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_RUN'
+max_connections = 300
+shared_buffers = 256MB
+EOF
+    fi
+    if as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+        log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+    else
+        log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+        as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null
+    fi
+    local db
+    for db in "${DATABASES[@]}"; do
+        if ! as_pg "$bin/psql" -h "$PG_RUN" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+            "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+            log "creating database $db"
+            as_pg "$bin/createdb" -h "$PG_RUN" -p "$PG_PORT" -U "$PG_USER" "$db"
+        fi
+    done
+    log "PostgreSQL is up"
+}
+
+pg_down() {
+    local bin
+    bin=$(pg_bin)
+    if [ -n "$bin" ] && [ -f "$PG_DATA/PG_VERSION" ] &&
+        as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+        log "stopping PostgreSQL"
+        as_pg "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+    fi
+}
+
+# ---------------------------------------------------------------- commands
+
+print_env() {
+    # The settings every service reads, pointing at whichever servers are in use.
+    echo "KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+    local db var
+    for db in "${DATABASES[@]}"; do
+        var="$(echo "$db" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
+        echo "$var=${!var:-postgresql+asyncpg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db}"
+    done
+}
+
+case "${1:-}" in
+up) pg_up && kafka_up ;;
+down) kafka_down && pg_down ;;
+kafka-up) kafka_up ;;
+kafka-down) kafka_down ;;
+pg-up) pg_up ;;
+pg-down) pg_down ;;
+env) print_env ;;
+status)
+    if kafka_running; then echo "kafka: running (pid $(cat "$KAFKA_PID"))"; else echo "kafka: stopped"; fi
+    if [ -n "$(pg_bin)" ] && as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+        echo "postgres: running on 127.0.0.1:$PG_PORT"
+    else echo "postgres: stopped"; fi
+    ;;
+*)
+    echo "usage: $0 up|down|status|kafka-up|kafka-down|pg-up|pg-down|env" >&2
+    exit 2
+    ;;
+esac

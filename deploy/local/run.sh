@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make run`: start the infrastructure (unless given) and every service of the platform in
+# the foreground, print where they answer and the credentials to use. Ctrl-C stops all of
+# it: the services, then the servers this script started (never ones it found running).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+INFRA=deploy/local/infra.sh
+PY=.venv/bin/python
+LOGS="$ROOT/.local/logs"
+mkdir -p "$LOGS"
+
+# name:port of each service; a service not yet in this checkout is skipped.
+ALL_SERVICES=(intake:8001 escalation:8002 followup:8003 satisfaction:8004)
+CHANNELS=(web hotline email counter feedback_card callback_visit letter)
+
+secret() { $PY -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+
+started_kafka=0 started_pg=0
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! $INFRA status | grep -q '^kafka: running'; then started_kafka=1; fi
+if ! $INFRA status | grep -q '^postgres: running'; then started_pg=1; fi
+
+pids=()
+stop_all() {
+    trap - INT TERM EXIT
+    echo
+    echo "stopping..."
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    ((started_kafka)) && $INFRA kafka-down
+    ((started_pg)) && $INFRA pg-down
+    echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+$INFRA up
+set -a
+eval "$($INFRA env)"
+set +a
+$PY -m shared.messaging.admin
+
+if [ -z "${INTAKE_API_KEYS:-}" ]; then
+    keys=()
+    for channel in "${CHANNELS[@]}"; do keys+=("$channel:dev-$channel-$(secret)"); done
+    INTAKE_API_KEYS=$(IFS=,; echo "${keys[*]}")
+    export INTAKE_API_KEYS
+    generated_keys=1
+fi
+if [ -z "${OPS_TOKENS:-}" ]; then
+    OPS_TOKENS="agent:dev-agent-$(secret),supervisor:dev-supervisor-$(secret),admin:dev-admin-$(secret)"
+    export OPS_TOKENS
+    generated_tokens=1
+fi
+
+running=()
+for entry in "${ALL_SERVICES[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    [ -f "services/$name/__main__.py" ] || continue
+    upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
+    var="${upper}_PORT"
+    port=${!var:-$port}
+    export "$var=$port"
+    $PY -m "services.$name" >"$LOGS/$name.log" 2>&1 &
+    pids+=($!)
+    running+=("$name:$port")
+done
+
+for entry in "${running[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    for _ in $(seq 1 120); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+        printf '  %-13s http://127.0.0.1:%s   (API docs: /docs, log: .local/logs/%s.log)\n' "$name" "$port" "$name"
+    else
+        echo "  $name did not start; its log:"
+        tail -n 30 "$LOGS/$name.log"
+        exit 1
+    fi
+done
+
+echo
+echo "Kafka:      $KAFKA_BOOTSTRAP_SERVERS   topics: complaints.intake.v1, complaints.handling.v1, ..."
+echo "PostgreSQL: one database per service (see \`$INFRA env\`)"
+echo
+if [ -n "${generated_keys:-}" ]; then echo "Development API keys (INTAKE_API_KEYS), one per channel:"; else echo "API keys from INTAKE_API_KEYS:"; fi
+tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed 's/^/  /'
+if [ -n "${generated_tokens:-}" ]; then echo "Development ops tokens (OPS_TOKENS):"; else echo "Ops tokens from OPS_TOKENS:"; fi
+tr ',' '\n' <<<"$OPS_TOKENS" | sed 's/^/  /'
+web_key=$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | head -n1 | cut -d: -f2-)
+cat <<EOF
+
+Try:
+  curl -s -X POST http://127.0.0.1:8001/complaints -H 'X-API-Key: $web_key' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"customer":{"id":"c-1","name":"李娜","phone":"+86 138 0013 8000","tier":"A"},"category":"product_quality","description":"洗衣机漏水"}'
+
+Press Ctrl-C to stop everything this command started.
+EOF
+wait -n "${pids[@]}" || true
+echo "a service exited; see .local/logs/"

@@ -1,0 +1,1 @@
+"""The platform's services. Each is deployable on its own; none imports another."""

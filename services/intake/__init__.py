@@ -1,0 +1,1 @@
+"""Intake: the HTTP front door for customer channels (port 8001)."""

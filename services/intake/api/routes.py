@@ -1,0 +1,189 @@
+"""Thin HTTP entry points: authenticate, validate, call a use case, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from services.intake import usecases
+from services.intake.api.schemas import ComplaintAnswer, ComplaintPage, ComplaintView, Rejection
+from services.intake.domain.status import Status
+from services.intake.domain.submission import ComplaintSubmission, CustomerIn
+from services.intake.store import repository as repo
+from shared.events.common import Channel
+from shared.web.auth import identify
+
+router = APIRouter(tags=["complaints"])
+
+
+def authenticated_channel(
+    request: Request, x_api_key: Annotated[str | None, Header()] = None
+) -> Channel:
+    name = identify(x_api_key, request.app.state.credentials)
+    if name is None:
+        raise HTTPException(
+            401, "missing or unknown X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
+        )
+    return Channel(name)
+
+
+ChannelDep = Annotated[Channel, Depends(authenticated_channel)]
+
+
+def field_error(field: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", *field), "msg": message, "input": value}]
+    )
+
+
+@router.post(
+    "/complaints",
+    status_code=201,
+    response_model=ComplaintAnswer,
+    responses={401: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+)
+async def post_complaint(
+    submission: ComplaintSubmission,
+    request: Request,
+    response: Response,
+    channel: ChannelDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ComplaintAnswer:
+    state = request.app.state
+    if submission.channel is not None and submission.channel != channel:
+        raise field_error(
+            ("channel",), f"does not match the API key's channel ({channel})", submission.channel
+        )
+    if submission.category not in state.settings.categories:
+        raise field_error(
+            ("category",),
+            f"unknown category; one of {state.settings.categories}",
+            submission.category,
+        )
+    try:
+        recorded = await usecases.record_complaint(
+            state.runtime.sessions,
+            state.runtime.topics,
+            state.policy,
+            state.settings.rejection_answers,
+            submission,
+            channel,
+            idempotency_key,
+        )
+    except usecases.IdempotencyConflict:
+        raise HTTPException(409, "Idempotency-Key was already used with a different body") from None
+    if recorded.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _answer(recorded.complaint, state.settings.rejection_answers)
+
+
+def _answer(c: dict[str, Any], answers: dict[str, tuple[str, str]]) -> ComplaintAnswer:
+    rejection = None
+    if c["rejection_reason"]:
+        explanation, other = answers[c["rejection_reason"]]
+        rejection = Rejection(
+            reason=c["rejection_reason"], explanation=explanation, other_channel=other
+        )
+        message = f"We recorded your complaint but cannot handle it: {explanation} Instead: {other}"
+    elif c["missing_fields"]:
+        message = (
+            "We recorded your complaint. To handle it we still need: "
+            + ", ".join(f.replace("|", " or ") for f in c["missing_fields"])
+            + "."
+        )
+    else:
+        message = (
+            "Thank you, we recorded your complaint and will acknowledge it by "
+            f"{c['acknowledge_by'].isoformat(timespec='minutes')}."
+        )
+    return ComplaintAnswer(
+        complaint_id=c["id"],
+        status=c["status"],
+        severity=c["severity"],
+        severity_reasons=c["severity_reasons"],
+        valid=c["valid"],
+        received_at=c["received_at"],
+        acknowledge_by=c["acknowledge_by"],
+        missing_fields=c["missing_fields"],
+        rejection=rejection,
+        message=message,
+    )
+
+
+def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> ComplaintView:
+    return ComplaintView(
+        complaint_id=c["id"],
+        history=history,
+        **{
+            k: c[k]
+            for k in ComplaintView.model_fields
+            if k in c and k not in {"complaint_id", "history"}
+        },
+    )
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintView)
+async def get_complaint(complaint_id: uuid.UUID, request: Request, _: ChannelDep) -> ComplaintView:
+    async with request.app.state.runtime.sessions() as session:
+        complaint = await repo.get_complaint(session, complaint_id)
+        if complaint is None:
+            raise HTTPException(404, "no such complaint")
+        history = await repo.get_history(session, complaint_id)
+    return _view(complaint, history)
+
+
+@router.get("/complaints", response_model=ComplaintPage)
+async def list_complaints(
+    request: Request,
+    _: ChannelDep,
+    customer: str | None = None,
+    status: Status | None = None,
+    channel: Channel | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ComplaintPage:
+    after = None
+    if cursor is not None:
+        try:
+            after = repo.decode_cursor(cursor)
+        except ValueError:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("query", "cursor"),
+                        "msg": "not a valid cursor",
+                        "input": cursor,
+                    }
+                ]
+            ) from None
+    async with request.app.state.runtime.sessions() as session:
+        rows, next_cursor = await repo.list_complaints(
+            session,
+            customer_id=customer,
+            status=status.value if status else None,
+            channel=channel.value if channel else None,
+            after=after,
+            limit=limit,
+        )
+    return ComplaintPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.patch("/complaints/{complaint_id}/customer", response_model=ComplaintView)
+async def complete_contact(
+    complaint_id: uuid.UUID, contact: CustomerIn, request: Request, _: ChannelDep
+) -> ComplaintView:
+    """Supply the contact data a complaint was missing; its clocks start once complete."""
+    state = request.app.state
+    try:
+        complaint = await usecases.complete_contact(
+            state.runtime.sessions, state.runtime.topics, state.policy, complaint_id, contact
+        )
+    except usecases.NotFound:
+        raise HTTPException(404, "no such complaint") from None
+    except usecases.WrongState as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _view(complaint)

@@ -1,0 +1,57 @@
+"""The intake ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.intake import usecases
+from services.intake.api.routes import router
+from services.intake.domain.rules import IntakePolicy
+from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
+from services.intake.settings import IntakeSettings
+from shared.runtime import Runtime, Task, lifespan
+from shared.web.errors import install_error_handlers
+from shared.web.health import health_router
+from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
+
+
+def policy_from(settings: IntakeSettings) -> IntakePolicy:
+    return IntakePolicy(
+        major_categories=frozenset(settings.major_categories),
+        major_keywords=tuple(settings.major_keywords),
+        required_contact=tuple(settings.required_contact),
+        ack_minutes_remote=settings.ack_minutes_remote,
+        ack_minutes_on_site=settings.ack_minutes_on_site,
+        ack_tier_factors=dict(settings.ack_tier_factors),
+        ack_major_factor=settings.ack_major_factor,
+    )
+
+
+def background_tasks(runtime: Runtime) -> list[Task]:
+    status_events = [*STATUS_BY_EVENT, RESUME_EVENT, "case.escalated"]
+    follow = runtime.consumer(
+        [runtime.topics.handling, runtime.topics.followup],
+        dict.fromkeys(status_events, usecases.follow_status),
+    )
+    return [runtime.relay().run, follow.run]
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    runtime = Runtime.build(settings)
+    app = FastAPI(
+        title="Complaint intake",
+        version="1.0.0",
+        description="The front door for customer channels: record, classify, publish complaints.",
+        lifespan=lifespan(runtime, background_tasks),
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.policy = policy_from(settings)
+    app.state.credentials = settings.credentials()
+    install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Intake's domain rules, pure functions of a submission and the configured policy."""

@@ -1,0 +1,75 @@
+"""A complaint as a channel submits it. Validation here is the 422 contract: every error names
+its field."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from shared.events.common import Channel, Severity, Tier
+from shared.events.intake import Document, ExpectedOutcome, Subject
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,24}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Text | None = None
+    name: Text | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    tier: Tier = Tier.C
+    organisation: Text | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    relation: Text | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not _PHONE.match(value):
+            raise ValueError("not a phone number (digits, spaces, +, -, brackets)")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not an e-mail address")
+        return value
+
+
+class Flags(BaseModel):
+    """What the receiver observed; any of these makes a complaint major (DOMAIN.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    safety_issue: bool = False
+    main_function_defect: bool = False
+    media_attention: bool = False
+    evidence_insufficient: bool = False
+
+
+class ComplaintSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer: CustomerIn
+    channel: Channel | None = Field(
+        default=None, description="Defaults to the channel of the API key; must match it"
+    )
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
+    ]
+    severity: Severity | None = Field(default=None, description="Omit to classify by the rules")
+    subject: Subject | None = None
+    expected_outcome: ExpectedOutcome | None = None
+    documents: list[Document] = Field(default=[], max_length=50)
+    in_litigation: bool = False
+    covered: bool = Field(default=True, description="False when outside the company's commitments")
+    flags: Flags = Flags()

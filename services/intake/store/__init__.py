@@ -1,0 +1,1 @@
+"""Intake's database: tables and the queries over them."""

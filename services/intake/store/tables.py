@@ -1,0 +1,66 @@
+"""Intake's tables. Migrations in ``services/intake/migrations`` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db import new_metadata
+
+metadata = new_metadata()
+
+complaints = sa.Table(
+    "complaints",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("severity_reasons", JSONB, nullable=False),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("rejection_reason", sa.Text),
+    sa.Column("customer_id", sa.Text),
+    sa.Column("customer_tier", sa.Text, nullable=False),
+    sa.Column("customer", JSONB, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("subject", JSONB),
+    sa.Column("expected_outcome", JSONB),
+    sa.Column("documents", JSONB, nullable=False),
+    sa.Column("flags", JSONB, nullable=False),
+    sa.Column("in_litigation", sa.Boolean, nullable=False),
+    sa.Column("covered", sa.Boolean, nullable=False),
+    sa.Column("missing_fields", JSONB, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acknowledge_by", sa.DateTime(timezone=True)),
+    sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("escalation_level", sa.Text),
+    sa.Index("ix_complaints_received", "received_at", "id"),
+    sa.Index("ix_complaints_customer", "customer_id", "received_at"),
+    sa.Index("ix_complaints_status", "status", "received_at"),
+    sa.Index("ix_complaints_channel", "channel", "received_at"),
+)
+
+status_history = sa.Table(
+    "complaint_status_history",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("complaint_id", UUID(as_uuid=True), sa.ForeignKey("complaints.id"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("event_id", UUID(as_uuid=True)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_status_history_complaint", "complaint_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("channel", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
+)

@@ -1,0 +1,253 @@
+"""Intake's use cases: each one transaction in which the state change and the events it
+causes are written together (the outbox relay publishes them after commit)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
+from services.intake.domain.status import RESUME_EVENT, status_after
+from services.intake.domain.submission import ComplaintSubmission, CustomerIn
+from services.intake.store import repository as repo
+from shared.events.common import Channel, Mode, Severity, Tier, mode_of
+from shared.events.envelope import Envelope, new_event
+from shared.events.intake import ComplaintCompleted, ComplaintReceived, ComplaintRejected, Customer
+from shared.events.topics import Topics
+from shared.messaging import outbox
+
+log = logging.getLogger(__name__)
+SOURCE = "/complaint-platform/intake"
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class WrongState(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Recorded:
+    complaint: dict[str, Any]
+    replayed: bool
+
+
+def request_hash(submission: ComplaintSubmission) -> str:
+    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def record_complaint(
+    sessions: async_sessionmaker[AsyncSession],
+    topics: Topics,
+    policy: IntakePolicy,
+    answers: dict[str, tuple[str, str]],
+    submission: ComplaintSubmission,
+    channel: Channel,
+    idempotency_key: str | None,
+) -> Recorded:
+    complaint_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        if idempotency_key:
+            claim = await repo.claim_idempotency_key(
+                session, channel.value, idempotency_key, request_hash(submission), complaint_id
+            )
+            if not claim.fresh:
+                if claim.request_hash != request_hash(submission):
+                    raise IdempotencyConflict
+                existing = await repo.get_complaint(session, claim.complaint_id)
+                assert existing is not None  # written in the same transaction as the key
+                return Recorded(existing, replayed=True)
+        mode = mode_of(channel)
+        found = assess(submission, mode, now, policy)
+        values: dict[str, Any] = {
+            "id": complaint_id,
+            "channel": channel.value,
+            "category": submission.category,
+            "status": found.status,
+            "severity": found.severity.value,
+            "severity_reasons": found.severity_reasons,
+            "valid": found.rejection is None,
+            "rejection_reason": found.rejection.value if found.rejection else None,
+            "customer_id": submission.customer.id,
+            "customer_tier": submission.customer.tier.value,
+            "customer": submission.customer.model_dump(mode="json"),
+            "description": submission.description,
+            "subject": submission.subject.model_dump(mode="json") if submission.subject else None,
+            "expected_outcome": (
+                submission.expected_outcome.model_dump(mode="json")
+                if submission.expected_outcome
+                else None
+            ),
+            "documents": [d.model_dump(mode="json") for d in submission.documents],
+            "flags": submission.flags.model_dump(),
+            "in_litigation": submission.in_litigation,
+            "covered": submission.covered,
+            "missing_fields": found.missing_fields,
+            "received_at": now,
+            "acknowledge_by": found.acknowledge_by,
+            "status_changed_at": now,
+        }
+        event = _event_for(values, submission, mode, answers)
+        await repo.insert_complaint(session, values, event.type)
+        await outbox.add(session, topics.intake, [event])
+    log.info(
+        "complaint recorded",
+        extra={
+            "complaint_id": str(complaint_id),
+            "channel": channel.value,
+            "status": found.status,
+            "severity": found.severity.value,
+        },
+    )
+    return Recorded(values, replayed=False)
+
+
+def _event_for(
+    values: dict[str, Any],
+    submission: ComplaintSubmission,
+    mode: Mode,
+    answers: dict[str, tuple[str, str]],
+) -> Envelope:
+    customer = Customer.model_validate(values["customer"])
+    subject = str(values["id"])
+    if values["rejection_reason"]:
+        explanation, other_channel = answers[values["rejection_reason"]]
+        return new_event(
+            SOURCE,
+            subject,
+            ComplaintRejected(
+                complaint_id=values["id"],
+                received_at=values["received_at"],
+                channel=values["channel"],
+                category=values["category"],
+                customer=customer,
+                reason=values["rejection_reason"],
+                explanation=explanation,
+                other_channel=other_channel,
+            ),
+            time=values["received_at"],
+        )
+    return new_event(
+        SOURCE,
+        subject,
+        ComplaintReceived(
+            complaint_id=values["id"],
+            received_at=values["received_at"],
+            channel=values["channel"],
+            mode=mode,
+            category=values["category"],
+            severity=values["severity"],
+            severity_reasons=values["severity_reasons"],
+            customer=customer,
+            description=values["description"],
+            subject=submission.subject,
+            expected_outcome=submission.expected_outcome,
+            documents=submission.documents,
+            information_complete=not values["missing_fields"],
+            missing_fields=values["missing_fields"],
+            acknowledge_by=values["acknowledge_by"],
+        ),
+        time=values["received_at"],
+    )
+
+
+async def complete_contact(
+    sessions: async_sessionmaker[AsyncSession],
+    topics: Topics,
+    policy: IntakePolicy,
+    complaint_id: uuid.UUID,
+    contact: CustomerIn,
+) -> dict[str, Any]:
+    """Merge the contact data a customer supplied; once complete, the complaint's clocks start
+    (``complaint.completed``)."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        complaint = await repo.get_complaint(session, complaint_id)
+        if complaint is None:
+            raise NotFound
+        if complaint["status"] != "awaiting_information":
+            raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
+        supplied = contact.model_dump(exclude_unset=True, mode="json")
+        merged = CustomerIn.model_validate(complaint["customer"] | supplied)
+        probe = ComplaintSubmission.model_construct(customer=merged)
+        missing = missing_contact(probe, policy)
+        changes: dict[str, Any] = {
+            "customer": merged.model_dump(mode="json"),
+            "missing_fields": missing,
+            "customer_tier": merged.tier.value,
+            "customer_id": merged.id,
+        }
+        if missing:
+            await repo.update_complaint(session, complaint_id, changes)
+            return complaint | changes
+        due = acknowledge_by(
+            now,
+            mode_of(Channel(complaint["channel"])),
+            Tier(merged.tier),
+            Severity(complaint["severity"]),
+            policy,
+        )
+        changes["acknowledge_by"] = due
+        await repo.set_status(
+            session, complaint_id, "received", ComplaintCompleted.event_type, None, now, **changes
+        )
+        event = new_event(
+            SOURCE,
+            str(complaint_id),
+            ComplaintCompleted(
+                complaint_id=complaint_id,
+                completed_at=now,
+                customer=Customer.model_validate(changes["customer"]),
+                acknowledge_by=due,
+            ),
+            time=now,
+        )
+        await outbox.add(session, topics.intake, [event])
+    return complaint | changes | {"status": "received", "status_changed_at": now}
+
+
+async def follow_status(session: AsyncSession, event: Envelope) -> None:
+    """Consumer handler: move the complaint's status along the other services' events."""
+    try:
+        complaint_id = uuid.UUID(event.subject)
+    except ValueError:
+        log.warning(
+            "status event for a subject that is not a complaint id",
+            extra={"subject": event.subject},
+        )
+        return
+    if event.type == RESUME_EVENT:
+        status = await repo.status_before_pause(session, complaint_id)
+    else:
+        status = status_after(event.type)
+    changes: dict[str, Any] = {}
+    level = event.data.get("to_level") or event.data.get("level")
+    if isinstance(level, str):
+        changes["escalation_level"] = level
+    if status is None:
+        if changes:
+            await repo.update_complaint(session, complaint_id, changes)
+        return
+    moved = await repo.set_status(
+        session, complaint_id, status, event.type, event.id, event.time, **changes
+    )
+    if not moved:
+        log.info(
+            "status event older than the current status, or unknown complaint",
+            extra={"complaint_id": str(complaint_id), "type": event.type},
+        )

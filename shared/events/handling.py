@@ -1,0 +1,163 @@
+"""Events the escalation service publishes on ``complaints.handling.v1`` (key: complaint id).
+
+Levels name the rungs of the escalation ladder in the policy (``frontline``, ``team_lead``,
+``supervisor``, ``customer_relations``, ``department_manager``, ``executive_office`` in the
+bundled default). Clocks name the SLA clocks (``acknowledge``, ``investigate``, ``plan``,
+and the on-site ``respond``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
+
+
+class CaseOpened(EventData):
+    event_type = "case.opened"
+
+    complaint_id: uuid.UUID
+    opened_at: datetime
+    level: str
+    severity: Severity
+    tier: Tier
+    mode: Mode
+    channel: Channel
+    category: str
+    policy_version: str
+    round: int = 1
+    deadlines: dict[str, datetime]
+
+
+class CaseAcknowledged(EventData):
+    event_type = "case.acknowledged"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    level: str
+
+
+class CaseInvestigated(EventData):
+    event_type = "case.investigated"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    findings: str
+
+
+class EscalationReason(StrEnum):
+    DEADLINE = "deadline"
+    MANUAL = "manual"
+    SEVERITY = "severity"
+
+
+class CaseEscalated(EventData):
+    event_type = "case.escalated"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    from_level: str | None
+    to_level: str
+    reason: EscalationReason
+    clock: str | None = None
+    by: str | None = None
+    note: str | None = None
+
+
+class CaseSlaWarning(EventData):
+    event_type = "case.sla_warning"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    clock: str
+    deadline: datetime
+    fraction: float
+    level: str
+
+
+class CaseSlaBreached(EventData):
+    event_type = "case.sla_breached"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    clock: str
+    deadline: datetime
+    level: str
+
+
+class CasePaused(EventData):
+    event_type = "case.paused"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    reason: str
+
+
+class CaseResumed(EventData):
+    event_type = "case.resumed"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    paused_seconds: float
+    total_paused_seconds: float
+    deadlines: dict[str, datetime]
+
+
+class CasePlanRecorded(EventData):
+    event_type = "case.plan_recorded"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    plan: str
+
+
+class CaseResolved(EventData):
+    """Carries what the follow-up needs to call the customer back."""
+
+    event_type = "case.resolved"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    round: int
+    resolution: str
+    compensation: str | None = None
+    severity: Severity
+    channel: Channel
+    category: str
+    customer: ContactCard
+    highest_level: str
+    clocks_met: dict[str, bool]
+
+
+class CaseReopened(EventData):
+    event_type = "case.reopened"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    round: int
+    reason: str
+    deadlines: dict[str, datetime]
+
+
+class CaseOutcome(StrEnum):
+    RESOLVED = "resolved"  # the customer confirmed satisfaction (or could not be reached)
+    MOVED_TO_COURT = "moved_to_court"
+    OUTSIDE_BODY = "outside_body"
+    ENDED_BY_AGREEMENT = "ended_by_agreement"
+
+
+class CaseClosed(EventData):
+    event_type = "case.closed"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    outcome: CaseOutcome
+    by: str | None = None
+    note: str | None = None

@@ -1,0 +1,122 @@
+"""Events the intake service publishes on ``complaints.intake.v1``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from shared.events.common import Channel, EventData, Mode, Severity, Tier
+
+
+class Customer(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    tier: Tier = Tier.C
+    organisation: str | None = None
+    address: str | None = None
+    relation: str | None = Field(
+        default=None, description="The complainant's relation to the product or contract"
+    )
+
+
+class SubjectKind(StrEnum):
+    PRODUCT = "product"
+    ORDER = "order"
+    SITE = "site"
+    SERVICE = "service"
+
+
+class Subject(BaseModel):
+    """What the complaint is about, with its dates."""
+
+    kind: SubjectKind
+    reference: str | None = Field(default=None, description="Product code, order or site number")
+    name: str | None = None
+    purchased_on: date | None = None
+    delivered_on: date | None = None
+    incident_on: date | None = None
+    warranty_until: date | None = None
+
+
+class OutcomeKind(StrEnum):
+    REPAIR = "repair"
+    EXCHANGE = "exchange"
+    REFUND = "refund"
+    APOLOGY = "apology"
+    EXPLANATION = "explanation"
+    COMPENSATION = "compensation"
+    DAMAGES = "damages"
+    OTHER = "other"
+
+
+class ExpectedOutcome(BaseModel):
+    kind: OutcomeKind
+    details: str | None = None
+    amount: float | None = Field(default=None, ge=0)
+
+
+class Document(BaseModel):
+    name: str
+    kind: str | None = None
+    reference: str | None = Field(default=None, description="Where the document is kept")
+
+
+class ComplaintReceived(EventData):
+    """A valid complaint was recorded. ``information_complete`` is false while contact data is
+    missing; the acknowledgement clock starts once it is complete (DOMAIN.md)."""
+
+    event_type = "complaint.received"
+
+    complaint_id: uuid.UUID
+    received_at: datetime
+    channel: Channel
+    mode: Mode
+    category: str
+    severity: Severity
+    severity_reasons: list[str]
+    customer: Customer
+    description: str
+    subject: Subject | None = None
+    expected_outcome: ExpectedOutcome | None = None
+    documents: list[Document] = []
+    information_complete: bool
+    missing_fields: list[str] = []
+    acknowledge_by: datetime | None
+
+
+class RejectionReason(StrEnum):
+    OUT_OF_WARRANTY = "out_of_warranty"
+    NOT_COVERED = "not_covered"
+    IN_LITIGATION = "in_litigation"
+    DAMAGES_CLAIM = "damages_claim"
+
+
+class ComplaintRejected(EventData):
+    """An invalid complaint (outside the company's commitments) was recorded and answered."""
+
+    event_type = "complaint.rejected"
+
+    complaint_id: uuid.UUID
+    received_at: datetime
+    channel: Channel
+    category: str
+    customer: Customer
+    reason: RejectionReason
+    explanation: str
+    other_channel: str
+
+
+class ComplaintCompleted(EventData):
+    """The missing contact data of a complaint was supplied; its clocks can start."""
+
+    event_type = "complaint.completed"
+
+    complaint_id: uuid.UUID
+    completed_at: datetime
+    customer: Customer
+    acknowledge_by: datetime

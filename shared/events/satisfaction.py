@@ -1,0 +1,40 @@
+"""Events the satisfaction service publishes on ``complaints.satisfaction.v1``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from shared.events.common import EventData, SatisfactionLevel, Tier
+
+
+class SurveyRecorded(EventData):
+    """A survey answer (key: complaint id). ``score`` is 6 (very satisfied) .. 1."""
+
+    event_type = "survey.recorded"
+
+    complaint_id: uuid.UUID
+    survey_token: str | None
+    level: SatisfactionLevel
+    score: int
+    factors: list[str]
+    comment: str | None = None
+    taken_by: str  # "customer" (web form) or the agent who took it by phone
+    recorded_at: datetime
+    customer_id: str | None = None
+    tier: Tier | None = None
+
+
+class SatisfactionAlert(EventData):
+    """The satisfaction rate of a dimension fell below target over a rolling window
+    (key: ``dimension:value``). Published once; again only after a recovery."""
+
+    event_type = "satisfaction.alert"
+
+    dimension: str
+    dimension_value: str
+    value: float
+    target: float
+    window_days: int
+    answers: int
+    at: datetime

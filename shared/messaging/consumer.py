@@ -1,0 +1,193 @@
+"""The idempotent consumer runner.
+
+For each record: parse the envelope, then in one database transaction record its id in the
+inbox and apply the handler. Offsets are committed to Kafka only after that transaction, so a
+crash redelivers, and the inbox makes the redelivery a no-op. A handler that keeps failing is
+retried with backoff a bounded number of times, then the record goes to ``<topic>.dlq`` with
+the error in its headers. An unreachable database is not the record's fault: the runner waits
+for it instead of dead-lettering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import is_unavailable
+from shared.events.envelope import Envelope
+from shared.events.topics import dead_letter
+from shared.messaging import inbox
+from shared.messaging.kafka import KafkaLink
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+EVENTS = Counter(
+    "consumer_events_total", "Events consumed, by outcome", ["topic", "type", "outcome"]
+)
+
+
+class PoisonEvent(Exception):
+    """A record that can never be processed (unparseable, invalid): dead-letter at once."""
+
+
+@dataclass
+class ConsumerRunner:
+    topics: list[str]
+    group_id: str
+    handlers: Mapping[str, Handler]
+    sessions: async_sessionmaker[AsyncSession]
+    kafka: KafkaLink
+    max_retries: int = 3
+    retry_backoff: float = 0.2
+    batch_size: int = 100
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = await self._start(stop)
+        if consumer is None:
+            return
+        try:
+            while not stop.is_set():
+                try:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                except KafkaError as exc:
+                    log.warning("consumer: fetch failed", extra={"error": str(exc)})
+                    await asyncio.sleep(1)
+                    continue
+                for tp, records in batches.items():
+                    done = await self._process_partition(records, stop)
+                    if done is not None:
+                        await self._commit(consumer, tp, done + 1)
+        finally:
+            await consumer.stop()
+
+    async def _start(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
+        delay = 0.5
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(
+                *self.topics,
+                bootstrap_servers=self.kafka.bootstrap_servers,
+                group_id=self.group_id,
+                client_id=f"{self.kafka.client_id}-consumer",
+                enable_auto_commit=False,
+                # A new group reads from the beginning: nothing published before it is missed.
+                auto_offset_reset="earliest",
+            )
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaError as exc:
+                await consumer.stop()
+                log.warning("consumer: Kafka unavailable", extra={"error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+        return None
+
+    async def _process_partition(
+        self, records: list[ConsumerRecord], stop: asyncio.Event
+    ) -> int | None:
+        """Process records in order; returns the offset of the last one finished."""
+        done = None
+        for record in records:
+            if stop.is_set():
+                break
+            await self.process(record, stop)
+            done = record.offset
+        return done
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, KafkaError) as exc:
+            # The partition moved to another member; it will see these records again and
+            # the inbox will skip them.
+            log.warning("consumer: commit failed", extra={"error": str(exc)})
+
+    async def process(self, record: ConsumerRecord, stop: asyncio.Event | None = None) -> str:
+        """Apply one record; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
+        try:
+            event = _parse(record)
+        except PoisonEvent as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return self._count(record, "?", "dead_lettered")
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return self._count(record, event.type, "ignored")
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self.sessions.begin() as session:
+                    if not await inbox.claim(session, event, record.topic):
+                        return self._count(record, event.type, "duplicate")
+                    await handler(session, event)
+                return self._count(record, event.type, "processed")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    attempt -= 1  # an outage is not the event's fault: wait, do not count
+                    log.warning("consumer: database unavailable", extra={"error": str(exc)})
+                    await asyncio.sleep(1)
+                    if stop is not None and stop.is_set():
+                        raise
+                    continue
+                poison = isinstance(exc, PoisonEvent | ValidationError)
+                if poison or attempt > self.max_retries:
+                    log.error(
+                        "consumer: dead-lettering event",
+                        extra={"event_id": str(event.id), "type": event.type, "error": repr(exc)},
+                    )
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return self._count(record, event.type, "dead_lettered")
+                await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
+        headers = [
+            *(record.headers or []),
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+            ("dlq-consumer-group", self.group_id.encode()),
+            ("dlq-error-type", type(exc).__name__.encode()),
+            ("dlq-error-message", str(exc)[:2000].encode()),
+            ("dlq-error-trace", "".join(traceback.format_exception(exc))[-4000:].encode()),
+            ("dlq-attempts", str(attempts).encode()),
+            ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        delay = 0.5
+        while True:
+            try:
+                producer = await self.kafka.producer()
+                await producer.send_and_wait(
+                    dead_letter(record.topic), record.value, key=record.key, headers=headers
+                )
+                return
+            except KafkaError as exc2:
+                # Never move past a record before it is parked somewhere.
+                log.warning("consumer: dead-letter publish failed", extra={"error": str(exc2)})
+                await self.kafka.reset()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    @staticmethod
+    def _count(record: ConsumerRecord, event_type: str, outcome: str) -> str:
+        EVENTS.labels(record.topic, event_type, outcome).inc()
+        return outcome
+
+
+def _parse(record: ConsumerRecord) -> Envelope:
+    if record.value is None:
+        raise PoisonEvent("record has no value")
+    try:
+        return Envelope.from_bytes(record.value)
+    except ValidationError as exc:
+        raise PoisonEvent(f"not a valid CloudEvent: {exc}") from exc

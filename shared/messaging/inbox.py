@@ -1,0 +1,20 @@
+"""The inbox: the ids of the events a service has processed, written in the same transaction
+as the effect, so a redelivered event has no second effect."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.events.envelope import Envelope
+
+_CLAIM = sa.text(
+    "INSERT INTO inbox (event_id, topic, event_type) VALUES (:id, :topic, :type) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+async def claim(session: AsyncSession, event: Envelope, topic: str) -> bool:
+    """Record ``event`` as processed; False when it already was (a duplicate)."""
+    result = await session.execute(_CLAIM, {"id": event.id, "topic": topic, "type": event.type})
+    return result.first() is not None

@@ -1,0 +1,120 @@
+"""Alembic, driven from code: each service keeps its migrations in its own package and runs
+them at start-up (or with ``python -m services.<name> migrate``)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+
+
+async def upgrade_async(migrations_dir: Path, database_url: str) -> None:
+    # Alembic's async env runs its own event loop: keep it off the caller's.
+    await asyncio.to_thread(upgrade, migrations_dir, database_url)
+
+
+def run_env(target_metadata: sa.MetaData) -> None:
+    """The body of every service's ``env.py``: online migrations over asyncpg."""
+    from alembic import context
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = context.config.get_main_option("sqlalchemy.url")
+
+    def migrate(connection: sa.Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            include_object=_not_messaging_table,
+        )
+        with context.begin_transaction():
+            # Replicas starting together must not run the same migration twice.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(7245001)"))
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+MESSAGING_TABLES = frozenset({"outbox", "outbox_shards", "inbox"})
+
+
+def _not_messaging_table(
+    obj: object, name: str | None, type_: str, reflected: bool, _: object
+) -> bool:
+    # The messaging tables are created by create_messaging_tables_v1, not from a service's
+    # metadata: keep autogenerate from proposing to drop them.
+    return not (type_ == "table" and name in MESSAGING_TABLES)
+
+
+def create_messaging_tables_v1(op: object) -> None:
+    """Outbox and inbox tables, as of version 1; called from each service's first migration."""
+    op.create_table(  # type: ignore[attr-defined]
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("shard", sa.SmallInteger, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("payload", postgresql.JSONB, nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_unsent", "outbox", ["shard", "id"], postgresql_where=sa.text("sent_at IS NULL")
+    )
+    op.create_table(  # type: ignore[attr-defined]
+        "outbox_shards", sa.Column("shard", sa.SmallInteger, primary_key=True)
+    )
+    op.execute(  # type: ignore[attr-defined]
+        "INSERT INTO outbox_shards (shard) SELECT generate_series(0, 15)"
+    )
+    op.execute(  # type: ignore[attr-defined]
+        """
+        CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('outbox', ''); RETURN NULL; END $$;
+        """
+    )
+    op.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+    )
+    op.create_table(  # type: ignore[attr-defined]
+        "inbox",
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+    )
+
+
+def drop_messaging_tables_v1(op: object) -> None:
+    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")  # type: ignore[attr-defined]
+    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")  # type: ignore[attr-defined]
+    for table in ("inbox", "outbox_shards", "outbox"):
+        op.drop_table(table)  # type: ignore[attr-defined]

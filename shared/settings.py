@@ -1,0 +1,53 @@
+"""Settings shared by every service. Each service subclasses `ServiceSettings` with its own
+env prefix (``INTAKE_``, ``ESCALATION_``...) and builds it once at start-up."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_URL = "postgresql+asyncpg://complaints:complaints@127.0.0.1:54320/{name}"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Subclasses set ``service_name`` and the env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    db_pool_size: int = Field(default=10, ge=1)
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    # A prefix for every topic and consumer group: isolates environments (and test runs)
+    # sharing one cluster. Empty in production, so topics keep their documented names.
+    kafka_topic_prefix: str = Field(
+        default="", validation_alias=AliasChoices("kafka_topic_prefix", "KAFKA_TOPIC_PREFIX")
+    )
+    consumer_group: str = ""
+    consumer_max_retries: int = Field(default=3, ge=0)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    run_migrations: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Accept the plain form operators usually have (postgresql://...) too.
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        return url
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.database_url:
+            self.database_url = LOCAL_DATABASE_URL.format(name=self.service_name)
+        if not self.consumer_group:
+            self.consumer_group = self.service_name
+        self.consumer_group = self.kafka_topic_prefix + self.consumer_group

@@ -1,0 +1,1 @@
+"""HTTP helpers every service mounts: health, metrics, limits, auth and error mapping."""

@@ -1,0 +1,60 @@
+"""``/healthz`` (the process is alive), ``/readyz`` (database and Kafka reachable) and
+``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.messaging.kafka import KafkaLink
+
+
+async def database_ready(engine: AsyncEngine, timeout: float = 2.0) -> bool:
+    async def ping() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(ping(), timeout)
+    except Exception:
+        return False
+    return True
+
+
+def health_router(
+    checks: Callable[[Request], dict[str, Awaitable[bool]]] | None = None,
+) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and Kafka are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        engine: AsyncEngine = request.app.state.engine
+        kafka: KafkaLink = request.app.state.kafka
+        names = ["database", "kafka"]
+        probes: list[Awaitable[bool]] = [database_ready(engine), kafka.ready()]
+        if checks is not None:
+            for name, probe in checks(request).items():
+                names.append(name)
+                probes.append(probe)
+        results = dict(zip(names, await asyncio.gather(*probes), strict=True))
+        ok = all(results.values())
+        body = {"status": "ready" if ok else "unavailable"} | {
+            k: "ok" if v else "unavailable" for k, v in results.items()
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

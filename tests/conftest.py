@@ -1,0 +1,36 @@
+"""Fixtures shared by integration and end-to-end tests. Unit tests use none of them, so a
+unit-only run starts no server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from shared.events.topics import Topics
+from shared.messaging.admin import ensure_topics
+from tests.support.databases import Databases
+from tests.support.servers import Servers, provide_servers
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    with provide_servers() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+async def topics(servers: Servers) -> Topics:
+    """This run's own topics (a unique prefix), so concurrent runs never see each other."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    found = Topics(prefix)
+    await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
+    return found
+
+
+@pytest.fixture(scope="session")
+async def databases(servers: Servers) -> AsyncIterator[Databases]:
+    found = Databases(servers)
+    yield found
+    await found.drop_all()

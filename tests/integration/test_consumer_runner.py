@@ -1,0 +1,200 @@
+"""The idempotent consumer runner: inbox dedup, retries, dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+
+from shared.db import session_factory
+from shared.events.envelope import Envelope
+from shared.events.topics import dead_letter
+from shared.messaging.consumer import ConsumerRunner
+from shared.messaging.kafka import KafkaLink
+from tests.support.kafka import read_until
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def effects_table(engine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("CREATE TABLE effects (id serial PRIMARY KEY, event_id uuid, seq int)")
+        )
+
+
+async def count_effects(engine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text("SELECT event_id::text, count(*) FROM effects GROUP BY 1")
+        )
+        return dict(rows.all())
+
+
+async def run_until(runner: ConsumerRunner, condition, timeout: float = 30) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await condition():
+            assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+            assert not task.done(), task
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await task
+
+
+def probe(key: str, seq: int, event_id: uuid.UUID | None = None) -> Envelope:
+    return Envelope(
+        id=event_id or uuid.uuid4(),
+        source="/tests",
+        type="test.probe",
+        subject=key,
+        data={"seq": seq},
+    )
+
+
+async def record_effect(session, event: Envelope) -> None:
+    await session.execute(
+        sa.text("INSERT INTO effects (event_id, seq) VALUES (:id, :seq)"),
+        {"id": event.id, "seq": event.data["seq"]},
+    )
+
+
+async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, topics):
+    await effects_table(messaging_engine)
+    key = str(uuid.uuid4())
+    first, second = probe(key, 1), probe(key, 2)
+    await produce(
+        servers.kafka_bootstrap,
+        topics.intake,
+        [
+            (key, first.to_bytes()),
+            (key, first.to_bytes()),
+            (key, second.to_bytes()),
+            (key, first.to_bytes()),
+        ],
+    )
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def runner() -> ConsumerRunner:
+        return ConsumerRunner(
+            [topics.intake],
+            group,
+            {"test.probe": record_effect},
+            session_factory(messaging_engine),
+            KafkaLink(servers.kafka_bootstrap, "t"),
+        )
+
+    async def both_applied() -> bool:
+        return len(await count_effects(messaging_engine)) == 2
+
+    await run_until(runner(), both_applied)
+    assert await count_effects(messaging_engine) == {str(first.id): 1, str(second.id): 1}
+
+    # A new group replays the whole topic (as after an offset reset): still one effect each.
+    async with messaging_engine.begin() as conn:
+        replayed = await conn.scalar(sa.text("SELECT count(*) FROM inbox"))
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    async def replayed_all() -> bool:
+        # The replay is done once the inbox has seen a marker published after the others.
+        async with messaging_engine.connect() as conn:
+            return await conn.scalar(sa.text("SELECT count(*) FROM inbox")) > replayed
+
+    await produce(servers.kafka_bootstrap, topics.intake, [(key, probe(key, 3).to_bytes())])
+    await run_until(runner(), replayed_all)
+    effects = await count_effects(messaging_engine)
+    assert effects[str(first.id)] == 1 and effects[str(second.id)] == 1 and len(effects) == 3
+
+
+async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_moves_on(
+    messaging_engine, servers, topics
+):
+    await effects_table(messaging_engine)
+    key = str(uuid.uuid4())
+    bad, good = probe(key, -1), probe(key, 7)
+    attempts = 0
+
+    async def handler(session, event: Envelope) -> None:
+        nonlocal attempts
+        if event.data["seq"] < 0:
+            attempts += 1
+            await record_effect(session, event)  # written, then rolled back with the failure
+            raise RuntimeError("cannot handle a negative sequence")
+        await record_effect(session, event)
+
+    await produce(
+        servers.kafka_bootstrap,
+        topics.handling,
+        [(key, bad.to_bytes()), (key, b"{not json"), (key, good.to_bytes())],
+    )
+    runner = ConsumerRunner(
+        [topics.handling],
+        f"g-{uuid.uuid4().hex[:8]}",
+        {"test.probe": handler},
+        session_factory(messaging_engine),
+        KafkaLink(servers.kafka_bootstrap, "t"),
+        max_retries=2,
+        retry_backoff=0.05,
+    )
+
+    async def good_applied() -> bool:
+        return str(good.id) in await count_effects(messaging_engine)
+
+    await run_until(runner, good_applied)
+    assert attempts == 3  # the first try and two retries
+    assert await count_effects(messaging_engine) == {str(good.id): 1}
+
+    parked = await read_until(
+        servers.kafka_bootstrap,
+        dead_letter(topics.handling),
+        lambda kept: len(kept) >= 2,
+        lambda r: r.key == key,
+    )
+    failing, poison = parked
+    assert failing.value["id"] == str(bad.id)
+    assert failing.headers["dlq-error-type"] == b"RuntimeError"
+    assert b"negative sequence" in failing.headers["dlq-error-message"]
+    assert failing.headers["dlq-attempts"] == b"3"
+    assert failing.headers["dlq-original-topic"] == topics.handling.encode()
+    assert poison.headers["dlq-error-type"] == b"PoisonEvent"
+    await runner.kafka.close()
+
+
+async def test_events_without_a_handler_are_skipped(messaging_engine, servers, topics):
+    await effects_table(messaging_engine)
+    key = str(uuid.uuid4())
+    other = Envelope(source="/tests", type="test.other", subject=key, data={})
+    mine = probe(key, 1)
+    await produce(
+        servers.kafka_bootstrap,
+        topics.satisfaction,
+        [(key, other.to_bytes()), (key, mine.to_bytes())],
+    )
+    runner = ConsumerRunner(
+        [topics.satisfaction],
+        f"g-{uuid.uuid4().hex[:8]}",
+        {"test.probe": record_effect},
+        session_factory(messaging_engine),
+        KafkaLink(servers.kafka_bootstrap, "t"),
+    )
+
+    async def applied() -> bool:
+        return bool(await count_effects(messaging_engine))
+
+    await run_until(runner, applied)
+    async with messaging_engine.connect() as conn:
+        inbox = (await conn.execute(sa.text("SELECT event_id::text FROM inbox"))).scalars().all()
+    assert inbox == [str(mine.id)]
