@@ -56,7 +56,7 @@ def run_env(target_metadata: sa.MetaData) -> None:
     asyncio.run(run())
 
 
-MESSAGING_TABLES = frozenset({"outbox", "outbox_shards", "inbox"})
+MESSAGING_TABLES = frozenset({"outbox", "outbox_shards", "inbox", "timers"})
 
 
 def _not_messaging_table(
@@ -118,3 +118,45 @@ def drop_messaging_tables_v1(op: object) -> None:
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")  # type: ignore[attr-defined]
     for table in ("inbox", "outbox_shards", "outbox"):
         op.drop_table(table)  # type: ignore[attr-defined]
+
+
+def create_timer_table_v1(op: object) -> None:
+    """The durable timers of shared.timers, as of version 1."""
+    op.create_table(  # type: ignore[attr-defined]
+        "timers",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", postgresql.JSONB, nullable=False, server_default="{}"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("fired_at", sa.DateTime(timezone=True)),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_timers_pending",
+        "timers",
+        ["due_at"],
+        postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+    )
+    op.create_index("ix_timers_subject", "timers", ["subject"])  # type: ignore[attr-defined]
+    op.execute(  # type: ignore[attr-defined]
+        """
+        CREATE FUNCTION timers_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('timers', ''); RETURN NULL; END $$;
+        """
+    )
+    op.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER timers_notify AFTER INSERT OR UPDATE OF due_at ON timers "
+        "FOR EACH STATEMENT EXECUTE FUNCTION timers_notify()"
+    )
+
+
+def drop_timer_table_v1(op: object) -> None:
+    op.execute("DROP TRIGGER IF EXISTS timers_notify ON timers")  # type: ignore[attr-defined]
+    op.execute("DROP FUNCTION IF EXISTS timers_notify()")  # type: ignore[attr-defined]
+    op.drop_table("timers")  # type: ignore[attr-defined]

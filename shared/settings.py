@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
+    # Bearer tokens of the ops APIs, role:token pairs (see shared.web.ops_auth).
+    ops_tokens: str = Field(default="", validation_alias=AliasChoices("ops_tokens", "OPS_TOKENS"))
     run_migrations: bool = True
     log_level: str = "INFO"
 

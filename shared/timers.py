@@ -1,0 +1,244 @@
+"""Durable timers: deadlines live in PostgreSQL, never only in memory.
+
+``arm`` writes a timer in the caller's transaction (so a timer exists if and only if the
+state change that set it committed). ``TimerScheduler`` fires due timers: it locks a batch
+with ``FOR UPDATE SKIP LOCKED`` (replicas share the work and never fire the same timer), runs
+each handler in a savepoint of the same transaction that marks the timer fired, and commits.
+A handler's effects, its outbox events and the "fired" mark commit together: each timer takes
+effect exactly once. A crash before the commit leaves the timer due; the next scheduler to
+look, in this process or another, fires it.
+
+Between firings the scheduler sleeps until the next due time (a single index lookup), woken
+early by a NOTIFY when a timer is armed: prompt when busy, idle when not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db import is_unavailable
+
+log = logging.getLogger(__name__)
+
+FIRED = Counter("timers_fired_total", "Timers fired", ["kind"])
+FAILED = Counter("timers_failed_total", "Timer handler failures (retried later)", ["kind"])
+LATENESS = Histogram(
+    "timer_lateness_seconds",
+    "How long after its due time a timer fired",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    kind: str
+    subject: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+TimerHandler = Callable[[AsyncSession, Timer], Awaitable[None]]
+
+_ARM = sa.text(
+    "INSERT INTO timers (kind, subject, due_at, payload) "
+    "VALUES (:kind, :subject, :due_at, CAST(:payload AS jsonb)) RETURNING id"
+)
+
+
+async def arm(
+    session: AsyncSession | AsyncConnection,
+    kind: str,
+    subject: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    return (
+        await session.execute(
+            _ARM,
+            {
+                "kind": kind,
+                "subject": subject,
+                "due_at": due_at,
+                "payload": json.dumps(payload or {}),
+            },
+        )
+    ).scalar_one()
+
+
+async def cancel(
+    session: AsyncSession | AsyncConnection, subject: str, kinds: list[str] | None = None
+) -> int:
+    """Cancel the pending timers of ``subject`` (of ``kinds``, or all); returns how many."""
+    query = (
+        "UPDATE timers SET cancelled_at = now() "
+        "WHERE subject = :subject AND fired_at IS NULL AND cancelled_at IS NULL"
+    )
+    params: dict[str, Any] = {"subject": subject}
+    if kinds is not None:
+        query += " AND kind = ANY(:kinds)"
+        params["kinds"] = kinds
+    result = await session.execute(sa.text(query), params)
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def pending(session: AsyncSession | AsyncConnection, subject: str) -> list[Timer]:
+    rows = await session.execute(
+        sa.text(
+            "SELECT id, kind, subject, due_at, payload, attempts FROM timers "
+            "WHERE subject = :subject AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at"
+        ),
+        {"subject": subject},
+    )
+    return [Timer(**r) for r in rows.mappings()]
+
+
+class TimerScheduler:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        handlers: Mapping[str, TimerHandler],
+        *,
+        batch_size: int = 200,
+        max_sleep: float = 30.0,
+        retry_after: float = 5.0,
+        max_attempts: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.handlers = handlers
+        self.batch_size = batch_size
+        self.max_sleep = max_sleep
+        self.retry_after = retry_after
+        self.max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    async def fire_due(self) -> int:
+        """Fire one batch of due timers; returns how many were handled."""
+        async with self.sessions.begin() as session:
+            rows = (
+                (
+                    await session.execute(
+                        sa.text(
+                            "SELECT id, kind, subject, due_at, payload, attempts FROM timers "
+                            "WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= now() "
+                            "ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED"
+                        ),
+                        {"n": self.batch_size},
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return 0
+            fired: list[int] = []
+            now = await session.scalar(sa.text("SELECT clock_timestamp()"))
+            for row in rows:
+                timer = Timer(**row)
+                handler = self.handlers.get(timer.kind)
+                try:
+                    async with session.begin_nested():
+                        if handler is None:
+                            raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                        await handler(session, timer)
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        raise
+                    await self._failed(session, timer, exc)
+                    continue
+                fired.append(timer.id)
+                FIRED.labels(timer.kind).inc()
+                LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+            if fired:
+                await session.execute(
+                    sa.text("UPDATE timers SET fired_at = clock_timestamp() WHERE id = ANY(:ids)"),
+                    {"ids": fired},
+                )
+        return len(rows)
+
+    async def _failed(self, session: AsyncSession, timer: Timer, exc: Exception) -> None:
+        FAILED.labels(timer.kind).inc()
+        attempts = timer.attempts + 1
+        give_up = attempts >= self.max_attempts
+        log.error(
+            "timer handler failed" + ("; giving up" if give_up else "; will retry"),
+            extra={"timer_id": timer.id, "kind": timer.kind, "subject": timer.subject,
+                   "error": repr(exc), "attempts": attempts},
+        )  # fmt: skip
+        await session.execute(
+            sa.text(
+                "UPDATE timers SET attempts = :attempts, last_error = :error, "
+                "due_at = CASE WHEN :give_up THEN due_at "
+                "              ELSE now() + make_interval(secs => :delay) END, "
+                "cancelled_at = CASE WHEN :give_up THEN now() END WHERE id = :id"
+            ),
+            {"attempts": attempts, "error": repr(exc)[:2000], "give_up": give_up,
+             "delay": self.retry_after * attempts, "id": timer.id},
+        )  # fmt: skip
+
+    async def seconds_until_next(self) -> float:
+        async with self.engine.connect() as conn:
+            wait = await conn.scalar(
+                sa.text(
+                    "SELECT EXTRACT(EPOCH FROM min(due_at) - clock_timestamp()) FROM timers "
+                    "WHERE fired_at IS NULL AND cancelled_at IS NULL"
+                )
+            )
+        return self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._listen()
+                self._wake.clear()
+                if await self.fire_due() >= self.batch_size:
+                    continue
+                await self._sleep(stop, await self.seconds_until_next())
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("timer scheduler: database unavailable", extra={"error": str(exc)})
+                    await self._drop_listener()
+                else:
+                    log.exception("timer scheduler failed")
+                await self._sleep(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+        await self._drop_listener()
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        url = self.engine.url.set(drivername="postgresql")
+        self._listener = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=3)
+        await self._listener.add_listener("timers", lambda *_: self._wake.set())
+
+    async def _drop_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close(timeout=1)
+            self._listener = None
