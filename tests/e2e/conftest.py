@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -44,7 +45,9 @@ async def start_service(
         )
         process.database_url = url  # type: ignore[attr-defined]
         started.append(process)
-        process.start()
+        # In a thread: the test's event loop keeps serving (a TcpProxy in front of the
+        # database, say) while the process starts.
+        await asyncio.to_thread(process.start)
         return process
 
     yield start
