@@ -15,7 +15,9 @@ import bench
 
 def main() -> None:
     only = {n for n in os.environ.get("BENCH_ONLY", "").split(",") if n}
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    )
     for name in names:
         if only and name not in only:
             continue

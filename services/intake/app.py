@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
 from services.intake import usecases
@@ -9,6 +12,7 @@ from services.intake.api.routes import router
 from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
 from services.intake.settings import IntakeSettings
+from services.intake.store import repository
 from shared.runtime import Runtime, Task, lifespan
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
@@ -27,13 +31,27 @@ def policy_from(settings: IntakeSettings) -> IntakePolicy:
     )
 
 
+def forget_idempotency_keys(runtime: Runtime, retention_days: int) -> Task:
+    """Hourly: drop Idempotency-Keys past retention (a retry after that is a new complaint)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            async with runtime.sessions.begin() as session:
+                await repository.forget_idempotency_keys(session, retention_days)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 3600)
+
+    return run
+
+
 def background_tasks(runtime: Runtime) -> list[Task]:
     status_events = [*STATUS_BY_EVENT, RESUME_EVENT, "case.escalated"]
     follow = runtime.consumer(
         [runtime.topics.handling, runtime.topics.followup],
         dict.fromkeys(status_events, usecases.follow_status),
     )
-    return [runtime.relay().run, follow.run]
+    retention = runtime.settings.idempotency_retention_days  # type: ignore[attr-defined]
+    return [runtime.relay().run, follow.run, forget_idempotency_keys(runtime, retention)]
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Iterable
+from datetime import timedelta
 
 import asyncpg
 import sqlalchemy as sa
@@ -69,7 +70,7 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         poll_seconds: float = 1.0,
-        retention: str = "1 day",
+        retention: timedelta = timedelta(days=1),
     ) -> None:
         self.engine = engine
         self.kafka = kafka
@@ -136,7 +137,7 @@ class OutboxRelay:
                 now = asyncio.get_running_loop().time()
                 if now - housekeeping > 30:
                     housekeeping = now
-                    await self._housekeeping()
+                    await self.housekeeping()
                 if published >= self.batch_size:
                     continue  # more may be waiting
                 await self._sleep(stop, self.poll_seconds)
@@ -179,7 +180,8 @@ class OutboxRelay:
                 await self._listener.close(timeout=1)
             self._listener = None
 
-    async def _housekeeping(self) -> None:
+    async def housekeeping(self) -> None:
+        """Forget events published longer ago than the retention; refresh the pending gauge."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 sa.text("DELETE FROM outbox WHERE sent_at < now() - CAST(:keep AS interval)"),

@@ -153,3 +153,19 @@ async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engin
         await relay.kafka.close()
     async with messaging_engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
+
+
+async def test_housekeeping_forgets_only_events_published_long_ago(messaging_engine, servers):
+    async with messaging_engine.begin() as conn:
+        await outbox.add(conn, "t", [event("old", 1), event("recent", 1), event("unsent", 1)])
+        await conn.execute(
+            sa.text(
+                "UPDATE outbox SET sent_at = now() - CASE key WHEN 'old' THEN interval '2 days' "
+                "ELSE interval '1 hour' END WHERE key IN ('old', 'recent')"
+            )
+        )
+    relay = OutboxRelay(messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"))
+    await relay.housekeeping()
+    async with messaging_engine.connect() as conn:
+        left = (await conn.execute(sa.text("SELECT key FROM outbox ORDER BY key"))).scalars().all()
+    assert left == ["recent", "unsent"]

@@ -1,0 +1,165 @@
+"""Intake throughput and latency at a fixed concurrency, next to a bare FastAPI endpoint doing
+one asyncpg insert, measured in the same run on the same machine with the same client.
+
+Both servers are single uvicorn processes; the load generator is a third process's worth of
+CPU on the same 2 cores, so absolute figures understate a real deployment: the ratio is the
+point."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench._load import LoadResult, load
+from shared.events.topics import Topics
+from shared.messaging.admin import ensure_topics
+from shared.migrations import upgrade_async
+from tests.support.processes import free_port
+from tests.support.servers import ROOT
+
+ADMIN_DSN = os.environ.get(
+    "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
+)
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "4000"))
+CONCURRENCY = int(os.environ.get("BENCH_INTAKE_CONCURRENCY", "32"))
+KEY = "bench-web-key"
+
+
+def body(i: int) -> dict:
+    return {
+        "customer": {
+            "id": f"c{i % 500}",
+            "name": "李娜",
+            "phone": "+86 138 0013 8000",
+            "tier": "B",
+        },
+        "category": "product_quality",
+        "description": f"第{i}号投诉：洗衣机漏水，已经维修两次仍未解决。",
+        "subject": {"kind": "order", "reference": f"SO-{i}", "purchased_on": "2026-10-01"},
+        "expected_outcome": {"kind": "exchange"},
+    }
+
+
+async def create_database(name: str) -> str:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def start(name: str, args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    with open(os.path.join(ROOT, ".local", f"bench-{name}.log"), "wb") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, env=os.environ | env, stdout=log, stderr=log)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{args} did not start")
+
+
+async def outbox_drained(dsn: str, timeout: float = 120) -> float:
+    conn = await asyncpg.connect(dsn)
+    started = time.perf_counter()
+    try:
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+            if time.perf_counter() - started > timeout:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+def report(label: str, r: LoadResult) -> None:
+    print(
+        f"{label:<28} {r.throughput:8.0f} req/s   p50 {r.p50:6.1f} ms   p99 {r.p99:6.1f} ms"
+        f"   errors {r.errors}"
+    )
+
+
+async def main() -> None:
+    tag = uuid.uuid4().hex[:8]
+    intake_db, bare_db = f"bench_intake_{tag}", f"bench_bare_{tag}"
+    topics = Topics(f"bench-{tag}.")
+    await ensure_topics(KAFKA, topics.all(), partitions=6)
+    intake_dsn = await create_database(intake_db)
+    bare_dsn = await create_database(bare_db)
+    procs: list[subprocess.Popen] = []
+    try:
+        await upgrade_async(
+            Path(ROOT) / "services/intake/migrations",
+            intake_dsn.replace("postgresql://", "postgresql+asyncpg://"),
+        )
+        intake_port, bare_port = free_port(), free_port()
+        procs.append(
+            start(
+                "intake",
+                [sys.executable, "-m", "services.intake"],
+                {
+                    "INTAKE_PORT": str(intake_port),
+                    "INTAKE_DATABASE_URL": intake_dsn,
+                    "INTAKE_API_KEYS": f"web:{KEY}",
+                    "INTAKE_LOG_LEVEL": "WARNING",
+                    "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+                    "KAFKA_TOPIC_PREFIX": topics.prefix,
+                },
+                intake_port,
+            )
+        )
+        procs.append(
+            start(
+                "bare",
+                [sys.executable, "-m", "uvicorn", "bench._bare_app:app", "--port", str(bare_port),
+                 "--log-level", "warning", "--no-access-log"],
+                {"BARE_DATABASE_DSN": bare_dsn},
+                bare_port,
+            )
+        )  # fmt: skip
+        headers = {"X-API-Key": KEY}
+        print(f"{REQUESTS} POSTs per server at concurrency {CONCURRENCY} (after a warm-up)")
+        results = {}
+        for label, port in (
+            ("bare FastAPI + 1 insert", bare_port),
+            ("intake POST /complaints", intake_port),
+        ):
+            url = f"http://127.0.0.1:{port}/complaints"
+            await load(url, body, headers, 200, CONCURRENCY, f"{label} warm-up")
+            results[label] = await load(url, body, headers, REQUESTS, CONCURRENCY, label)
+        drain = await outbox_drained(intake_dsn)
+        print()
+        for label, result in results.items():
+            report(label, result)
+        bare, intake = results["bare FastAPI + 1 insert"], results["intake POST /complaints"]
+        print(
+            f"{'intake / bare':<28} {intake.throughput / bare.throughput:8.2f}x throughput"
+            f"   p50 {intake.p50 / bare.p50:5.2f}x   p99 {intake.p99 / bare.p99:5.2f}x"
+        )
+        print(f"outbox fully published {drain:.2f}s after the last request")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(15)
+        await drop_database(intake_db)
+        await drop_database(bare_db)
+
+
+def run() -> None:
+    asyncio.run(main())
