@@ -1,6 +1,14 @@
 """Events the follow-up service publishes on ``complaints.followup.v1``.
 
-Key: the complaint id; a retention call-back, which has no complaint, is keyed by customer id."""
+Key: the complaint id; a retention call-back, which has no complaint, is keyed by customer id.
+
+A call-back's life: ``followup.scheduled`` -> ``followup.due`` (it is time to call) ->
+``followup.overdue`` if nobody has called within the policy's window. An unanswered call is
+``followup.attempt_failed`` (with the next attempt's time) until the last attempt, then
+``followup.unreachable``. A reached customer ends it: satisfied -> ``followup.completed``
+then ``survey.requested``; not satisfied -> ``complaint.reopened`` (escalation reopens the
+case; its next ``case.resolved`` brings a new call-back). ``followup.rescheduled``: the
+customer asked to be called at another time."""
 
 from __future__ import annotations
 
@@ -8,13 +16,25 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from shared.events.common import ContactCard, EventData
+from pydantic import BaseModel
+
+from shared.events.common import ContactCard, EventData, Tier
 
 
 class CallbackKind(StrEnum):
     RESOLUTION = "resolution"  # after a case is resolved
     REMEDIAL = "remedial"  # after a survey answered neutral or below
     RETENTION = "retention"  # a customer dropped a tier
+
+
+class TierChange(BaseModel):
+    """Why a retention call-back was scheduled: the monthly tier fell."""
+
+    from_tier: Tier
+    to_tier: Tier
+    month: str  # YYYY-MM, the month that set the new tier
+    visits: int
+    previous_visits: int
 
 
 class FollowupScheduled(EventData):
@@ -26,6 +46,33 @@ class FollowupScheduled(EventData):
     customer: ContactCard
     due_at: datetime
     reason: str
+    overdue_at: datetime | None = None
+    round: int | None = None  # the case round that was resolved (resolution call-backs)
+    tier_change: TierChange | None = None  # retention call-backs
+
+
+class FollowupDue(EventData):
+    """The call-back is due: it enters the agents' work queue as one to call now."""
+
+    event_type = "followup.due"
+
+    callback_id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    kind: CallbackKind
+    due_at: datetime
+    overdue_at: datetime
+    attempt: int  # the attempt this is (1 = first call)
+
+
+class FollowupRescheduled(EventData):
+    event_type = "followup.rescheduled"
+
+    callback_id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    due_at: datetime
+    overdue_at: datetime
+    by: str
+    reason: str | None = None
 
 
 class FollowupAttemptFailed(EventData):
@@ -35,6 +82,8 @@ class FollowupAttemptFailed(EventData):
     complaint_id: uuid.UUID | None
     attempt: int
     next_attempt_at: datetime
+    max_attempts: int | None = None
+    by: str | None = None
 
 
 class FollowupOverdue(EventData):
@@ -47,6 +96,9 @@ class FollowupOverdue(EventData):
 
 
 class FollowupCompleted(EventData):
+    """The customer was reached. ``satisfied`` is false only for a retention call-back (there
+    is no complaint to reopen); an unhappy customer of a complaint is ``complaint.reopened``."""
+
     event_type = "followup.completed"
 
     callback_id: uuid.UUID
@@ -54,6 +106,8 @@ class FollowupCompleted(EventData):
     at: datetime
     by: str
     customer_words: str | None = None
+    kind: CallbackKind | None = None
+    satisfied: bool = True
 
 
 class FollowupUnreachable(EventData):
@@ -75,6 +129,7 @@ class ComplaintReopened(EventData):
     at: datetime
     by: str
     customer_words: str | None = None
+    round: int | None = None  # the resolved round the customer is unhappy with
 
 
 class SurveyReason(StrEnum):

@@ -1,0 +1,1 @@
+"""The follow-up service: call-backs after resolution and proactive retention calls."""

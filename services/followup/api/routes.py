@@ -1,0 +1,172 @@
+"""Thin HTTP entry points for the agents: authenticate, validate, call a use case, shape."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from services.followup import usecases
+from services.followup.api.schemas import (
+    AttemptView,
+    CallbackPage,
+    CallbackView,
+    CustomerView,
+    OutcomeIn,
+    RescheduleIn,
+    TierMonth,
+)
+from services.followup.callbacks import Closed, NotFound
+from services.followup.domain.outcomes import State
+from services.followup.domain.policy import reschedule_problem
+from services.followup.store import repository as repo
+from shared.events.common import Tier
+from shared.events.followup import CallbackKind
+from shared.web.ops_auth import Principal, Role, require
+
+router = APIRouter(tags=["call-backs"])
+
+Agent = Annotated[Principal, require(Role.AGENT)]
+
+
+def field_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
+    )
+
+
+def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> CallbackView:
+    return CallbackView(
+        callback_id=c["id"],
+        history=[AttemptView(**a) for a in history] if history is not None else None,
+        **{k: c[k] for k in CallbackView.model_fields if k not in {"callback_id", "history"}},
+    )
+
+
+@router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}, 422: {}})
+async def list_callbacks(
+    request: Request,
+    _: Agent,
+    state: Annotated[list[State] | None, Query(description="Repeat for several")] = None,
+    due_before: Annotated[datetime | None, Query(description="With a time zone")] = None,
+    tier: Annotated[list[Tier] | None, Query()] = None,
+    kind: Annotated[list[CallbackKind] | None, Query()] = None,
+    complaint_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CallbackPage:
+    """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
+    if due_before is not None and due_before.tzinfo is None:
+        raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
+    after = None
+    if cursor is not None:
+        try:
+            after = repo.decode_cursor(cursor)
+        except ValueError:
+            raise field_error(("query", "cursor"), "not a valid cursor", cursor) from None
+    async with request.app.state.runtime.sessions() as session:
+        rows, next_cursor = await repo.list_callbacks(
+            session,
+            states=[s.value for s in state] if state else None,
+            due_before=due_before,
+            tiers=[t.value for t in tier] if tier else None,
+            kinds=[k.value for k in kind] if kind else None,
+            complaint_id=complaint_id,
+            after=after,
+            limit=limit,
+        )
+    return CallbackPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/callbacks/{callback_id}", response_model=CallbackView, responses={404: {}})
+async def get_callback(callback_id: uuid.UUID, request: Request, _: Agent) -> CallbackView:
+    async with request.app.state.runtime.sessions() as session:
+        callback = await repo.get_callback(session, callback_id)
+        if callback is None:
+            raise HTTPException(404, "no such call-back")
+        history = await repo.get_attempts(session, callback_id)
+    return _view(callback, history)
+
+
+@router.post(
+    "/callbacks/{callback_id}/outcome",
+    response_model=CallbackView,
+    responses={404: {}, 409: {}, 422: {}},
+)
+async def post_outcome(
+    callback_id: uuid.UUID, outcome: OutcomeIn, request: Request, who: Agent
+) -> CallbackView:
+    """Record a call: not reached (tried again later, until the last attempt), or reached and
+    satisfied (done; the survey follows) or not (the complaint is reopened)."""
+    problem = outcome.problem()
+    if problem is not None:
+        raise field_error(("body", "satisfied"), problem, outcome.satisfied)
+    state = request.app.state
+    try:
+        callback = await usecases.record_outcome(
+            state.runtime.sessions, state.deps, callback_id, outcome, who.name
+        )
+    except NotFound:
+        raise HTTPException(404, "no such call-back") from None
+    except Closed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _view(callback)
+
+
+@router.post(
+    "/callbacks/{callback_id}/reschedule",
+    response_model=CallbackView,
+    responses={404: {}, 409: {}, 422: {}},
+)
+async def post_reschedule(
+    callback_id: uuid.UUID, wanted: RescheduleIn, request: Request, who: Agent
+) -> CallbackView:
+    """The customer asked to be called at another time (not counted as an attempt)."""
+    state = request.app.state
+    problem = reschedule_problem(datetime.now(UTC), wanted.due_at, state.deps.policy)
+    if problem is not None:
+        raise field_error(("body", "due_at"), problem, wanted.due_at.isoformat())
+    try:
+        callback = await usecases.reschedule(
+            state.runtime.sessions, state.deps, callback_id, wanted, who.name
+        )
+    except NotFound:
+        raise HTTPException(404, "no such call-back") from None
+    except Closed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _view(callback)
+
+
+@router.get(
+    "/customers/{customer_id}/tiers",
+    response_model=CustomerView,
+    tags=["retention"],
+    responses={404: {}},
+)
+async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> CustomerView:
+    """A customer's monthly visits and tiers as the retention reviews saw them."""
+    async with request.app.state.runtime.sessions() as session:
+        customer = await repo.get_customer(session, customer_id)
+        if customer is None:
+            raise HTTPException(404, "no activity recorded for this customer")
+        history = await repo.get_tier_history(session, customer_id)
+    return CustomerView(
+        customer_id=customer_id,
+        tier=customer["tier"],
+        reviewed_month=customer["reviewed_month"].strftime("%Y-%m")
+        if customer["reviewed_month"]
+        else None,
+        last_activity_month=customer["last_activity_month"].strftime("%Y-%m"),
+        months=[
+            TierMonth(
+                month=h["month"].strftime("%Y-%m"),
+                visits=h["visits"],
+                tier=h["tier"],
+                dropped_from=h["dropped_from"],
+            )
+            for h in history
+        ],
+    )

@@ -1,0 +1,61 @@
+"""The follow-up ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.followup import callbacks, consumers, retention
+from services.followup.api.routes import router
+from services.followup.callbacks import Deps
+from services.followup.domain.policy import load_policy
+from services.followup.settings import FollowupSettings
+from shared.runtime import Runtime, Task, lifespan
+from shared.timers import TimerScheduler
+from shared.web.errors import install_error_handlers
+from shared.web.health import health_router
+from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
+from shared.web.ops_auth import parse_ops_tokens
+
+
+def tasks_for(deps: Deps, settings: FollowupSettings):
+    def background_tasks(runtime: Runtime) -> list[Task]:
+        activity_handlers, review_timers = retention.handlers(deps)
+        consumer = runtime.consumer(
+            [runtime.topics.handling, runtime.topics.satisfaction, runtime.topics.activity],
+            consumers.handlers(deps) | activity_handlers,
+        )
+        scheduler = TimerScheduler(
+            runtime.engine,
+            callbacks.timer_handlers(deps) | review_timers,
+            batch_size=settings.timer_batch_size,
+            max_sleep=settings.timer_max_sleep_seconds,
+        )
+        return [runtime.relay().run, consumer.run, scheduler.run]
+
+    return background_tasks
+
+
+def create_app(settings: FollowupSettings | None = None) -> FastAPI:
+    settings = settings or FollowupSettings()
+    policy = load_policy(settings.policy_file)
+    runtime = Runtime.build(settings)
+    deps = Deps(topics=runtime.topics, policy=policy)
+    app = FastAPI(
+        title="Complaint follow-up",
+        version="1.0.0",
+        description=(
+            "Call-backs after a case is resolved, until the customer is satisfied; remedial "
+            "calls after an unhappy survey; retention calls when a customer's tier drops."
+        ),
+        lifespan=lifespan(runtime, tasks_for(deps, settings)),
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.deps = deps
+    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
+    install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

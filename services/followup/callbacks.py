@@ -1,0 +1,421 @@
+"""Call-backs as durable timers. Every function takes the caller's session: the call-back's
+state, its timers (shared.timers) and its outbox events commit together or not at all.
+
+Timers of a call-back have the call-back id as subject: ``callback.due`` moves it into the
+work queue, ``callback.overdue`` flags it when nobody called in time. Whenever the due time
+changes (a failed attempt, a reschedule) the pending ones are cancelled and new ones armed.
+Lock order, everywhere: the call-back's timers first, then its row. The timer scheduler
+holds a timer's row while its handler locks the call-back, so doing it the other way round
+in a request could deadlock with it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.followup.domain.outcomes import OPEN_STATES, Decision, State, decide
+from services.followup.domain.policy import FollowupPolicy, overdue_at
+from services.followup.domain.tiers import RANK
+from services.followup.store import repository as repo
+from shared import timers
+from shared.events.common import ContactCard, Severity, Tier
+from shared.events.envelope import Envelope, new_event
+from shared.events.followup import (
+    CallbackKind,
+    ComplaintReopened,
+    FollowupAttemptFailed,
+    FollowupCompleted,
+    FollowupDue,
+    FollowupOverdue,
+    FollowupRescheduled,
+    FollowupScheduled,
+    FollowupUnreachable,
+    SurveyReason,
+    SurveyRequested,
+    TierChange,
+)
+from shared.events.topics import Topics
+from shared.messaging import outbox
+from shared.timers import Timer
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/complaint-platform/followup"
+DUE = "callback.due"
+OVERDUE = "callback.overdue"
+CALLBACK_TIMERS = [DUE, OVERDUE]
+
+
+@dataclass(frozen=True)
+class Deps:
+    topics: Topics
+    policy: FollowupPolicy
+
+
+class NotFound(Exception):
+    pass
+
+
+class Closed(Exception):
+    """The call-back already has its final outcome."""
+
+
+def queue_rank(tier: Tier) -> int:
+    """VIP first, D last (the inverse of the tier's value rank)."""
+    return max(RANK.values()) - RANK[tier]
+
+
+def key_of(callback: dict[str, Any]) -> str:
+    """The Kafka key: the complaint id, or the customer id for a retention call-back."""
+    if callback["complaint_id"] is not None:
+        return str(callback["complaint_id"])
+    return str(callback["customer_id"] or callback["id"])
+
+
+async def publish(session: AsyncSession, deps: Deps, callback: dict[str, Any], *data) -> None:
+    events: list[Envelope] = [
+        new_event(SOURCE, key_of(callback), item, time=datetime_of(item)) for item in data
+    ]
+    await outbox.add(session, deps.topics.followup, events)
+
+
+def datetime_of(item: Any) -> datetime | None:
+    """The moment the event tells of, when it names one; else the time of writing."""
+    for name in ("at", "requested_at"):
+        value = getattr(item, name, None)
+        if isinstance(value, datetime):
+            return value
+    return None
+
+
+async def arm(session: AsyncSession, callback_id: uuid.UUID, due: datetime, late: datetime) -> None:
+    payload = {"due_at": due.isoformat()}
+    await timers.arm(session, DUE, str(callback_id), due, payload)
+    await timers.arm(session, OVERDUE, str(callback_id), late, payload)
+
+
+async def schedule(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    origin: str,
+    kind: CallbackKind,
+    complaint_id: uuid.UUID | None,
+    customer: ContactCard,
+    due_at: datetime,
+    reason: str,
+    now: datetime,
+    severity: Severity | None = None,
+    round: int | None = None,
+    tier_change: TierChange | None = None,
+) -> uuid.UUID | None:
+    """A new call-back with its timers and ``followup.scheduled``; None when ``origin`` was
+    already scheduled (a redelivered or repeated cause)."""
+    callback_id = uuid.uuid4()
+    late = overdue_at(due_at, deps.policy)
+    values: dict[str, Any] = {
+        "id": callback_id,
+        "kind": kind.value,
+        "origin": origin,
+        "complaint_id": complaint_id,
+        "customer_id": customer.id,
+        "customer": customer.model_dump(mode="json"),
+        "tier": customer.tier.value,
+        "tier_rank": queue_rank(customer.tier),
+        "severity": severity.value if severity else None,
+        "round": round,
+        "reason": reason,
+        "details": {"tier_change": tier_change.model_dump(mode="json")} if tier_change else None,
+        "state": State.SCHEDULED.value,
+        "due_at": due_at,
+        "overdue_at": late,
+        "attempts": 0,
+        "max_attempts": deps.policy.attempts.max,
+        "policy_version": deps.policy.version,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if not await repo.insert_callback(session, values):
+        log.info("call-back already scheduled for this cause", extra={"origin": origin})
+        return None
+    await arm(session, callback_id, due_at, late)
+    await publish(
+        session,
+        deps,
+        values,
+        FollowupScheduled(
+            callback_id=callback_id,
+            complaint_id=complaint_id,
+            kind=kind,
+            customer=customer,
+            due_at=due_at,
+            overdue_at=late,
+            reason=reason,
+            round=round,
+            tier_change=tier_change,
+        ),
+    )
+    log.info(
+        "call-back scheduled",
+        extra={"callback_id": str(callback_id), "kind": kind.value, "due_at": due_at.isoformat()},
+    )
+    return callback_id
+
+
+# ---- timers -------------------------------------------------------------------------------
+
+
+async def _current(session: AsyncSession, timer: Timer) -> dict[str, Any] | None:
+    """The call-back a timer belongs to, if the timer still matches its due time."""
+    callback = await repo.get_callback(session, uuid.UUID(timer.subject), lock=True)
+    if callback is None or State(callback["state"]) not in OPEN_STATES:
+        return None
+    if callback["due_at"] != datetime.fromisoformat(timer.payload["due_at"]):
+        return None  # a due time since changed; its own timers are armed
+    return callback
+
+
+def timer_handlers(deps: Deps):
+    async def on_due(session: AsyncSession, timer: Timer) -> None:
+        callback = await _current(session, timer)
+        if callback is None or callback["state"] != State.SCHEDULED:
+            return
+        await repo.update_callback(
+            session, callback["id"], {"state": State.DUE.value, "updated_at": datetime.now(UTC)}
+        )
+        await publish(
+            session,
+            deps,
+            callback,
+            FollowupDue(
+                callback_id=callback["id"],
+                complaint_id=callback["complaint_id"],
+                kind=callback["kind"],
+                due_at=callback["due_at"],
+                overdue_at=callback["overdue_at"],
+                attempt=callback["attempts"] + 1,
+            ),
+        )
+
+    async def on_overdue(session: AsyncSession, timer: Timer) -> None:
+        callback = await _current(session, timer)
+        if callback is None or callback["state"] == State.OVERDUE:
+            return
+        await repo.update_callback(
+            session, callback["id"], {"state": State.OVERDUE.value, "updated_at": datetime.now(UTC)}
+        )
+        await publish(
+            session,
+            deps,
+            callback,
+            FollowupOverdue(
+                callback_id=callback["id"],
+                complaint_id=callback["complaint_id"],
+                due_at=callback["due_at"],
+                overdue_at=callback["overdue_at"],
+            ),
+        )
+        log.warning("call-back overdue", extra={"callback_id": str(callback["id"])})
+
+    return {DUE: on_due, OVERDUE: on_overdue}
+
+
+# ---- what agents do -----------------------------------------------------------------------
+
+
+async def _open_for_change(session: AsyncSession, callback_id: uuid.UUID) -> dict[str, Any]:
+    await timers.cancel(session, str(callback_id), CALLBACK_TIMERS)  # timers first: lock order
+    callback = await repo.get_callback(session, callback_id, lock=True)
+    if callback is None:
+        raise NotFound
+    if State(callback["state"]) not in OPEN_STATES:
+        raise Closed(f"the call-back is {callback['state']}")
+    return callback
+
+
+def new_survey_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def record_outcome(
+    session: AsyncSession,
+    deps: Deps,
+    callback_id: uuid.UUID,
+    *,
+    reached: bool,
+    satisfied: bool | None,
+    customer_words: str | None,
+    note: str | None,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    callback = await _open_for_change(session, callback_id)
+    kind = CallbackKind(callback["kind"])
+    decision = decide(
+        kind,
+        callback["complaint_id"] is not None,
+        reached,
+        satisfied,
+        callback["attempts"],
+        now,
+        deps.policy,
+    )
+    await repo.add_attempt(
+        session,
+        {
+            "callback_id": callback_id,
+            "attempt": decision.attempts,
+            "at": now,
+            "by": by,
+            "reached": reached,
+            "satisfied": satisfied if reached else None,
+            "customer_words": customer_words,
+            "note": note,
+        },
+    )
+    changes: dict[str, Any] = {
+        "state": decision.state.value,
+        "attempts": decision.attempts,
+        "updated_at": now,
+    }
+    if decision.next_due is not None:
+        changes["due_at"] = decision.next_due
+        changes["overdue_at"] = overdue_at(decision.next_due, deps.policy)
+        await arm(session, callback_id, changes["due_at"], changes["overdue_at"])
+    if decision.outcome is not None:
+        changes |= {
+            "outcome": decision.outcome.value,
+            "customer_words": customer_words,
+            "closed_by": by,
+            "closed_at": now,
+        }
+    await repo.update_callback(session, callback_id, changes)
+    callback |= changes
+    await publish(session, deps, callback, *_events(callback, decision, by, customer_words, now))
+    if decision.survey is not None:
+        await _request_survey(session, deps, callback, decision.survey, now)
+    log.info(
+        "call-back outcome",
+        extra={"callback_id": str(callback_id), "state": decision.state.value,
+               "attempt": decision.attempts},
+    )  # fmt: skip
+    return callback
+
+
+def _events(
+    callback: dict[str, Any], decision: Decision, by: str, words: str | None, now: datetime
+) -> list[Any]:
+    ids = {"callback_id": callback["id"], "complaint_id": callback["complaint_id"]}
+    if decision.reopen:
+        return [
+            ComplaintReopened(
+                complaint_id=callback["complaint_id"],
+                callback_id=callback["id"],
+                at=now,
+                by=by,
+                customer_words=words,
+                round=callback["round"],
+            )
+        ]
+    if decision.state == State.COMPLETED:
+        return [
+            FollowupCompleted(
+                **ids,
+                at=now,
+                by=by,
+                customer_words=words,
+                kind=callback["kind"],
+                satisfied=decision.outcome == "satisfied",
+            )
+        ]
+    if decision.state == State.UNREACHABLE:
+        return [FollowupUnreachable(**ids, at=now, attempts=decision.attempts)]
+    assert decision.next_due is not None
+    return [
+        FollowupAttemptFailed(
+            **ids,
+            attempt=decision.attempts,
+            next_attempt_at=decision.next_due,
+            max_attempts=callback["max_attempts"],
+            by=by,
+        )
+    ]
+
+
+async def _request_survey(
+    session: AsyncSession,
+    deps: Deps,
+    callback: dict[str, Any],
+    reason: SurveyReason,
+    now: datetime,
+) -> None:
+    """``survey.requested`` with a fresh single-use token; only its hash stays here."""
+    token = new_survey_token()
+    await repo.add_survey_request(
+        session,
+        {
+            "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+            "callback_id": callback["id"],
+            "complaint_id": callback["complaint_id"],
+            "reason": reason.value,
+            "requested_at": now,
+        },
+    )
+    await publish(
+        session,
+        deps,
+        callback,
+        SurveyRequested(
+            complaint_id=callback["complaint_id"],
+            callback_id=callback["id"],
+            survey_token=token,
+            customer=ContactCard.model_validate(callback["customer"]),
+            requested_at=now,
+            reason=reason,
+        ),
+    )
+
+
+async def reschedule(
+    session: AsyncSession,
+    deps: Deps,
+    callback_id: uuid.UUID,
+    *,
+    due_at: datetime,
+    reason: str | None,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The customer asked for another time: not an attempt, the count stays."""
+    callback = await _open_for_change(session, callback_id)
+    late = overdue_at(due_at, deps.policy)
+    changes = {
+        "state": State.SCHEDULED.value,
+        "due_at": due_at,
+        "overdue_at": late,
+        "updated_at": now,
+    }
+    await repo.update_callback(session, callback_id, changes)
+    await arm(session, callback_id, due_at, late)
+    callback |= changes
+    await publish(
+        session,
+        deps,
+        callback,
+        FollowupRescheduled(
+            callback_id=callback_id,
+            complaint_id=callback["complaint_id"],
+            due_at=due_at,
+            overdue_at=late,
+            by=by,
+            reason=reason,
+        ),
+    )
+    return callback

@@ -1,0 +1,172 @@
+"""The follow-up policy (YAML) and its arithmetic: when a call-back falls due, when it is
+overdue, when to try again after an unanswered call. Pure: no I/O besides ``load_policy``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.followup.domain.durations import parse_duration
+from shared.events.common import Severity, Tier
+
+BUNDLED_POLICY = Path(__file__).resolve().parent.parent / "policy.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(value)  # type: ignore[arg-type]
+
+
+class CallbackRules(_Strict):
+    after_resolution: timedelta
+    tier_factors: dict[Tier, float] = {}
+    major_factor: float = Field(default=1.0, gt=0)
+    remedial_after: timedelta
+    overdue_after: timedelta
+    reschedule_max_ahead: timedelta = timedelta(days=60)
+
+    _durations = field_validator(
+        "after_resolution", "remedial_after", "overdue_after", "reschedule_max_ahead", mode="before"
+    )(_duration)
+
+    @field_validator("tier_factors")
+    @classmethod
+    def _positive(cls, factors: dict[Tier, float]) -> dict[Tier, float]:
+        for tier, factor in factors.items():
+            if factor <= 0:
+                raise ValueError(f"the factor of tier {tier} must be positive")
+        return factors
+
+    @model_validator(mode="after")
+    def _remedial_sooner(self) -> CallbackRules:
+        if self.remedial_after >= self.after_resolution:
+            raise ValueError("remedial_after must be shorter than after_resolution")
+        return self
+
+
+class AttemptRules(_Strict):
+    max: int = Field(ge=1, le=20)
+    spacing: tuple[timedelta, ...] = Field(min_length=1)
+
+    @field_validator("spacing", mode="before")
+    @classmethod
+    def _durations(cls, values: object) -> tuple[timedelta, ...]:
+        if not isinstance(values, list | tuple):
+            values = [values]
+        return tuple(_duration(v) for v in values)
+
+
+class TierThresholds(_Strict):
+    """Fewest visits a month for each tier."""
+
+    A: int = Field(default=11, ge=1)
+    B: int = Field(default=6, ge=1)
+    C: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierThresholds:
+        if not self.A > self.B > self.C:
+            raise ValueError("tier thresholds must fall from A to C (A > B > C)")
+        return self
+
+
+class RetentionRules(_Strict):
+    tiers: TierThresholds = TierThresholds()
+    timezone: str = "UTC"
+    review_grace: timedelta = timedelta(days=1)
+    after_drop: timedelta = timedelta(days=1)
+    # A drop found in a month that ended longer ago than this (a backfilled history) is
+    # recorded, not called about.
+    call_within: timedelta = timedelta(days=45)
+
+    _durations = field_validator("review_grace", "after_drop", "call_within", mode="before")(
+        _duration
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class FollowupPolicy(_Strict):
+    version: str
+    callback: CallbackRules
+    attempts: AttemptRules
+    retention: RetentionRules = RetentionRules()
+
+    def tier_factor(self, tier: Tier) -> float:
+        return self.callback.tier_factors.get(tier, 1.0)
+
+
+def load_policy(path: Path | None = None) -> FollowupPolicy:
+    """Read and validate a policy file; a bad file stops the service at start-up."""
+    raw = yaml.safe_load((path or BUNDLED_POLICY).read_text(encoding="utf-8"))
+    return FollowupPolicy.model_validate(raw)
+
+
+def resolution_due(
+    resolved_at: datetime, tier: Tier, severity: Severity, policy: FollowupPolicy
+) -> datetime:
+    """When to call back after a case is resolved: VIP and major sooner (factors multiply)."""
+    factor = policy.tier_factor(tier)
+    if severity == Severity.MAJOR:
+        factor *= policy.callback.major_factor
+    return resolved_at + policy.callback.after_resolution * factor
+
+
+def remedial_due(recorded_at: datetime, tier: Tier, policy: FollowupPolicy) -> datetime:
+    """After a survey answered neutral or below; the policy guarantees it is sooner."""
+    return recorded_at + policy.callback.remedial_after * policy.tier_factor(tier)
+
+
+def retention_due(dropped_at: datetime, from_tier: Tier, policy: FollowupPolicy) -> datetime:
+    return dropped_at + policy.retention.after_drop * policy.tier_factor(from_tier)
+
+
+def overdue_at(due_at: datetime, policy: FollowupPolicy) -> datetime:
+    return due_at + policy.callback.overdue_after
+
+
+def spacing_after(failed_attempts: int, policy: FollowupPolicy) -> timedelta:
+    """The wait after the ``failed_attempts``-th unanswered call; the last spacing repeats."""
+    spacing = policy.attempts.spacing
+    return spacing[min(failed_attempts, len(spacing)) - 1]
+
+
+def next_attempt_at(now: datetime, failed_attempts: int, policy: FollowupPolicy) -> datetime | None:
+    """When to call again after ``failed_attempts`` unanswered calls, or None: that was the
+    last attempt and the customer is unreachable."""
+    if failed_attempts < 1:
+        raise ValueError("failed_attempts counts calls made, so it is at least 1")
+    if failed_attempts >= policy.attempts.max:
+        return None
+    return now + spacing_after(failed_attempts, policy)
+
+
+def reschedule_problem(now: datetime, wanted: datetime, policy: FollowupPolicy) -> str | None:
+    """Why ``wanted`` is not an acceptable new call time, or None."""
+    if wanted.tzinfo is None:
+        return "needs a time zone (e.g. 2026-11-24T10:00:00+08:00)"
+    if wanted <= now:
+        return "must be in the future"
+    if wanted - now > policy.callback.reschedule_max_ahead:
+        return f"must be within {policy.callback.reschedule_max_ahead.days} days"
+    return None

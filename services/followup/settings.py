@@ -1,0 +1,25 @@
+"""Follow-up configuration (env prefix ``FOLLOWUP_``). The business numbers (when to call,
+how often to retry, tiers) live in the policy file, ``FOLLOWUP_POLICY_FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.followup.domain.policy import BUNDLED_POLICY
+from shared.settings import ServiceSettings
+
+
+class FollowupSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "followup"
+    port: int = 8003
+    policy_file: Path = BUNDLED_POLICY
+    max_body_bytes: int = 32 * 1024
+    # The timer scheduler sleeps until the next due timer, at most this long (a NOTIFY
+    # wakes it when a timer is armed).
+    timer_max_sleep_seconds: float = Field(default=30.0, gt=0)
+    timer_batch_size: int = Field(default=200, ge=1)

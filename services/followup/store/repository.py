@@ -1,0 +1,223 @@
+"""Queries over follow-up's tables. Functions take the caller's session: the caller owns the
+transaction, so a call-back, its timers and its outbox events commit together."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.followup.store.tables import (
+    attempts,
+    callbacks,
+    customers,
+    survey_requests,
+    tier_history,
+    visit_days,
+)
+
+# ---- call-backs -------------------------------------------------------------------------
+
+
+async def insert_callback(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when a call-back with the same origin exists (the cause was seen before)."""
+    inserted = await session.scalar(
+        insert(callbacks).values(**values).on_conflict_do_nothing().returning(callbacks.c.id)
+    )
+    return inserted is not None
+
+
+async def get_callback(
+    session: AsyncSession, callback_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any] | None:
+    query = sa.select(callbacks).where(callbacks.c.id == callback_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def update_callback(
+    session: AsyncSession, callback_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
+    await session.execute(
+        sa.update(callbacks).where(callbacks.c.id == callback_id).values(**changes)
+    )
+
+
+async def latest_for_complaint(
+    session: AsyncSession, complaint_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(callbacks)
+                .where(callbacks.c.complaint_id == complaint_id)
+                .order_by(callbacks.c.created_at.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def encode_cursor(due_at: datetime, tier_rank: int, callback_id: uuid.UUID) -> str:
+    raw = f"{due_at.isoformat()}|{tier_rank}|{callback_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int, uuid.UUID]:
+    """Raises ValueError on a cursor this service did not make."""
+    try:
+        at, rank, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        due = datetime.fromisoformat(at)
+        if due.tzinfo is None:
+            raise ValueError("naive time")
+        return due, int(rank), uuid.UUID(cid)
+    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise ValueError("not a valid cursor") from exc
+
+
+async def list_callbacks(
+    session: AsyncSession,
+    *,
+    states: list[str] | None,
+    due_before: datetime | None,
+    tiers: list[str] | None,
+    kinds: list[str] | None,
+    complaint_id: uuid.UUID | None,
+    after: tuple[datetime, int, uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The work queue: soonest due first, then the most valuable tier; keyset-paginated."""
+    c = callbacks
+    query = sa.select(c).order_by(c.c.due_at, c.c.tier_rank, c.c.id)
+    if states:
+        query = query.where(c.c.state.in_(states))
+    if due_before is not None:
+        query = query.where(c.c.due_at < due_before)
+    if tiers:
+        query = query.where(c.c.tier.in_(tiers))
+    if kinds:
+        query = query.where(c.c.kind.in_(kinds))
+    if complaint_id is not None:
+        query = query.where(c.c.complaint_id == complaint_id)
+    if after is not None:
+        query = query.where(sa.tuple_(c.c.due_at, c.c.tier_rank, c.c.id) > sa.tuple_(*after))
+    rows = [dict(r) for r in (await session.execute(query.limit(limit + 1))).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last["due_at"], last["tier_rank"], last["id"])
+    return rows, next_cursor
+
+
+async def add_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(sa.insert(attempts).values(**values))
+
+
+async def get_attempts(session: AsyncSession, callback_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        sa.select(attempts)
+        .where(attempts.c.callback_id == callback_id)
+        .order_by(attempts.c.attempt)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def add_survey_request(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(sa.insert(survey_requests).values(**values))
+
+
+# ---- customers and their activity ---------------------------------------------------------
+
+
+async def upsert_customer(
+    session: AsyncSession, customer_id: str, card: dict[str, Any], month: date, now: datetime
+) -> dict[str, Any]:
+    """Keep the latest contact card and the latest month with activity; returns the row,
+    locked for this transaction (one customer's events are applied one at a time)."""
+    stmt = insert(customers).values(
+        customer_id=customer_id, card=card, last_activity_month=month, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[customers.c.customer_id],
+        set_={
+            "card": stmt.excluded.card,
+            "last_activity_month": sa.func.greatest(
+                customers.c.last_activity_month, stmt.excluded.last_activity_month
+            ),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(*customers.c)
+    return dict((await session.execute(stmt)).mappings().one())
+
+
+async def get_customer(
+    session: AsyncSession, customer_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    query = sa.select(customers).where(customers.c.customer_id == customer_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def record_visit_day(session: AsyncSession, customer_id: str, day: date, month: date) -> bool:
+    """False when the customer already had activity that day (one visit a day)."""
+    inserted = await session.scalar(
+        insert(visit_days)
+        .values(customer_id=customer_id, day=day, month=month)
+        .on_conflict_do_nothing()
+        .returning(visit_days.c.day)
+    )
+    return inserted is not None
+
+
+async def visits_by_month(
+    session: AsyncSession, customer_id: str, months: list[date]
+) -> dict[date, int]:
+    rows = await session.execute(
+        sa.select(visit_days.c.month, sa.func.count())
+        .where(visit_days.c.customer_id == customer_id, visit_days.c.month.in_(months))
+        .group_by(visit_days.c.month)
+    )
+    found = {month: count for month, count in rows.all()}
+    return {month: found.get(month, 0) for month in months}
+
+
+async def set_reviewed(
+    session: AsyncSession, customer_id: str, month: date, tier: str | None, now: datetime
+) -> None:
+    await session.execute(
+        sa.update(customers)
+        .where(customers.c.customer_id == customer_id)
+        .values(reviewed_month=month, tier=tier, updated_at=now)
+    )
+
+
+async def add_tier_history(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(tier_history).values(**values).on_conflict_do_nothing())
+
+
+async def get_tier_history(session: AsyncSession, customer_id: str) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        sa.select(tier_history)
+        .where(tier_history.c.customer_id == customer_id)
+        .order_by(tier_history.c.month)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def first_activity_month(session: AsyncSession, customer_id: str) -> date | None:
+    return await session.scalar(
+        sa.select(sa.func.min(visit_days.c.month)).where(visit_days.c.customer_id == customer_id)
+    )
