@@ -3,7 +3,8 @@
 Levels name the rungs of the escalation ladder in the policy (``frontline``, ``team_lead``,
 ``supervisor``, ``customer_relations``, ``department_manager``, ``executive_office`` in the
 bundled default). Clocks name the SLA clocks (``acknowledge``, ``investigate``, ``plan``,
-and the on-site ``respond``)."""
+and the on-site ``respond``); ``ladder`` in ``deadlines`` is when the current level's time on
+the on-site ladder runs out."""
 
 from __future__ import annotations
 
@@ -132,6 +133,8 @@ class CaseResolved(EventData):
     channel: Channel
     category: str
     customer: ContactCard
+    tier: Tier
+    level: str
     highest_level: str
     clocks_met: dict[str, bool]
 
@@ -160,4 +163,17 @@ class CaseClosed(EventData):
     at: datetime
     outcome: CaseOutcome
     by: str | None = None
+    note: str | None = None
+
+
+class CaseSuspended(EventData):
+    """Handling stops because the matter moved to a court or an outside body; the case is ended
+    (``case.closed``) when it is settled there."""
+
+    event_type = "case.suspended"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    by: str
+    reason: CaseOutcome
     note: str | None = None

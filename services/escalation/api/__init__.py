@@ -1,0 +1,1 @@
+"""Escalation's ops API."""

@@ -1,0 +1,230 @@
+"""Thin HTTP entry points: authenticate, validate, call a use case, shape the answer.
+
+Who may do what: any ops role (agent and up) reads cases and works them, including passing a
+case up the ladder (DOMAIN.md: whoever lacks the authority passes it up at once); suspending
+or ending a case and the statistics need a supervisor."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from services.escalation.api.schemas import (
+    CasePage,
+    CaseView,
+    Empty,
+    Ending,
+    Findings,
+    Plan,
+    Rate,
+    Reason,
+    Resolution,
+    SlaStats,
+    Suspension,
+)
+from services.escalation.domain.case import Forbidden, Status
+from services.escalation.store import repository as repo
+from services.escalation.usecases import Action, Escalation, NotFound
+from shared.events.common import Severity, Tier
+from shared.web.ops_auth import Principal, Role, require
+
+router = APIRouter(tags=["cases"])
+
+Agent = Annotated[Principal, require(Role.AGENT)]
+Supervisor = Annotated[Principal, require(Role.SUPERVISOR)]
+RESPONSES = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}}
+
+
+def query_error(name: str, message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
+    )
+
+
+@router.get("/cases", response_model=CasePage, responses=RESPONSES)
+async def list_cases(
+    request: Request,
+    _: Agent,
+    status: Status | None = None,
+    level: str | None = None,
+    tier: Tier | None = None,
+    severity: Severity | None = None,
+    overdue: bool | None = None,
+    breached: bool | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    levels = request.app.state.policy.levels
+    if level is not None and level not in levels:
+        raise query_error("level", f"unknown level; one of {list(levels)}", level)
+    after = None
+    if cursor is not None:
+        try:
+            after = repo.decode_cursor(cursor)
+        except ValueError:
+            raise query_error("cursor", "not a valid cursor", cursor) from None
+    found = repo.CaseFilter(
+        status=status.value if status else None,
+        level=level,
+        tier=tier.value if tier else None,
+        severity=severity.value if severity else None,
+        overdue=overdue,
+        breached=breached,
+    )
+    async with request.app.state.runtime.sessions() as session:
+        cases, next_cursor = await repo.list_cases(session, found, after, limit)
+    return CasePage(items=[CaseView.of(c) for c in cases], next_cursor=next_cursor)
+
+
+@router.get("/cases/{complaint_id}", response_model=CaseView, responses=RESPONSES)
+async def get_case(complaint_id: uuid.UUID, request: Request, _: Agent) -> CaseView:
+    async with request.app.state.runtime.sessions() as session:
+        case = await repo.get_case(session, complaint_id)
+        if case is None:
+            raise HTTPException(404, "no case for this complaint")
+        timeline = await repo.get_timeline(session, complaint_id)
+    return CaseView.of(case, timeline)
+
+
+async def _act(request: Request, complaint_id: uuid.UUID, action: Action) -> CaseView:
+    escalation: Escalation = request.app.state.escalation
+    try:
+        case = await escalation.act(complaint_id, action)
+    except NotFound:
+        raise HTTPException(404, "no case for this complaint") from None
+    except Forbidden as exc:
+        raise HTTPException(409, str(exc)) from None
+    return CaseView.of(case)
+
+
+def _policy(request: Request):
+    return request.app.state.policy
+
+
+@router.post("/cases/{complaint_id}/acknowledge", response_model=CaseView, responses=RESPONSES)
+async def acknowledge(
+    complaint_id: uuid.UUID, request: Request, who: Agent, _: Empty | None = None
+) -> CaseView:
+    policy = _policy(request)
+    return await _act(request, complaint_id, lambda c, now: c.acknowledge(policy, who.name, now))
+
+
+@router.post("/cases/{complaint_id}/investigate", response_model=CaseView, responses=RESPONSES)
+async def investigate(
+    complaint_id: uuid.UUID, body: Findings, request: Request, who: Agent
+) -> CaseView:
+    """Record the investigation findings."""
+    policy = _policy(request)
+    return await _act(
+        request, complaint_id, lambda c, now: c.investigate(policy, who.name, now, body.findings)
+    )
+
+
+@router.post("/cases/{complaint_id}/plan", response_model=CaseView, responses=RESPONSES)
+async def record_plan(
+    complaint_id: uuid.UUID, body: Plan, request: Request, who: Agent
+) -> CaseView:
+    """Record the handling plan told to the customer."""
+    policy = _policy(request)
+    return await _act(
+        request, complaint_id, lambda c, now: c.record_plan(policy, who.name, now, body.plan)
+    )
+
+
+@router.post("/cases/{complaint_id}/resolve", response_model=CaseView, responses=RESPONSES)
+async def resolve(
+    complaint_id: uuid.UUID, body: Resolution, request: Request, who: Agent
+) -> CaseView:
+    policy = _policy(request)
+    return await _act(
+        request,
+        complaint_id,
+        lambda c, now: c.resolve(policy, who.name, now, body.resolution, body.compensation),
+    )
+
+
+@router.post("/cases/{complaint_id}/escalate", response_model=CaseView, responses=RESPONSES)
+async def escalate(complaint_id: uuid.UUID, body: Reason, request: Request, who: Agent) -> CaseView:
+    """Escalate by hand one level up, with the reason."""
+    policy = _policy(request)
+    return await _act(
+        request, complaint_id, lambda c, now: c.escalate(policy, who.name, now, body.reason)
+    )
+
+
+@router.post("/cases/{complaint_id}/pause", response_model=CaseView, responses=RESPONSES)
+async def pause(complaint_id: uuid.UUID, body: Reason, request: Request, who: Agent) -> CaseView:
+    """Pause while waiting on the customer: the clocks stop."""
+    policy = _policy(request)
+    return await _act(
+        request, complaint_id, lambda c, now: c.pause(policy, who.name, now, body.reason)
+    )
+
+
+@router.post("/cases/{complaint_id}/resume", response_model=CaseView, responses=RESPONSES)
+async def resume(
+    complaint_id: uuid.UUID, request: Request, who: Agent, _: Empty | None = None
+) -> CaseView:
+    policy = _policy(request)
+    return await _act(request, complaint_id, lambda c, now: c.resume(policy, who.name, now))
+
+
+@router.post("/cases/{complaint_id}/suspend", response_model=CaseView, responses=RESPONSES)
+async def suspend(
+    complaint_id: uuid.UUID, body: Suspension, request: Request, who: Supervisor
+) -> CaseView:
+    """Moved to a court or an outside body: handling stops."""
+    policy = _policy(request)
+    return await _act(
+        request,
+        complaint_id,
+        lambda c, now: c.suspend(policy, who.name, now, body.outcome, body.note),
+    )
+
+
+@router.post("/cases/{complaint_id}/end", response_model=CaseView, responses=RESPONSES)
+async def end(complaint_id: uuid.UUID, body: Ending, request: Request, who: Supervisor) -> CaseView:
+    """End the case: moved to court or an outside body, or the contract ended by agreement."""
+    policy = _policy(request)
+    return await _act(
+        request, complaint_id, lambda c, now: c.end(policy, who.name, now, body.outcome, body.note)
+    )
+
+
+@router.get("/stats/sla", response_model=SlaStats, responses=RESPONSES, tags=["statistics"])
+async def sla_stats(
+    request: Request,
+    _: Supervisor,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> SlaStats:
+    """The timely-handling rate of the clocks decided in [from, to) (default: the last 30
+    days), per clock and per level. Clock "ladder" is a level's time on the on-site ladder."""
+    end = _aware(end) if end else datetime.now(UTC)
+    start = _aware(start) if start else end - timedelta(days=30)
+    if start >= end:
+        raise query_error("from", "must be before 'to'", start.isoformat())
+    async with request.app.state.runtime.sessions() as session:
+        per_clock = await repo.sla_stats(session, start, end, "clock")
+        per_level = await repo.sla_stats(session, start, end, "level")
+    total = sum(r["total"] for r in per_clock)
+    on_time = sum(r["on_time"] for r in per_clock)
+    return SlaStats(
+        start=start,
+        end=end,
+        overall=_rate("all", total, on_time),
+        per_clock=[_rate(r["key"], r["total"], r["on_time"]) for r in per_clock],
+        per_level=[_rate(r["key"], r["total"], r["on_time"]) for r in per_level],
+    )
+
+
+def _rate(key: str, total: int, on_time: int) -> Rate:
+    return Rate(key=key, total=total, on_time=on_time, rate=on_time / total if total else None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

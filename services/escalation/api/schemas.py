@@ -1,0 +1,174 @@
+"""Request and response bodies of the ops API. Requests forbid unknown fields, so a typo is a
+422 naming the field."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from services.escalation.domain.case import Case
+from shared.events.handling import CaseOutcome
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Empty(_Body):
+    pass
+
+
+class Findings(_Body):
+    findings: Text
+
+
+class Plan(_Body):
+    plan: Text
+
+
+class Resolution(_Body):
+    resolution: Text
+    compensation: Short | None = None
+
+
+class Reason(_Body):
+    reason: Short
+
+
+class Suspension(_Body):
+    outcome: Literal[CaseOutcome.MOVED_TO_COURT, CaseOutcome.OUTSIDE_BODY]
+    note: Short | None = None
+
+
+class Ending(_Body):
+    outcome: Literal[
+        CaseOutcome.MOVED_TO_COURT, CaseOutcome.OUTSIDE_BODY, CaseOutcome.ENDED_BY_AGREEMENT
+    ]
+    note: Short | None = None
+
+
+class ClockView(BaseModel):
+    name: str
+    state: Literal["running", "met", "breached", "paused", "stopped"]
+    calendar: str
+    met_by: str
+    started_at: datetime
+    deadline: datetime
+    met_at: datetime | None
+    breached_at: datetime | None
+    warned_at_fractions: list[float]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    type: str
+    by: str | None
+    data: dict[str, Any]
+
+
+class CaseView(BaseModel):
+    complaint_id: uuid.UUID
+    status: str
+    level: str
+    highest_level: str
+    mode: str
+    severity: str
+    tier: str
+    channel: str
+    category: str
+    customer: dict[str, Any]
+    policy_version: str
+    round: int
+    received_at: datetime
+    opened_at: datetime | None
+    clocks: list[ClockView]
+    ladder_due: datetime | None
+    next_deadline: datetime | None
+    overdue: bool
+    breached: bool
+    paused_at: datetime | None
+    paused_seconds: float  # all pauses, the current one up to now included
+    outcome: str | None
+    timeline: list[TimelineEntry] | None = None
+
+    @classmethod
+    def of(cls, case: Case, timeline: list[dict[str, Any]] | None = None) -> CaseView:
+        now = datetime.now(UTC)
+        paused = case.paused_seconds
+        if case.paused_at is not None:
+            paused += max(0.0, (now - case.paused_at).total_seconds())
+        next_deadline = case.next_deadline()
+        return cls(
+            complaint_id=case.complaint_id,
+            status=case.status,
+            level=case.level,
+            highest_level=case.highest_level,
+            mode=case.mode,
+            severity=case.severity,
+            tier=case.tier,
+            channel=case.channel,
+            category=case.category,
+            customer=case.customer.model_dump(mode="json"),
+            policy_version=case.policy_version,
+            round=case.round,
+            received_at=case.received_at,
+            opened_at=case.opened_at,
+            clocks=[
+                ClockView(
+                    name=c.name,
+                    state=_clock_state(case, c.met_at, c.breached_at),
+                    calendar=c.calendar,
+                    met_by=c.met_by,
+                    started_at=c.started_at,
+                    deadline=c.deadline,
+                    met_at=c.met_at,
+                    breached_at=c.breached_at,
+                    warned_at_fractions=c.warned,
+                )
+                for c in case.clocks.values()
+            ],
+            ladder_due=case.climb_due,
+            next_deadline=next_deadline,
+            overdue=next_deadline is not None and next_deadline < now,
+            breached=case.breached(),
+            paused_at=case.paused_at,
+            paused_seconds=paused,
+            outcome=case.outcome,
+            timeline=[TimelineEntry(**t) for t in timeline] if timeline is not None else None,
+        )
+
+
+def _clock_state(case: Case, met_at: datetime | None, breached_at: datetime | None) -> str:
+    if met_at is not None:
+        return "met"
+    if breached_at is not None:
+        return "breached"
+    if case.status == "paused":
+        return "paused"
+    return "running" if case.next_deadline() is not None else "stopped"
+
+
+class CasePage(BaseModel):
+    items: list[CaseView]
+    next_cursor: str | None
+
+
+class Rate(BaseModel):
+    key: str
+    total: int
+    on_time: int
+    rate: float | None  # on_time / total; None when nothing was decided
+
+
+class SlaStats(BaseModel):
+    start: datetime
+    end: datetime
+    overall: Rate
+    per_clock: list[Rate]
+    per_level: list[Rate]

@@ -1,0 +1,66 @@
+"""The escalation ASGI application: the ops API, the intake and follow-up consumers, the
+timer scheduler and the outbox relay."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.escalation.api.routes import router
+from services.escalation.policy_file import load_policy
+from services.escalation.settings import EscalationSettings
+from services.escalation.usecases import TIMER_KINDS, Escalation
+from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
+from shared.events.intake import ComplaintCompleted, ComplaintReceived
+from shared.runtime import Runtime, Task, lifespan
+from shared.timers import TimerScheduler
+from shared.web.errors import install_error_handlers
+from shared.web.health import health_router
+from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
+from shared.web.ops_auth import parse_ops_tokens
+
+
+def background_tasks(escalation: Escalation, settings: EscalationSettings):
+    def tasks(runtime: Runtime) -> list[Task]:
+        consumer = runtime.consumer(
+            [runtime.topics.intake, runtime.topics.followup],
+            {
+                ComplaintReceived.event_type: escalation.on_received,
+                ComplaintCompleted.event_type: escalation.on_completed,
+                ComplaintReopened.event_type: escalation.on_reopened,
+                FollowupCompleted.event_type: escalation.on_followup_done,
+                FollowupUnreachable.event_type: escalation.on_followup_done,
+            },
+        )
+        scheduler = TimerScheduler(
+            runtime.engine,
+            dict.fromkeys(TIMER_KINDS, escalation.on_timer),
+            batch_size=settings.scheduler_batch_size,
+            max_sleep=settings.scheduler_max_sleep_seconds,
+        )
+        return [runtime.relay().run, consumer.run, scheduler.run]
+
+    return tasks
+
+
+def create_app(settings: EscalationSettings | None = None) -> FastAPI:
+    settings = settings or EscalationSettings()
+    policy = load_policy(settings.policy_file)
+    runtime = Runtime.build(settings)
+    escalation = Escalation(runtime.sessions, runtime.topics, policy)
+    app = FastAPI(
+        title="Complaint escalation",
+        version="1.0.0",
+        description="Every complaint's case on tiered SLA clocks and the escalation ladder.",
+        lifespan=lifespan(runtime, background_tasks(escalation, settings)),
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.policy = policy
+    app.state.escalation = escalation
+    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
+    install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

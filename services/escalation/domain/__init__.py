@@ -1,0 +1,1 @@
+"""Escalation's domain, pure: policy arithmetic, calendars, the ladder, the case state machine."""

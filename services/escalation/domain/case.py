@@ -1,0 +1,564 @@
+"""A complaint's case: its state machine, clocks and place on the ladder, pure.
+
+Every change is a method that checks the case's state (``Forbidden`` with the reason when the
+state does not allow it), updates the case and returns the events it causes. Time-driven
+changes (warnings, breaches, the on-site ladder) happen in ``tick(now)``, which applies every
+step due by ``now`` in order; the scheduler only wakes the case at ``wakeups()``. A step is
+recorded in the case when taken, so a wake-up that comes twice (or late) takes it once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from services.escalation.domain.policy import Policy
+from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
+from shared.events.handling import (
+    CaseAcknowledged,
+    CaseClosed,
+    CaseEscalated,
+    CaseInvestigated,
+    CaseOpened,
+    CaseOutcome,
+    CasePaused,
+    CasePlanRecorded,
+    CaseReopened,
+    CaseResolved,
+    CaseResumed,
+    CaseSlaBreached,
+    CaseSlaWarning,
+    CaseSuspended,
+    EscalationReason,
+)
+
+
+class Status(StrEnum):
+    AWAITING_INFORMATION = "awaiting_information"  # contact data missing: no clocks yet
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    PLAN_RECORDED = "plan_recorded"
+    PAUSED = "paused"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+# Statuses in which the case is being worked and its clocks run.
+ACTIVE = frozenset(
+    {Status.OPEN, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, Status.REOPENED}
+)
+# Outcomes an operator may end a case with (moved elsewhere, or ended by agreement).
+END_OUTCOMES = frozenset(
+    {CaseOutcome.MOVED_TO_COURT, CaseOutcome.OUTSIDE_BODY, CaseOutcome.ENDED_BY_AGREEMENT}
+)
+
+
+class Forbidden(Exception):
+    """The case's state does not allow the action; the message says why."""
+
+
+@dataclass
+class Clock:
+    name: str
+    calendar: str
+    met_by: str
+    escalate: bool
+    started_at: datetime
+    deadline: datetime
+    warnings: dict[float, datetime]  # fraction of the target -> when to warn
+    warned: list[float] = field(default_factory=list)
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.met_at is None and self.breached_at is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "calendar": self.calendar,
+            "met_by": self.met_by,
+            "escalate": self.escalate,
+            "started_at": self.started_at.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "warnings": {str(f): at.isoformat() for f, at in self.warnings.items()},
+            "warned": self.warned,
+            "met_at": self.met_at.isoformat() if self.met_at else None,
+            "breached_at": self.breached_at.isoformat() if self.breached_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Clock:
+        def when(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            name=raw["name"],
+            calendar=raw["calendar"],
+            met_by=raw["met_by"],
+            escalate=raw["escalate"],
+            started_at=datetime.fromisoformat(raw["started_at"]),
+            deadline=datetime.fromisoformat(raw["deadline"]),
+            warnings={float(f): datetime.fromisoformat(at) for f, at in raw["warnings"].items()},
+            warned=[float(f) for f in raw["warned"]],
+            met_at=when(raw["met_at"]),
+            breached_at=when(raw["breached_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A clock decided, for the timely-handling statistics. ``clock`` "ladder" is a level's
+    time on the on-site ladder: met when the case was settled there, missed when it went up."""
+
+    round: int
+    clock: str
+    level: str
+    deadline: datetime
+    on_time: bool
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    kind: str  # case.warn, case.breach, case.climb
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass
+class Case:
+    complaint_id: uuid.UUID
+    mode: Mode
+    severity: Severity
+    tier: Tier
+    channel: Channel
+    category: str
+    customer: ContactCard
+    policy_version: str
+    received_at: datetime
+    status: Status
+    level: str
+    highest_level: str
+    round: int = 1
+    opened_at: datetime | None = None
+    clocks: dict[str, Clock] = field(default_factory=dict)
+    climb_due: datetime | None = None
+    paused_at: datetime | None = None
+    status_before_pause: Status | None = None
+    paused_seconds: float = 0.0
+    outcome: CaseOutcome | None = None
+    # Filled by the methods, drained by the caller: the statistics' raw material.
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def receive(
+        cls,
+        policy: Policy,
+        complaint_id: uuid.UUID,
+        *,
+        mode: Mode,
+        severity: Severity,
+        channel: Channel,
+        category: str,
+        customer: ContactCard,
+        received_at: datetime,
+        information_complete: bool,
+    ) -> tuple[Case, list[EventData]]:
+        """A case for a received complaint; its clocks start now unless contact data is
+        missing, in which case ``start`` runs when the complaint is completed."""
+        case = cls(
+            complaint_id=complaint_id,
+            mode=mode,
+            severity=severity,
+            tier=customer.tier,
+            channel=channel,
+            category=category,
+            customer=customer,
+            policy_version=policy.version,
+            received_at=received_at,
+            status=Status.AWAITING_INFORMATION,
+            level=policy.levels[0],
+            highest_level=policy.levels[0],
+        )
+        if not information_complete:
+            return case, []
+        return case, case.start(policy, received_at)
+
+    def start(self, policy: Policy, at: datetime) -> list[EventData]:
+        if self.status != Status.AWAITING_INFORMATION:
+            raise Forbidden(f"the case is already {self.status}")
+        self.status = Status.OPEN
+        self.opened_at = at
+        receiver = self.level
+        start = policy.start_level(self.mode, self.severity)
+        self.level = self.highest_level = start
+        self._start_round(policy, at)
+        events: list[EventData] = [
+            CaseOpened(
+                complaint_id=self.complaint_id,
+                opened_at=at,
+                level=receiver,
+                severity=self.severity,
+                tier=self.tier,
+                mode=self.mode,
+                channel=self.channel,
+                category=self.category,
+                policy_version=self.policy_version,
+                round=self.round,
+                deadlines=self.deadlines(),
+            )
+        ]
+        if start != receiver:  # major complaints go straight to senior levels
+            events.append(
+                CaseEscalated(
+                    complaint_id=self.complaint_id,
+                    at=at,
+                    from_level=receiver,
+                    to_level=start,
+                    reason=EscalationReason.SEVERITY,
+                )
+            )
+        return events
+
+    def _start_round(self, policy: Policy, at: datetime) -> None:
+        self.clocks = {}
+        for rule in policy.modes[self.mode].clocks:
+            target = policy.target(rule.within, self.tier, self.severity)
+            calendar = policy.calendar(rule.calendar)
+            self.clocks[rule.name] = Clock(
+                name=rule.name,
+                calendar=rule.calendar,
+                met_by=rule.met_by,
+                escalate=rule.escalate,
+                started_at=at,
+                deadline=calendar.add(at, target),
+                warnings={f: calendar.add(at, target * f) for f in policy.warn_at},
+            )
+        self._arm_climb(policy, at)
+
+    def _arm_climb(self, policy: Policy, since: datetime) -> None:
+        climb = policy.climb_time(self.mode, self.level, self.tier, self.severity)
+        self.climb_due = None if climb is None or self._settled(policy) else since + climb
+
+    def _settled(self, policy: Policy) -> bool:
+        """The action that stops the on-site ladder was taken in this round."""
+        until = policy.modes[self.mode].climb_until
+        clock = next((c for c in self.clocks.values() if c.met_by == until), None)
+        return until is not None and clock is not None and clock.met_at is not None
+
+    # ---- what the API does ------------------------------------------------------------------
+
+    def acknowledge(self, policy: Policy, by: str, now: datetime) -> list[EventData]:
+        self._require(Status.OPEN, Status.REOPENED, doing="acknowledge")
+        self.status = Status.ACKNOWLEDGED
+        self._meet(policy, "acknowledge", now)
+        return [CaseAcknowledged(complaint_id=self.complaint_id, at=now, by=by, level=self.level)]
+
+    def investigate(self, policy: Policy, by: str, now: datetime, findings: str) -> list[EventData]:
+        self._require(Status.ACKNOWLEDGED, Status.INVESTIGATING, doing="record findings")
+        self.status = Status.INVESTIGATING
+        self._meet(policy, "investigate", now)
+        return [CaseInvestigated(complaint_id=self.complaint_id, at=now, by=by, findings=findings)]
+
+    def record_plan(self, policy: Policy, by: str, now: datetime, plan: str) -> list[EventData]:
+        self._require(Status.INVESTIGATING, Status.PLAN_RECORDED, doing="record a plan")
+        self.status = Status.PLAN_RECORDED
+        self._meet(policy, "plan", now)
+        return [CasePlanRecorded(complaint_id=self.complaint_id, at=now, by=by, plan=plan)]
+
+    def resolve(
+        self, policy: Policy, by: str, now: datetime, resolution: str, compensation: str | None
+    ) -> list[EventData]:
+        self._require(
+            Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, doing="resolve"
+        )
+        self._meet(policy, "resolve", now)
+        self.status = Status.RESOLVED
+        return [
+            CaseResolved(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=by,
+                round=self.round,
+                resolution=resolution,
+                compensation=compensation,
+                severity=self.severity,
+                channel=self.channel,
+                category=self.category,
+                customer=self.customer,
+                tier=self.tier,
+                level=self.level,
+                highest_level=self.highest_level,
+                clocks_met={n: c.breached_at is None for n, c in self.clocks.items()},
+            )
+        ]
+
+    def escalate(self, policy: Policy, by: str, now: datetime, reason: str) -> list[EventData]:
+        if self.status not in ACTIVE:
+            raise Forbidden(f"a case that is {self.status} cannot be escalated")
+        to = policy.next_level(self.level, self.severity, by_hand=True)
+        if to is None:
+            raise Forbidden(f"the case is already at the top of the ladder ({self.level})")
+        return [self._go_up(policy, to, now, EscalationReason.MANUAL, by=by, note=reason)]
+
+    def pause(self, policy: Policy, by: str, now: datetime, reason: str) -> list[EventData]:
+        if self.status not in ACTIVE:
+            raise Forbidden(f"a case that is {self.status} cannot be paused")
+        self.status_before_pause, self.status, self.paused_at = self.status, Status.PAUSED, now
+        return [CasePaused(complaint_id=self.complaint_id, at=now, by=by, reason=reason)]
+
+    def resume(self, policy: Policy, by: str, now: datetime) -> list[EventData]:
+        if self.status != Status.PAUSED or self.paused_at is None:
+            raise Forbidden(f"the case is {self.status}, not paused")
+        paused_at, self.paused_at = self.paused_at, None
+        self.status = self.status_before_pause or Status.OPEN
+        self.status_before_pause = None
+        paused = max(timedelta(0), now - paused_at)
+        self.paused_seconds += paused.total_seconds()
+        # The clocks stood still: each keeps the counted time it had left when paused.
+        for clock in self.clocks.values():
+            if clock.running:
+                cal = policy.calendar(clock.calendar)
+                clock.deadline = shift(cal.between, cal.add, clock.deadline, paused_at, now)
+                clock.warnings = {
+                    f: shift(cal.between, cal.add, at, paused_at, now)
+                    for f, at in clock.warnings.items()
+                }
+        if self.climb_due is not None:
+            self.climb_due = max(self.climb_due, paused_at) + paused
+        return [
+            CaseResumed(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=by,
+                paused_seconds=paused.total_seconds(),
+                total_paused_seconds=self.paused_seconds,
+                deadlines=self.deadlines(),
+            )
+        ]
+
+    def suspend(
+        self, policy: Policy, by: str, now: datetime, outcome: CaseOutcome, note: str | None
+    ) -> list[EventData]:
+        """Moved to a court or an outside body: handling stops until it ends there."""
+        if outcome not in (CaseOutcome.MOVED_TO_COURT, CaseOutcome.OUTSIDE_BODY):
+            raise Forbidden("a case is suspended only when moved to court or an outside body")
+        if self.status not in ACTIVE | {Status.PAUSED}:
+            raise Forbidden(f"a case that is {self.status} cannot be suspended")
+        self.status, self.paused_at, self.status_before_pause = Status.SUSPENDED, None, None
+        self.climb_due = None
+        return [
+            CaseSuspended(complaint_id=self.complaint_id, at=now, by=by, reason=outcome, note=note)
+        ]
+
+    def end(
+        self, policy: Policy, by: str, now: datetime, outcome: CaseOutcome, note: str | None
+    ) -> list[EventData]:
+        if outcome not in END_OUTCOMES:
+            raise Forbidden(f"a case is ended by hand only as one of {sorted(END_OUTCOMES)}")
+        if self.status in (Status.CLOSED, Status.AWAITING_INFORMATION):
+            raise Forbidden(f"a case that is {self.status} cannot be ended")
+        return self._close(now, outcome, by, note)
+
+    # ---- what the follow-up service tells -----------------------------------------------------
+
+    def reopen(self, policy: Policy, now: datetime, reason: str) -> list[EventData]:
+        """The customer is still unhappy after the call-back: a new round of clocks."""
+        resolved = self.outcome in (None, CaseOutcome.RESOLVED)
+        if self.status not in (Status.RESOLVED, Status.CLOSED) or not resolved:
+            raise Forbidden(f"a case that is {self.status} cannot be reopened")
+        self.round += 1
+        self.status, self.outcome = Status.REOPENED, None
+        self._start_round(policy, now)
+        return [
+            CaseReopened(
+                complaint_id=self.complaint_id,
+                at=now,
+                round=self.round,
+                reason=reason,
+                deadlines=self.deadlines(),
+            )
+        ]
+
+    def confirm_resolved(self, now: datetime, by: str, note: str | None) -> list[EventData]:
+        """The call-back found the customer satisfied (or could not reach them)."""
+        if self.status != Status.RESOLVED:
+            raise Forbidden(f"the case is {self.status}, not resolved")
+        return self._close(now, CaseOutcome.RESOLVED, by, note)
+
+    def _close(
+        self, now: datetime, outcome: CaseOutcome, by: str | None, note: str | None
+    ) -> list[EventData]:
+        self.status, self.outcome, self.climb_due = Status.CLOSED, outcome, None
+        self.paused_at = self.status_before_pause = None
+        return [
+            CaseClosed(complaint_id=self.complaint_id, at=now, outcome=outcome, by=by, note=note)
+        ]
+
+    # ---- time ---------------------------------------------------------------------------------
+
+    def wakeups(self) -> list[Wakeup]:
+        """When the case needs looking at next: one wake-up per pending step."""
+        if self.status not in ACTIVE:
+            return []
+        found = []
+        for clock in self.clocks.values():
+            if not clock.running:
+                continue
+            for fraction, at in clock.warnings.items():
+                if fraction not in clock.warned:
+                    found.append(Wakeup("case.warn", at, {"clock": clock.name, "round": self.round,
+                                                          "fraction": fraction}))  # fmt: skip
+            found.append(Wakeup("case.breach", clock.deadline,
+                                {"clock": clock.name, "round": self.round}))  # fmt: skip
+        if self.climb_due is not None:
+            found.append(Wakeup("case.climb", self.climb_due,
+                                {"level": self.level, "round": self.round}))  # fmt: skip
+        return found
+
+    def tick(self, policy: Policy, now: datetime) -> list[EventData]:
+        """Take every time-driven step due by ``now``, oldest first."""
+        events: list[EventData] = []
+        while self.status in ACTIVE:
+            due = [w for w in self.wakeups() if w.due_at <= now]
+            if not due:
+                break
+            step = min(due, key=lambda w: (w.due_at, w.kind != "case.warn"))
+            events += self._take(policy, step)
+        return events
+
+    def _take(self, policy: Policy, step: Wakeup) -> list[EventData]:
+        if step.kind == "case.climb":
+            to = policy.next_level(self.level, self.severity)
+            if to is None:
+                self.climb_due = None
+                return []
+            self.outcomes.append(
+                Outcome(self.round, "ladder", self.level, step.due_at, False, step.due_at)
+            )
+            # The next level's time counts from when this one's ran out, not from when the
+            # wake-up came, so a late wake-up does not stretch the ladder.
+            return [self._go_up(policy, to, step.due_at, EscalationReason.DEADLINE)]
+        clock = self.clocks[step.payload["clock"]]
+        if step.kind == "case.warn":
+            clock.warned.append(step.payload["fraction"])
+            return [
+                CaseSlaWarning(
+                    complaint_id=self.complaint_id,
+                    at=step.due_at,
+                    clock=clock.name,
+                    deadline=clock.deadline,
+                    fraction=step.payload["fraction"],
+                    level=self.level,
+                )
+            ]
+        clock.breached_at = step.due_at
+        self.outcomes.append(
+            Outcome(self.round, clock.name, self.level, clock.deadline, False, step.due_at)
+        )
+        events: list[EventData] = [
+            CaseSlaBreached(
+                complaint_id=self.complaint_id,
+                at=step.due_at,
+                clock=clock.name,
+                deadline=clock.deadline,
+                level=self.level,
+            )
+        ]
+        to = policy.next_level(self.level, self.severity) if clock.escalate else None
+        if to is not None:
+            events.append(
+                self._go_up(policy, to, step.due_at, EscalationReason.DEADLINE, clock=clock.name)
+            )
+        return events
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _go_up(
+        self,
+        policy: Policy,
+        to: str,
+        at: datetime,
+        reason: EscalationReason,
+        *,
+        clock: str | None = None,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> CaseEscalated:
+        from_level, self.level = self.level, to
+        if policy.rank(to) > policy.rank(self.highest_level):
+            self.highest_level = to
+        self._arm_climb(policy, at)
+        return CaseEscalated(
+            complaint_id=self.complaint_id,
+            at=at,
+            from_level=from_level,
+            to_level=to,
+            reason=reason,
+            clock=clock,
+            by=by,
+            note=note,
+        )
+
+    def _meet(self, policy: Policy, action: str, now: datetime) -> None:
+        settled_before = self._settled(policy)
+        for clock in self.clocks.values():
+            if clock.met_at is None and (clock.met_by == action or action == "resolve"):
+                clock.met_at = now
+                if clock.breached_at is None:
+                    self.outcomes.append(
+                        Outcome(self.round, clock.name, self.level, clock.deadline, True, now)
+                    )
+        settles = action == "resolve" or self._settled(policy)
+        if settles and not settled_before and self.climb_due is not None:
+            self.outcomes.append(Outcome(self.round, "ladder", self.level, self.climb_due,
+                                         now <= self.climb_due, now))  # fmt: skip
+            self.climb_due = None
+
+    def _require(self, *allowed: Status, doing: str) -> None:
+        if self.status not in allowed:
+            raise Forbidden(
+                f"cannot {doing}: the case is {self.status}"
+                f" (allowed when {' or '.join(s.value for s in allowed)})"
+            )
+
+    def deadlines(self) -> dict[str, datetime]:
+        # A breached clock whose step is still not done stays on the list: the case is overdue.
+        found = {n: c.deadline for n, c in self.clocks.items() if c.met_at is None}
+        if self.climb_due is not None:
+            found["ladder"] = self.climb_due
+        return found
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline still running (None while paused or not being worked)."""
+        if self.status not in ACTIVE:
+            return None
+        return min(self.deadlines().values(), default=None)
+
+    def breached(self) -> bool:
+        return any(c.breached_at is not None for c in self.clocks.values())
+
+    def copy(self) -> Case:
+        return replace(
+            self,
+            clocks={n: replace(c, warned=list(c.warned), warnings=dict(c.warnings))
+                    for n, c in self.clocks.items()},
+            outcomes=list(self.outcomes),
+        )  # fmt: skip
+
+
+def shift(between, add, moment: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
+    """``moment`` after a pause: the counted time it was ahead of the pause now counts from the
+    resume. A moment that had already passed when the case was paused stays as it was."""
+    if moment <= paused_at:
+        return moment
+    return add(resumed_at, between(paused_at, moment))

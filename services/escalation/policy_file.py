@@ -1,0 +1,303 @@
+"""Reading the policy YAML (``ESCALATION_POLICY_FILE``; the bundled default implements
+DOMAIN.md). Everything is checked at start-up: a bad file raises ``PolicyError`` naming the
+file, the line and the problem, and the service does not start."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.escalation.domain.calendar import ALWAYS, Calendar, Interval
+from services.escalation.domain.policy import ACTIONS, ClockRule, ModeRule, Policy
+from shared.events.common import Mode, Severity, Tier
+
+DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
+_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class PolicyError(ValueError):
+    pass
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90`` (seconds), ``"15m"``, ``"1h30m"``, ``"2.5s"``, ``"2d"``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or like 15m, 2h, 1h30m")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+            raise ValueError(f"{value!r} is not a duration (like 90, 15m, 2h, 1h30m)")
+        seconds = sum(float(n) * _UNIT[u] for n, u in parts)
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Clock(_Strict):
+    within: Any
+    met_by: str
+    calendar: str = "always"
+    escalate: bool = True
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("met_by")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in ACTIONS:
+            raise ValueError(f"unknown action {value!r}; one of {', '.join(ACTIONS)}")
+        return value
+
+
+class _Mode(_Strict):
+    start: dict[Severity, str]
+    clocks: dict[str, _Clock] = {}
+    climb: dict[str, Any] = {}
+    climb_until: str | None = None
+
+    @field_validator("climb")
+    @classmethod
+    def _durations(cls, value: dict[str, Any]) -> dict[str, timedelta]:
+        return {level: parse_duration(d) for level, d in value.items()}
+
+    @field_validator("climb_until")
+    @classmethod
+    def _action(cls, value: str | None) -> str | None:
+        if value is not None and value not in ACTIONS:
+            raise ValueError(f"unknown action {value!r}; one of {', '.join(ACTIONS)}")
+        return value
+
+
+class _Calendar(_Strict):
+    time_zone: str
+    hours: dict[str, list[str]]
+    holidays: list[date] = []
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in _DAYS:
+                raise ValueError(f"unknown day {day!r}; one of {', '.join(_DAYS)}")
+            intervals = [_interval(span) for span in spans]
+            ends = [(s.hour * 60 + s.minute, 1440 if e is None else e.hour * 60 + e.minute)
+                    for s, e in intervals]  # fmt: skip
+            for (_, end), (start, _) in zip(sorted(ends), sorted(ends)[1:], strict=False):
+                if start < end:
+                    raise ValueError(f"{day}: opening hours overlap")
+        if not any(value.values()):
+            raise ValueError("a business calendar needs opening hours on at least one day")
+        return value
+
+
+class _Factors(_Strict):
+    tier: dict[Tier, float] = {}
+    severity: dict[Severity, float] = {}
+
+    @field_validator("tier", "severity")
+    @classmethod
+    def _positive(cls, value: dict[Any, float]) -> dict[Any, float]:
+        for key, factor in value.items():
+            if factor <= 0:
+                raise ValueError(f"the factor of {key} must be above 0")
+        return value
+
+
+class _PolicyFile(_Strict):
+    version: str = Field(min_length=1)
+    levels: list[str] = Field(min_length=1)
+    ceiling: dict[Severity, str]
+    warn_at: list[float] = [0.8]
+    factors: _Factors = _Factors()
+    calendars: dict[str, _Calendar] = {}
+    modes: dict[Mode, _Mode]
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("warn_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        for fraction in value:
+            if not 0 < fraction < 1:
+                raise ValueError(f"a warning fraction is between 0 and 1, not {fraction}")
+        return sorted(set(value))
+
+
+def _interval(span: str) -> Interval:
+    found = _HOURS.match(span.strip())
+    if not found:
+        raise ValueError(f"{span!r} is not like 09:00-18:00")
+    h1, m1, h2, m2 = (int(g) for g in found.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+        raise ValueError(f"{span!r} is not a time range")
+    start, end = time(h1, m1), None if h2 == 24 else time(h2, m2)
+    if end is not None and end <= start:
+        raise ValueError(f"{span!r} ends before it starts")
+    return start, end
+
+
+def _cross_checks(raw: _PolicyFile) -> None:
+    """References between sections; raises ``_At(path, message)``."""
+    levels = raw.levels
+    if len(set(levels)) != len(levels):
+        raise _At(("levels",), "a level is listed twice")
+    for severity in Severity:
+        if severity not in raw.ceiling:
+            raise _At(("ceiling",), f"no ceiling for severity {severity.value!r}")
+    for severity, level in raw.ceiling.items():
+        if level not in levels:
+            raise _At(("ceiling", severity.value), f"unknown level {level!r}")
+    for mode in Mode:
+        if mode not in raw.modes:
+            raise _At(("modes",), f"no rules for mode {mode.value!r}")
+    for mode, rule in raw.modes.items():
+        where = ("modes", mode.value)
+        for severity, level in rule.start.items():
+            if level not in levels:
+                raise _At((*where, "start", severity.value), f"unknown level {level!r}")
+        for level in rule.climb:
+            if level not in levels:
+                raise _At((*where, "climb", level), f"unknown level {level!r}")
+        for name, clock in rule.clocks.items():
+            if clock.calendar != "always" and clock.calendar not in raw.calendars:
+                raise _At((*where, "clocks", name, "calendar"),
+                          f"unknown calendar {clock.calendar!r}")  # fmt: skip
+        until = rule.climb_until
+        met = {c.met_by for c in rule.clocks.values()} | {"resolve"}
+        if rule.climb and until is not None and until not in met:
+            raise _At((*where, "climb_until"), f"no clock is met by {until!r}")
+
+
+class _At(Exception):
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _to_policy(raw: _PolicyFile) -> Policy:
+    calendars = {"always": ALWAYS}
+    for name, cal in raw.calendars.items():
+        calendars[name] = Calendar(
+            name=name,
+            time_zone=cal.time_zone,
+            hours={
+                _DAYS.index(d): tuple(sorted(_interval(s) for s in spans))
+                for d, spans in cal.hours.items()
+            },
+            holidays=frozenset(cal.holidays),
+        )
+    modes = {
+        mode: ModeRule(
+            start=dict(rule.start),
+            clocks=tuple(
+                ClockRule(n, c.within, c.met_by, c.calendar, c.escalate)
+                for n, c in rule.clocks.items()
+            ),
+            climb=dict(rule.climb),
+            climb_until=rule.climb_until,
+        )
+        for mode, rule in raw.modes.items()
+    }
+    return Policy(
+        version=raw.version,
+        levels=tuple(raw.levels),
+        ceiling=dict(raw.ceiling),
+        modes=modes,
+        calendars=calendars,
+        warn_at=tuple(raw.warn_at),
+        tier_factors=dict(raw.factors.tier),
+        severity_factors=dict(raw.factors.severity),
+    )
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """The policy in ``text``; ``PolicyError("<source> line N: <where>: <problem>")``."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError(f"{source}{line}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source} line 1: the policy must be a mapping of settings")
+    try:
+        raw = _PolicyFile.model_validate(data)
+        _cross_checks(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        message = error["msg"].removeprefix("Value error, ")
+        raise PolicyError(_locate(source, root, path, message)) from None
+    except _At as exc:
+        raise PolicyError(_locate(source, root, exc.path, exc.message)) from None
+    return _to_policy(raw)
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    file = Path(path) if path else DEFAULT_POLICY
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise PolicyError(f"{file}: cannot read the policy file: {exc.strerror}") from None
+    return parse_policy(text, str(file))
+
+
+def _locate(source: str, root: yaml.Node | None, path: tuple[Any, ...], message: str) -> str:
+    """``source line N: a.b.c: message``, N being the line of the deepest node of ``path``
+    found in the document (the parent's line when a key is missing)."""
+    node, line = root, 1
+    if node is not None:
+        line = node.start_mark.line + 1
+    for part in path:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if str(key.value) == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    where = ".".join(str(p) for p in path) or "policy"
+    return f"{source} line {line}: {where}: {message}"

@@ -1,0 +1,1 @@
+"""Escalation's database: tables and the queries over them."""

@@ -1,0 +1,258 @@
+"""Queries over escalation's tables. Functions take the caller's session: the caller owns the
+transaction, so a case, its timeline, its timers and its outbox events commit together."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.escalation.domain.case import Case, Clock, Outcome, Status, Wakeup
+from services.escalation.store.tables import cases, sla_outcomes, timeline
+from shared import timers
+from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
+from shared.events.handling import CaseOutcome
+
+
+def _row(case: Case, now: datetime) -> dict[str, Any]:
+    return {
+        "complaint_id": case.complaint_id,
+        "status": case.status.value,
+        "level": case.level,
+        "highest_level": case.highest_level,
+        "mode": case.mode.value,
+        "severity": case.severity.value,
+        "tier": case.tier.value,
+        "channel": case.channel.value,
+        "category": case.category,
+        "customer": case.customer.model_dump(mode="json"),
+        "policy_version": case.policy_version,
+        "round": case.round,
+        "received_at": case.received_at,
+        "opened_at": case.opened_at,
+        "clocks": {n: c.to_json() for n, c in case.clocks.items()},
+        "climb_due": case.climb_due,
+        "paused_at": case.paused_at,
+        "status_before_pause": case.status_before_pause.value if case.status_before_pause else None,
+        "paused_seconds": case.paused_seconds,
+        "outcome": case.outcome.value if case.outcome else None,
+        "next_deadline": case.next_deadline(),
+        "breached": case.breached(),
+        "updated_at": now,
+    }
+
+
+def case_from_row(row: Any) -> Case:
+    return Case(
+        complaint_id=row["complaint_id"],
+        mode=Mode(row["mode"]),
+        severity=Severity(row["severity"]),
+        tier=Tier(row["tier"]),
+        channel=Channel(row["channel"]),
+        category=row["category"],
+        customer=ContactCard.model_validate(row["customer"]),
+        policy_version=row["policy_version"],
+        received_at=row["received_at"],
+        status=Status(row["status"]),
+        level=row["level"],
+        highest_level=row["highest_level"],
+        round=row["round"],
+        opened_at=row["opened_at"],
+        clocks={n: Clock.from_json(c) for n, c in row["clocks"].items()},
+        climb_due=row["climb_due"],
+        paused_at=row["paused_at"],
+        status_before_pause=Status(row["status_before_pause"])
+        if row["status_before_pause"]
+        else None,
+        paused_seconds=row["paused_seconds"],
+        outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
+    )
+
+
+async def insert_case(session: AsyncSession, case: Case, now: datetime) -> bool:
+    """Insert a new case; False when the complaint already has one (a redelivery)."""
+    inserted = await session.scalar(
+        insert(cases)
+        .values(**_row(case, now))
+        .on_conflict_do_nothing()
+        .returning(cases.c.complaint_id)
+    )
+    return inserted is not None
+
+
+async def get_case(
+    session: AsyncSession, complaint_id: uuid.UUID, *, lock: bool = False
+) -> Case | None:
+    query = sa.select(cases).where(cases.c.complaint_id == complaint_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return case_from_row(row) if row else None
+
+
+async def save_case(session: AsyncSession, case: Case, now: datetime) -> None:
+    values = _row(case, now)
+    del values["complaint_id"]
+    await session.execute(
+        sa.update(cases).where(cases.c.complaint_id == case.complaint_id).values(**values)
+    )
+
+
+async def add_timeline(
+    session: AsyncSession, complaint_id: uuid.UUID, events: list[EventData]
+) -> None:
+    if not events:
+        return
+    rows = []
+    for event in events:
+        data = event.model_dump(mode="json")
+        rows.append(
+            {
+                "complaint_id": complaint_id,
+                "at": getattr(event, "at", None) or getattr(event, "opened_at", None),
+                "type": event.event_type,
+                "by": data.get("by"),
+                "data": data,
+            }
+        )
+    await session.execute(sa.insert(timeline), rows)
+
+
+async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        sa.select(timeline.c.at, timeline.c.type, timeline.c.by, timeline.c.data)
+        .where(timeline.c.complaint_id == complaint_id)
+        .order_by(timeline.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def add_outcomes(
+    session: AsyncSession, complaint_id: uuid.UUID, outcomes: list[Outcome]
+) -> None:
+    if not outcomes:
+        return
+    rows = [
+        {
+            "complaint_id": complaint_id,
+            "round": o.round,
+            "clock": o.clock,
+            "level": o.level,
+            "deadline": o.deadline,
+            "on_time": o.on_time,
+            "decided_at": o.decided_at,
+        }
+        for o in outcomes
+    ]
+    await session.execute(insert(sla_outcomes).values(rows).on_conflict_do_nothing())
+
+
+# ---- timers ------------------------------------------------------------------------------------
+
+# Cancel by id, skipping timers another scheduler holds right now: waiting for them while
+# holding the case row could deadlock with that scheduler (it holds the timer and wants the
+# case). A skipped timer still fires, finds nothing due in the case, and does nothing.
+_CANCEL = sa.text(
+    "UPDATE timers SET cancelled_at = now() WHERE id IN ("
+    "  SELECT id FROM timers WHERE id = ANY(:ids) AND fired_at IS NULL AND cancelled_at IS NULL"
+    "  FOR UPDATE SKIP LOCKED)"
+)
+
+
+async def sync_timers(
+    session: AsyncSession, subject: str, wanted: list[Wakeup], firing: int | None = None
+) -> None:
+    """Make the case's pending timers exactly its wake-ups: arm the missing ones, cancel the
+    ones no longer wanted (except ``firing``, the timer being fired now)."""
+    pending = await timers.pending(session, subject)
+    have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
+    want = {(w.kind, w.due_at, _key(w.payload)): w for w in wanted}
+    stale = [timer_id for key, timer_id in have.items() if key not in want]
+    if stale:
+        await session.execute(_CANCEL, {"ids": stale})
+    for key, wakeup in want.items():
+        if key not in have:
+            await timers.arm(session, wakeup.kind, subject, wakeup.due_at, wakeup.payload)
+
+
+def _key(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, str(v)) for k, v in payload.items()))
+
+
+# ---- listing and statistics ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    level: str | None = None
+    tier: str | None = None
+    severity: str | None = None
+    overdue: bool | None = None
+    breached: bool | None = None
+
+
+def encode_cursor(received_at: datetime, complaint_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{received_at.isoformat()}|{complaint_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError on a cursor this service did not make."""
+    try:
+        at, _, cid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(cid)
+    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise ValueError("not a valid cursor") from exc
+
+
+async def list_cases(
+    session: AsyncSession,
+    found: CaseFilter,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[Case], str | None]:
+    """Newest first, keyset-paginated on (received_at, complaint_id)."""
+    query = sa.select(cases).order_by(cases.c.received_at.desc(), cases.c.complaint_id.desc())
+    for column in ("status", "level", "tier", "severity"):
+        value = getattr(found, column)
+        if value is not None:
+            query = query.where(cases.c[column] == value)
+    if found.overdue is not None:
+        late = sa.and_(cases.c.next_deadline.is_not(None), cases.c.next_deadline < sa.func.now())
+        query = query.where(late if found.overdue else sa.not_(late))
+    if found.breached is not None:
+        query = query.where(cases.c.breached.is_(found.breached))
+    if after is not None:
+        query = query.where(
+            sa.tuple_(cases.c.received_at, cases.c.complaint_id) < sa.tuple_(*after)
+        )
+    rows = [case_from_row(r) for r in (await session.execute(query.limit(limit + 1))).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].received_at, rows[-1].complaint_id)
+    return rows, next_cursor
+
+
+async def sla_stats(
+    session: AsyncSession, start: datetime, end: datetime, by: str
+) -> list[dict[str, Any]]:
+    """Clocks decided in [start, end), grouped by ``clock`` or ``level``."""
+    column = sla_outcomes.c[by]
+    rows = await session.execute(
+        sa.select(
+            column.label("key"),
+            sa.func.count().label("total"),
+            sa.func.count().filter(sla_outcomes.c.on_time).label("on_time"),
+        )
+        .where(sla_outcomes.c.decided_at >= start, sla_outcomes.c.decided_at < end)
+        .group_by(column)
+        .order_by(column)
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,194 @@
+"""Escalation's use cases: each one transaction in which the case changes, its timeline, its
+timers and the events it causes are written together (the relay publishes after commit).
+
+The case row is locked (``FOR UPDATE``) for every change, so the API, the consumers and the
+timer scheduler (several replicas) change one case one at a time. Before any change the case
+catches up with time (``tick``): what is due has happened, even if its timer is late."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.escalation.domain.case import Case, Forbidden
+from services.escalation.domain.policy import Policy
+from services.escalation.store import repository as repo
+from shared.events.common import ContactCard, EventData
+from shared.events.envelope import Envelope, new_event
+from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
+from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
+from shared.events.topics import Topics
+from shared.messaging import outbox
+from shared.timers import Timer
+
+log = logging.getLogger(__name__)
+SOURCE = "/complaint-platform/escalation"
+TIMER_KINDS = ("case.warn", "case.breach", "case.climb")
+
+
+class NotFound(Exception):
+    pass
+
+
+def contact_card(customer: Customer) -> ContactCard:
+    return ContactCard(
+        id=customer.id,
+        name=customer.name,
+        phone=customer.phone,
+        email=customer.email,
+        tier=customer.tier,
+    )
+
+
+Action = Callable[[Case, datetime], list[EventData]]
+
+
+@dataclass
+class Escalation:
+    """The use cases, bound to the policy and topics; its methods are the consumer and timer
+    handlers."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    topics: Topics
+    policy: Policy
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        case: Case,
+        events: list[EventData],
+        now: datetime,
+        *,
+        firing: int | None = None,
+    ) -> None:
+        """Save the case with what it caused: timeline, outcomes, timers, outbox."""
+        await repo.save_case(session, case, now)
+        await repo.add_timeline(session, case.complaint_id, events)
+        await repo.add_outcomes(session, case.complaint_id, case.outcomes)
+        case.outcomes.clear()
+        await repo.sync_timers(session, str(case.complaint_id), case.wakeups(), firing)
+        subject = str(case.complaint_id)
+        envelopes: list[Envelope] = [new_event(SOURCE, subject, e, time=now) for e in events]
+        await outbox.add(session, self.topics.handling, envelopes)
+
+    # ---- consumers ---------------------------------------------------------------------------
+
+    async def on_received(self, session: AsyncSession, event: Envelope) -> None:
+        data = ComplaintReceived.model_validate(event.data)
+        now = datetime.now(UTC)
+        if await repo.get_case(session, data.complaint_id) is not None:
+            log.info("case exists already", extra={"complaint_id": str(data.complaint_id)})
+            return
+        case, events = Case.receive(
+            self.policy,
+            data.complaint_id,
+            mode=data.mode,
+            severity=data.severity,
+            channel=data.channel,
+            category=data.category,
+            customer=contact_card(data.customer),
+            received_at=data.received_at,
+            information_complete=data.information_complete,
+        )
+        events += case.tick(self.policy, now)
+        if not await repo.insert_case(session, case, now):
+            return  # a concurrent delivery of the same complaint won
+        await self._record(session, case, events, now)
+        log.info(
+            "case opened" if events else "case waiting for contact data",
+            extra={"complaint_id": str(case.complaint_id), "level": case.level},
+        )
+
+    async def on_completed(self, session: AsyncSession, event: Envelope) -> None:
+        data = ComplaintCompleted.model_validate(event.data)
+        case = await repo.get_case(session, data.complaint_id, lock=True)
+        if case is None:
+            log.warning("completion of an unknown complaint",
+                        extra={"complaint_id": str(data.complaint_id)})  # fmt: skip
+            return
+        now = datetime.now(UTC)
+        case.customer = contact_card(data.customer)
+        case.tier = data.customer.tier
+        try:
+            events = case.start(self.policy, data.completed_at)
+        except Forbidden as exc:
+            log.info("completion ignored", extra={"complaint_id": str(case.complaint_id),
+                                                  "reason": str(exc)})  # fmt: skip
+            return
+        events += case.tick(self.policy, now)
+        await self._record(session, case, events, now)
+
+    async def on_reopened(self, session: AsyncSession, event: Envelope) -> None:
+        data = ComplaintReopened.model_validate(event.data)
+        reason = data.customer_words or "the customer is still unhappy after the call-back"
+        await self._from_followup(
+            session, data.complaint_id, lambda c, now: c.reopen(self.policy, now, reason)
+        )
+
+    async def on_followup_done(self, session: AsyncSession, event: Envelope) -> None:
+        model = (
+            FollowupCompleted if event.type == FollowupCompleted.event_type else FollowupUnreachable
+        )
+        data = model.model_validate(event.data)
+        if data.complaint_id is None:
+            return  # a retention call-back: no case
+        note = (
+            "the customer was satisfied at the call-back"
+            if isinstance(data, FollowupCompleted)
+            else f"the customer could not be reached ({data.attempts} attempts)"
+        )
+        by = data.by if isinstance(data, FollowupCompleted) else "followup"
+        await self._from_followup(
+            session, data.complaint_id, lambda c, now: c.confirm_resolved(now, by, note)
+        )
+
+    async def _from_followup(
+        self, session: AsyncSession, complaint_id: uuid.UUID, action: Action
+    ) -> None:
+        case = await repo.get_case(session, complaint_id, lock=True)
+        if case is None:
+            log.warning("follow-up event for an unknown case",
+                        extra={"complaint_id": str(complaint_id)})  # fmt: skip
+            return
+        now = datetime.now(UTC)
+        events = case.tick(self.policy, now)
+        try:
+            events += action(case, now)
+        except Forbidden as exc:
+            log.info("follow-up event ignored",
+                     extra={"complaint_id": str(complaint_id), "reason": str(exc)})  # fmt: skip
+            if not events:
+                return
+        events += case.tick(self.policy, now)
+        await self._record(session, case, events, now)
+
+    # ---- timers --------------------------------------------------------------------------------
+
+    async def on_timer(self, session: AsyncSession, timer: Timer) -> None:
+        case = await repo.get_case(session, uuid.UUID(timer.subject), lock=True)
+        if case is None:
+            return
+        # The database decided the timer is due; never let this host's clock say otherwise.
+        now = max(datetime.now(UTC), timer.due_at)
+        events = case.tick(self.policy, now)
+        await self._record(session, case, events, now, firing=timer.id)
+
+    # ---- the ops API ---------------------------------------------------------------------------
+
+    async def act(self, complaint_id: uuid.UUID, action: Action) -> Case:
+        """Apply an operator's action; ``Forbidden`` (nothing written) when the state forbids it."""
+        async with self.sessions.begin() as session:
+            case = await repo.get_case(session, complaint_id, lock=True)
+            if case is None:
+                raise NotFound
+            now = datetime.now(UTC)
+            events = case.tick(self.policy, now)
+            events += action(case, now)
+            events += case.tick(self.policy, now)
+            await self._record(session, case, events, now)
+        return case

@@ -1,0 +1,347 @@
+"""The escalation service against the real PostgreSQL: consumers (with the inbox, as the
+runner calls them), durable timers fired by two schedulers at once, and the ops API in process
+(httpx over ASGI, no background tasks)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from services.escalation.app import create_app
+from services.escalation.policy_file import parse_policy
+from services.escalation.settings import EscalationSettings
+from services.escalation.usecases import TIMER_KINDS, Escalation
+from shared.db import create_engine, session_factory
+from shared.events.common import Channel, Mode, Severity, Tier
+from shared.events.envelope import Envelope, new_event
+from shared.events.followup import ComplaintReopened, FollowupCompleted
+from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
+from shared.events.topics import Topics
+from shared.messaging import inbox
+from shared.timers import TimerScheduler
+
+SECONDS_POLICY = """
+version: "test-seconds"
+levels: [frontline, team_lead, supervisor, customer_relations, department_manager,
+         executive_office]
+ceiling: {general: department_manager, major: executive_office}
+warn_at: [0.5]
+factors: {tier: {VIP: 0.5}, severity: {major: 0.5}}
+modes:
+  on_site:
+    start: {general: frontline, major: supervisor}
+    climb: {frontline: 0s, team_lead: 1s, supervisor: 1s, customer_relations: 1s,
+            department_manager: 1s}
+    climb_until: plan
+    clocks:
+      acknowledge: {within: 1h, met_by: acknowledge, escalate: false}
+      respond: {within: 1h, met_by: plan, escalate: false}
+  remote:
+    start: {general: frontline, major: customer_relations}
+    clocks:
+      acknowledge: {within: 1h, met_by: acknowledge}
+      investigate: {within: 1d, met_by: investigate}
+      plan: {within: 2d, met_by: plan}
+"""
+TOKENS = {"agent": "int-agent", "supervisor": "int-supervisor"}
+
+
+@pytest.fixture
+async def escalation_db(databases):
+    url = await databases.create("escalation")
+    engine = create_engine(url, pool_size=4)
+    yield url, engine
+    await engine.dispose()
+
+
+def received(
+    channel: Channel = Channel.HOTLINE,
+    severity: Severity = Severity.GENERAL,
+    tier: Tier = Tier.C,
+    complete: bool = True,
+    complaint_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Envelope:
+    cid = complaint_id or uuid.uuid4()
+    mode = Mode.ON_SITE if channel == Channel.COUNTER else Mode.REMOTE
+    return new_event(
+        "/test/intake",
+        str(cid),
+        ComplaintReceived(
+            complaint_id=cid,
+            received_at=at or datetime.now(UTC),
+            channel=channel,
+            mode=mode,
+            category="delivery",
+            severity=severity,
+            severity_reasons=[],
+            customer=Customer(name="Wang Fang", phone="+86 139 1111 2222", tier=tier),
+            description="late",
+            information_complete=complete,
+            missing_fields=[] if complete else ["customer.phone|customer.email"],
+            acknowledge_by=None,
+        ),
+    )
+
+
+async def deliver(escalation: Escalation, event: Envelope, handler) -> bool:
+    """As the consumer runner does: the inbox claim and the handler in one transaction."""
+    async with escalation.sessions.begin() as session:
+        if not await inbox.claim(session, event, "test-topic"):
+            return False
+        await handler(session, event)
+    return True
+
+
+async def outbox_events(engine, key: str) -> list[dict]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text("SELECT payload FROM outbox WHERE key = :k ORDER BY id"), {"k": key}
+        )
+        return [r.payload for r in rows]
+
+
+def escalation_for(engine) -> Escalation:
+    return Escalation(session_factory(engine), Topics("it."), parse_policy(SECONDS_POLICY))
+
+
+async def test_a_redelivered_complaint_opens_no_second_case(escalation_db):
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    event = received()
+    assert await deliver(escalation, event, escalation.on_received)
+    assert not await deliver(escalation, event, escalation.on_received)  # same event id
+    again = received(complaint_id=uuid.UUID(event.subject))  # republished: a new event id
+    assert await deliver(escalation, again, escalation.on_received)
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 1
+    types = [e["type"] for e in await outbox_events(engine, event.subject)]
+    assert types == ["case.opened"]
+
+
+async def test_contact_data_completed_starts_the_clocks(escalation_db):
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    event = received(complete=False)
+    await deliver(escalation, event, escalation.on_received)
+    assert await outbox_events(engine, event.subject) == []
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM timers")) == 0
+    cid = uuid.UUID(event.subject)
+    done = new_event(
+        "/test/intake",
+        event.subject,
+        ComplaintCompleted(
+            complaint_id=cid,
+            completed_at=datetime.now(UTC),
+            customer=Customer(name="Wang Fang", email="w@example.com", tier=Tier.A),
+            acknowledge_by=datetime.now(UTC) + timedelta(hours=1),
+        ),
+    )
+    await deliver(escalation, done, escalation.on_completed)
+    opened = await outbox_events(engine, event.subject)
+    assert [e["type"] for e in opened] == ["case.opened"]
+    assert opened[0]["data"]["tier"] == "A"
+    async with engine.connect() as conn:
+        kinds = await conn.scalar(
+            sa.text("SELECT array_agg(kind ORDER BY due_at) FROM timers WHERE cancelled_at IS NULL")
+        )
+    assert Counter(kinds) == {"case.warn": 3, "case.breach": 3}
+
+
+async def test_two_schedulers_take_each_ladder_step_exactly_once(escalation_db):
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    ids = []
+    for _ in range(6):
+        event = received(channel=Channel.COUNTER)
+        ids.append(event.subject)
+        await deliver(escalation, event, escalation.on_received)
+    handlers = dict.fromkeys(TIMER_KINDS, escalation.on_timer)
+    schedulers = [TimerScheduler(engine, handlers, batch_size=2) for _ in range(2)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(s.run(stop)) for s in schedulers]
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            events = [e for key in ids for e in await outbox_events(engine, key)]
+            top = [e for e in events if e["data"].get("to_level") == "department_manager"]
+            if len(top) >= len(ids):
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the ladder did not finish"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # nothing more may come
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    for key in ids:
+        steps = [
+            (e["data"]["from_level"], e["data"]["to_level"])
+            for e in await outbox_events(engine, key)
+            if e["type"] == "case.escalated"
+        ]
+        assert steps == [
+            ("frontline", "team_lead"),
+            ("team_lead", "supervisor"),
+            ("supervisor", "customer_relations"),
+            ("customer_relations", "department_manager"),
+        ]
+    async with engine.connect() as conn:
+        pending = await conn.scalar(
+            sa.text("SELECT count(*) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL")
+        )
+    assert pending == 24  # each case's two on-site clocks: their warnings and breaches
+
+
+@pytest.fixture
+async def api(escalation_db, tmp_path):
+    url, engine = escalation_db
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SECONDS_POLICY)
+    settings = EscalationSettings(
+        database_url=url,
+        policy_file=str(policy),
+        ops_tokens=",".join(f"{r}:{t}" for r, t in TOKENS.items()),
+        kafka_topic_prefix="it.",
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://escalation") as client:
+        yield client, app.state.escalation, engine
+    await app.state.runtime.engine.dispose()
+
+
+def auth(role: str = "agent") -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+async def test_ops_api_works_a_case_through_its_states(api):
+    client, escalation, engine = api
+    event = received(tier=Tier.VIP)
+    await deliver(escalation, event, escalation.on_received)
+    cid = event.subject
+    base = f"/cases/{cid}"
+
+    assert (await client.get(base)).status_code == 401
+    r = await client.post(f"{base}/investigate", json={"findings": "x"}, headers=auth())
+    assert r.status_code == 409 and "acknowledged" in r.json()["detail"]
+    r = await client.post(f"{base}/acknowledge", headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    r = await client.post(f"{base}/investigate", json={"findngs": "x"}, headers=auth())
+    assert r.status_code == 422 and "findngs" in r.text
+    r = await client.post(f"{base}/investigate", json={"findings": "lost"}, headers=auth())
+    assert r.json()["status"] == "investigating"
+    r = await client.post(f"{base}/pause", json={"reason": "waiting for photos"}, headers=auth())
+    assert r.json()["status"] == "paused" and r.json()["next_deadline"] is None
+    r = await client.post(f"{base}/plan", json={"plan": "resend"}, headers=auth())
+    assert r.status_code == 409 and "paused" in r.json()["detail"]
+    r = await client.post(f"{base}/resume", headers=auth())
+    assert r.json()["status"] == "investigating" and r.json()["paused_seconds"] > 0
+    r = await client.post(f"{base}/escalate", json={"reason": "asks for a manager"}, headers=auth())
+    assert r.json()["level"] == "team_lead"
+    r = await client.post(f"{base}/suspend", json={"outcome": "moved_to_court"}, headers=auth())
+    assert r.status_code == 403
+    r = await client.post(f"{base}/plan", json={"plan": "resend today"}, headers=auth())
+    assert r.json()["status"] == "plan_recorded"
+    r = await client.post(
+        f"{base}/resolve", json={"resolution": "resent", "compensation": "voucher"}, headers=auth()
+    )
+    assert r.json()["status"] == "resolved"
+    assert {c["state"] for c in r.json()["clocks"]} == {"met"}
+
+    view = (await client.get(base, headers=auth())).json()
+    assert [t["type"] for t in view["timeline"]] == [
+        "case.opened", "case.acknowledged", "case.investigated", "case.paused", "case.resumed",
+        "case.escalated", "case.plan_recorded", "case.resolved",
+    ]  # fmt: skip
+    assert view["policy_version"] == "test-seconds"
+    published = await outbox_events(engine, cid)
+    resolved = published[-1]
+    assert resolved["type"] == "case.resolved"
+    assert resolved["data"]["customer"]["phone"] == "+86 139 1111 2222"
+
+    # The call-back: unhappy reopens (a new round), satisfied closes.
+    reopen = new_event(
+        "/test/followup",
+        cid,
+        ComplaintReopened(
+            complaint_id=uuid.UUID(cid), callback_id=uuid.uuid4(), at=datetime.now(UTC), by="x"
+        ),
+    )
+    await deliver(escalation, reopen, escalation.on_reopened)
+    view = (await client.get(base, headers=auth())).json()
+    assert view["status"] == "reopened" and view["round"] == 2
+    assert {c["state"] for c in view["clocks"]} == {"running"}
+    await client.post(f"{base}/acknowledge", headers=auth())
+    await client.post(f"{base}/resolve", json={"resolution": "replaced"}, headers=auth())
+    done = new_event(
+        "/test/followup",
+        cid,
+        FollowupCompleted(
+            callback_id=uuid.uuid4(), complaint_id=uuid.UUID(cid), at=datetime.now(UTC), by="c"
+        ),
+    )
+    await deliver(escalation, done, escalation.on_followup_done)
+    view = (await client.get(base, headers=auth())).json()
+    assert (view["status"], view["outcome"]) == ("closed", "resolved")
+    r = await client.post(f"{base}/acknowledge", headers=auth())
+    assert r.status_code == 409
+
+    stats = await client.get("/stats/sla", headers=auth("supervisor"))
+    assert stats.status_code == 200
+    per_clock = {r["key"]: r for r in stats.json()["per_clock"]}
+    assert per_clock["acknowledge"] == {"key": "acknowledge", "total": 2, "on_time": 2,
+                                        "rate": 1.0}  # fmt: skip
+    assert (await client.get("/stats/sla", headers=auth())).status_code == 403
+    r = await client.get("/stats/sla?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+                         headers=auth("supervisor"))  # fmt: skip
+    assert r.status_code == 422 and "from" in r.text
+
+
+async def test_list_filters_and_cursor_pagination(api):
+    client, escalation, _ = api
+    now = datetime.now(UTC)
+    ids = []
+    for i in range(5):
+        event = received(
+            severity=Severity.MAJOR if i % 2 else Severity.GENERAL,
+            at=now - timedelta(minutes=i),
+        )
+        ids.append(event.subject)
+        await deliver(escalation, event, escalation.on_received)
+    # One overdue and breached: received two hours ago on a one-hour acknowledge clock.
+    late = received(at=now - timedelta(hours=2))
+    await deliver(escalation, late, escalation.on_received)
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/cases", params=params, headers=auth())).json()
+        seen += [c["complaint_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [*ids, late.subject]
+
+    async def find(**params) -> set[str]:
+        r = await client.get("/cases", params=params, headers=auth())
+        assert r.status_code == 200, r.text
+        return {c["complaint_id"] for c in r.json()["items"]}
+
+    assert await find(severity="major") == {ids[1], ids[3]}
+    assert await find(level="customer_relations") == {ids[1], ids[3]}
+    assert await find(breached="true") == {late.subject}
+    assert await find(overdue="true") == {late.subject}
+    assert len(await find(overdue="false")) == 5
+    assert await find(status="open", tier="C") == {*ids, late.subject} - set()
+    r = await client.get("/cases", params={"level": "boss"}, headers=auth())
+    assert r.status_code == 422 and "level" in r.text
+    r = await client.get("/cases", params={"cursor": "nonsense"}, headers=auth())
+    assert r.status_code == 422 and "cursor" in r.text
+    assert (await client.get(f"/cases/{uuid.uuid4()}", headers=auth())).status_code == 404
