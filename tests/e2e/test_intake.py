@@ -325,6 +325,8 @@ async def test_kafka_down_still_takes_complaints_and_loses_no_event(start_servic
             await post(5)
             kafka.stop()
             await post(10)  # the broker is down: still recorded and answered
+            assert (await client.get("/readyz")).status_code == 503
+            assert (await client.get("/readyz", params={"only": "database"})).status_code == 200
             kafka.start()
             await post(5)
         seen = await read_until(
@@ -338,3 +340,14 @@ async def test_kafka_down_still_takes_complaints_and_loses_no_event(start_servic
         assert all(r.value["type"] == "complaint.received" for r in seen)
     finally:
         kafka.destroy()
+
+
+async def test_health_endpoints(intake):
+    assert (await intake.get("/healthz")).json() == {"status": "ok"}
+    ready = await intake.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "ok", "kafka": "ok"}
+    narrowed = await intake.get("/readyz", params={"only": "database"})
+    assert narrowed.json() == {"status": "ready", "database": "ok"}
+    metrics = (await intake.get("/metrics")).text
+    assert "outbox_published_total" in metrics and "http_request_duration_seconds" in metrics

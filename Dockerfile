@@ -1,0 +1,13 @@
+# One image for every service; the command picks the service: python -m services.<name>
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
+USER app
+# Every service binds 0.0.0.0 inside the container; ports: intake 8001, escalation 8002,
+# followup 8003, satisfaction 8004.
+ENV INTAKE_HOST=0.0.0.0 ESCALATION_HOST=0.0.0.0 FOLLOWUP_HOST=0.0.0.0 SATISFACTION_HOST=0.0.0.0
+CMD ["python", "-m", "services.intake"]

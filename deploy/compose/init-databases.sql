@@ -1,0 +1,4 @@
+CREATE DATABASE intake;
+CREATE DATABASE escalation;
+CREATE DATABASE followup;
+CREATE DATABASE satisfaction;
