@@ -15,6 +15,7 @@ class SurveyRecorded(EventData):
 
     complaint_id: uuid.UUID
     survey_token: str | None
+    callback_id: uuid.UUID | None = None  # the call-back whose survey this answers, if any
     level: SatisfactionLevel
     score: int
     factors: list[str]

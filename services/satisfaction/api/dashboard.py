@@ -1,0 +1,291 @@
+"""The dashboard page: plain HTML with hand-drawn inline SVG charts and a few lines of inline
+script, so it needs nothing from the network. Pure functions of the report data."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from services.satisfaction.domain.report import ReportPolicy
+
+W, H = 560, 220
+COLORS = ["#1a7f37", "#57ab5a", "#9e9e9e", "#d4a72c", "#e16f24", "#c9190b"]  # levels, best first
+GOOD, BAD, TARGET = "#1a7f37", "#c9190b", "#0969da"
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _svg(name: str, body: str, title: str, height: int = H) -> str:
+    return (
+        f"<figure><figcaption>{escape(title)}</figcaption>"
+        f'<svg data-chart="{name}" viewBox="0 0 {W} {height}" width="{W}" height="{height}" '
+        f'role="img" aria-label="{escape(title)}">{body}</svg></figure>'
+    )
+
+
+def _no_data(height: int = H) -> str:
+    return f'<text class="empty" x="{W / 2}" y="{height / 2}" text-anchor="middle">no data</text>'
+
+
+def trend_chart(points: list[dict[str, Any]], target: float | None) -> str:
+    left, right, top, bottom = 40, 10, 10, 30
+    pw, ph = W - left - right, H - top - bottom
+    n = max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + pw * i / n
+
+    def y(v: float) -> float:
+        return top + ph * (1 - v)
+
+    parts = [
+        f'<line x1="{left}" y1="{y(t)}" x2="{W - right}" y2="{y(t)}" stroke="#ddd"/>'
+        f'<text x="{left - 4}" y="{y(t) + 4}" text-anchor="end" font-size="10">{t:.0%}</text>'
+        for t in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    if target is not None:
+        parts.append(
+            f'<line class="target" x1="{left}" y1="{y(target):.1f}" x2="{W - right}" '
+            f'y2="{y(target):.1f}" stroke="{TARGET}" stroke-dasharray="6 4"/>'
+            f'<text x="{W - right}" y="{y(target) - 4:.1f}" text-anchor="end" font-size="10" '
+            f'fill="{TARGET}">target {target:.0%}</text>'
+        )
+    known = [
+        (i, p["satisfaction_rate"]["value"])
+        for i, p in enumerate(points)
+        if p["satisfaction_rate"]["value"] is not None
+    ]
+    if not known:
+        parts.append(_no_data())
+    else:
+        path = " ".join(
+            f"{'M' if k == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for k, (i, v) in enumerate(known)
+        )
+        parts.append(
+            f'<path class="mark" d="{path}" fill="none" stroke="{GOOD}" stroke-width="2"/>'
+        )
+        for i, v in known:
+            color = GOOD if target is None or v >= target else BAD
+            parts.append(
+                f'<circle class="mark" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
+                f"<title>{escape(str(points[i]['period']))}: {pct(v)}</title></circle>"
+            )
+    if points:
+        for i in sorted({0, len(points) - 1}):
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{H - 8}" text-anchor="middle" font-size="10">'
+                f"{escape(str(points[i]['period']))}</text>"
+            )
+    return _svg("trend", "".join(parts), "Satisfaction rate per day against target")
+
+
+def levels_chart(by_level: dict[str, int]) -> str:
+    total = sum(by_level.values())
+    left, bottom, top = 10, 40, 20
+    slot = (W - 2 * left) / max(len(by_level), 1)
+    peak = max(by_level.values(), default=0) or 1
+    parts = []
+    for i, (name, count) in enumerate(by_level.items()):
+        height = (H - top - bottom) * count / peak
+        x0 = left + i * slot + slot * 0.15
+        parts.append(
+            f'<rect class="mark" x="{x0:.1f}" y="{H - bottom - height:.1f}" '
+            f'width="{slot * 0.7:.1f}" '
+            f'height="{max(height, 0.5):.1f}" fill="{COLORS[i % len(COLORS)]}">'
+            f"<title>{escape(name)}: {count}</title></rect>"
+            f'<text x="{x0 + slot * 0.35:.1f}" y="{H - bottom - height - 4:.1f}" '
+            f'text-anchor="middle" font-size="11">{count}</text>'
+            f'<text x="{x0 + slot * 0.35:.1f}" y="{H - bottom + 14}" text-anchor="middle" '
+            f'font-size="10">{escape(name.replace("_", " "))}</text>'
+        )
+    if not total:
+        parts.append(_no_data())
+    return _svg("levels", "".join(parts), f"Answers by level ({total})")
+
+
+def rate_bars(
+    name: str, title: str, rows: list[tuple[str, float | None, int]], target: float | None
+) -> str:
+    """Horizontal bars of a rate per label, with the target as a dashed line."""
+    rows = [r for r in rows if r[1] is not None]
+    height = max(60, 26 * len(rows) + 30)
+    left, right = 130, 60
+    pw = W - left - right
+    parts = []
+    for i, (label, value, answers) in enumerate(rows):
+        y0 = 10 + i * 26
+        width = pw * (value or 0)
+        color = GOOD if target is None or (value or 0) >= target - 1e-12 else BAD
+        parts.append(
+            f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
+            f'<rect class="mark" x="{left}" y="{y0}" width="{max(width, 0.5):.1f}" height="18" '
+            f'fill="{color}"><title>{escape(label)}: {pct(value)} of {answers}</title></rect>'
+            f'<text x="{left + max(width, 0.5) + 4:.1f}" y="{y0 + 14}" font-size="11">'
+            f"{pct(value)} ({answers})</text>"
+        )
+    if not rows:
+        parts.append(_no_data(height))
+    elif target is not None:
+        tx = left + pw * target
+        parts.append(
+            f'<line class="target" x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{height - 16}" '
+            f'stroke="{TARGET}" stroke-dasharray="4 3"/>'
+            f'<text x="{tx:.1f}" y="{height - 4}" text-anchor="middle" font-size="10" '
+            f'fill="{TARGET}">target {target:.0%}</text>'
+        )
+    return _svg(name, "".join(parts), title, height)
+
+
+def count_bars(name: str, title: str, rows: list[tuple[str, int]]) -> str:
+    height = max(60, 26 * len(rows) + 20)
+    left, right = 130, 50
+    peak = max((n for _, n in rows), default=0) or 1
+    parts = []
+    for i, (label, count) in enumerate(rows):
+        y0 = 10 + i * 26
+        width = (W - left - right) * count / peak
+        parts.append(
+            f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
+            f'<rect class="mark" x="{left}" y="{y0}" width="{max(width, 0.5):.1f}" height="18" '
+            f'fill="{BAD}"><title>{escape(label)}: {count}</title></rect>'
+            f'<text x="{left + width + 4:.1f}" y="{y0 + 14}" font-size="11">{count}</text>'
+        )
+    if not rows:
+        parts.append(_no_data(height))
+    return _svg(name, "".join(parts), title, height)
+
+
+def _tile(label: str, fig: dict[str, Any] | None, text: str) -> str:
+    state = ""
+    if fig is not None and fig.get("meets_target") is not None:
+        state = " ok" if fig["meets_target"] else " off"
+    target = ""
+    if fig is not None and fig.get("target") is not None:
+        sign = "≥" if fig["direction"] == "min" else "≤"
+        target = f'<span class="target">target {sign} {fig["target"]:.0%}</span>'
+    return (
+        f'<div class="tile{state}"><span class="label">{escape(label)}</span>'
+        f'<span class="value">{escape(text)}</span>{target}</div>'
+    )
+
+
+SCRIPT = """
+// Proof of rendering for humans and tests alike: count the marks the browser laid out.
+window.addEventListener('load', function () {
+  document.querySelectorAll('svg[data-chart]').forEach(function (svg) {
+    var drawn = 0;
+    svg.querySelectorAll('.mark').forEach(function (m) {
+      var box = m.getBBox();
+      if (box.width > 0 || box.height > 0) { drawn += 1; }
+    });
+    svg.setAttribute('data-rendered-marks', String(drawn));
+    svg.setAttribute('data-rendered-width', String(Math.round(svg.getBoundingClientRect().width)));
+  });
+  document.body.setAttribute('data-ready', 'yes');
+});
+"""
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:16px;color:#222;background:#fafafa}
+h1{font-size:20px;margin:0 0 4px} .sub{color:#666;margin-bottom:12px}
+.tiles{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:12px}
+.tile{background:#fff;border:1px solid #ddd;border-left:4px solid #999;padding:8px 12px;
+min-width:150px;display:flex;flex-direction:column}
+.tile.ok{border-left-color:#1a7f37}.tile.off{border-left-color:#c9190b}
+.tile .label{font-size:12px;color:#666}.tile .value{font-size:20px;font-weight:600}
+.tile .target{font-size:11px;color:#0969da}
+.grid{display:flex;flex-wrap:wrap;gap:12px}
+figure{background:#fff;border:1px solid #ddd;margin:0;padding:8px}
+figcaption{font-weight:600;font-size:13px;margin-bottom:4px}
+svg text{fill:#333;font-family:system-ui,sans-serif} svg text.empty{fill:#999}
+"""
+
+
+def render(
+    summary: dict[str, Any],
+    trend: dict[str, Any],
+    groups: dict[str, list[dict[str, Any]]],
+    policy: ReportPolicy,
+) -> str:
+    o = summary["overall"]
+    target = policy.targets_min.get("satisfaction_rate")
+
+    def rate(label: str, name: str, fig: dict[str, Any] | None = None) -> str:
+        fig = fig or o[name]
+        return _tile(label, fig, pct(fig["value"]))
+
+    def seconds(label: str, name: str) -> str:
+        return _tile(label, None, duration(o[name]["value"]))
+
+    retention = o["retention"]["expected_retention_rate"]
+    silent = o["complaint_pyramid"]["silent_dissatisfied_estimate"]
+    tiles = "".join(
+        [
+            rate("Satisfaction rate", "satisfaction_rate"),
+            rate("Timely handling", "timely_handling_rate"),
+            rate("Dissatisfaction rate", "dissatisfaction_rate"),
+            rate("Response rate", "response_rate"),
+            _tile("Answers", None, str(o["answers"])),
+            seconds("Mean time to resolve", "mean_time_to_resolve_seconds"),
+            seconds("p90 time to resolve", "p90_time_to_resolve_seconds"),
+            rate("Reopen rate", "reopen_rate"),
+            _tile("Silent dissatisfied (est.)", None, f"{silent:.0f}"),
+            rate("Expected retention", "", retention),
+        ]
+    )
+
+    def by(dim: str) -> list[tuple[str, float | None, int]]:
+        return [(g["value"], g["satisfaction_rate"]["value"], g["answers"]) for g in groups[dim]]
+
+    sla = o["satisfaction_by_sla"]
+    charts = [
+        trend_chart(trend["points"], target),
+        levels_chart(o["answers_by_level"]),
+        rate_bars("by-channel", "Satisfaction by channel", by("channel"), target),
+        rate_bars("by-category", "Satisfaction by category", by("category"), target),
+        rate_bars("by-tier", "Satisfaction by customer tier", by("tier"), target),
+        rate_bars(
+            "sla",
+            "Satisfaction: SLA met versus missed",
+            [
+                ("SLA met", sla["met"]["satisfaction_rate"]["value"], sla["met"]["answers"]),
+                (
+                    "SLA missed",
+                    sla["missed"]["satisfaction_rate"]["value"],
+                    sla["missed"]["answers"],
+                ),
+            ],
+            target,
+        ),
+        count_bars(
+            "factors",
+            "Top dissatisfaction factors (neutral and below)",
+            [(f["factor"], f["count"]) for f in o["factors"]["low"]],
+        ),
+    ]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Customer satisfaction</title>"
+        f"<style>{STYLE}</style></head><body>"
+        "<h1>Customer satisfaction</h1>"
+        f'<div class="sub">{escape(str(summary["from"]))} to {escape(str(summary["to"]))} (UTC)'
+        f" · {o['complaints']} complaints · {o['answers']} answers</div>"
+        f'<div class="tiles">{tiles}</div><div class="grid">{"".join(charts)}</div>'
+        f"<script>{SCRIPT}</script></body></html>"
+    )

@@ -1,0 +1,160 @@
+"""Thin HTTP entry points: answers (customer by token, agent by ops token) and reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+
+from services.satisfaction import reports, usecases
+from services.satisfaction.api import dashboard
+from services.satisfaction.api.schemas import AgentAnswerIn, AnswerIn, Recorded
+from services.satisfaction.domain.levels import clean_factors, parse_level
+from shared.web.ops_auth import Principal, Role, require
+
+router = APIRouter()
+
+GroupBy = Literal["channel", "category", "severity", "tier", "escalation_level"]
+
+
+def invalid(loc: tuple[str, ...], message: str, value: Any) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
+    )
+
+
+def _answer(body: AnswerIn, request: Request, taken_by: str) -> usecases.AnswerIn:
+    settings = request.app.state.settings
+    try:
+        level = parse_level(body.level)
+    except ValueError as exc:
+        raise invalid(("body", "level"), str(exc), body.level) from None
+    try:
+        factors = clean_factors(body.factors, settings.factors)
+    except ValueError as exc:
+        raise invalid(("body", "factors"), str(exc), body.factors) from None
+    comment = (body.comment or "").strip() or None
+    if comment is not None and len(comment) > settings.max_comment_chars:
+        raise invalid(
+            ("body", "comment"), f"at most {settings.max_comment_chars} characters", len(comment)
+        )
+    return usecases.AnswerIn(level, factors, comment, taken_by)
+
+
+async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> Recorded:
+    state = request.app.state
+    try:
+        data = await usecases.record_answer(
+            state.runtime.sessions,
+            state.runtime.topics,
+            answer,
+            valid_for=timedelta(seconds=state.settings.survey_valid_seconds),
+            **where,
+        )
+    except usecases.NotFound:
+        raise HTTPException(404, "no such survey or complaint") from None
+    except usecases.AlreadyAnswered:
+        raise HTTPException(409, "this survey was already answered") from None
+    except usecases.Expired:
+        raise HTTPException(410, "this survey has expired") from None
+    return Recorded(
+        complaint_id=data.complaint_id,
+        level=data.level.value,
+        score=data.score,
+        factors=data.factors,
+        taken_by=data.taken_by,
+        message="Thank you for your answer.",
+    )
+
+
+@router.post(
+    "/surveys/{token}",
+    status_code=201,
+    response_model=Recorded,
+    tags=["surveys"],
+    responses={404: {}, 409: {}, 410: {}, 413: {}, 422: {}, 503: {}},
+)
+async def answer_survey(
+    token: Annotated[str, Path(max_length=200)], body: AnswerIn, request: Request
+) -> Recorded:
+    """The customer's answer. The single-use token is the only credential."""
+    return await _record(request, _answer(body, request, "customer"), token=token)
+
+
+@router.post(
+    "/surveys",
+    status_code=201,
+    response_model=Recorded,
+    tags=["surveys"],
+    responses={401: {}, 403: {}, 404: {}, 409: {}, 410: {}, 422: {}, 503: {}},
+)
+async def record_by_agent(
+    body: AgentAnswerIn, request: Request, who: Principal = require(Role.AGENT)
+) -> Recorded:
+    """An answer an agent took by phone; uses up the complaint's open survey, if any."""
+    answer = _answer(body, request, who.name)
+    if body.survey_token:
+        return await _record(request, answer, token=body.survey_token)
+    return await _record(request, answer, complaint_id=body.complaint_id)
+
+
+def period(request: Request, start: date | None, end: date | None) -> tuple[date, date]:
+    """Default: the last 30 days, today included. Both ends inclusive."""
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=29)
+    if start > end:
+        raise invalid(("query", "to"), "must not be before 'from'", str(end))
+    if (end - start).days >= request.app.state.settings.max_report_days:
+        raise invalid(
+            ("query", "from"),
+            f"a report covers at most {request.app.state.settings.max_report_days} days",
+            str(start),
+        )
+    return start, end
+
+
+FromQ = Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive")]
+ToQ = Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive")]
+
+
+@router.get("/reports/summary", tags=["reports"])
+async def summary(
+    request: Request,
+    start: FromQ = None,
+    end: ToQ = None,
+    group_by: GroupBy | None = None,
+) -> dict[str, Any]:
+    start, end = period(request, start, end)
+    async with request.app.state.runtime.sessions() as session:
+        return await reports.summary_report(session, request.app.state.policy, start, end, group_by)
+
+
+@router.get("/reports/trend", tags=["reports"])
+async def trend(
+    request: Request,
+    interval: Literal["day", "week", "month"] = "day",
+    start: FromQ = None,
+    end: ToQ = None,
+) -> dict[str, Any]:
+    start, end = period(request, start, end)
+    async with request.app.state.runtime.sessions() as session:
+        return await reports.trend_report(session, request.app.state.policy, interval, start, end)
+
+
+@router.get("/dashboard", response_class=HTMLResponse, tags=["reports"])
+async def show_dashboard(request: Request, start: FromQ = None, end: ToQ = None) -> HTMLResponse:
+    """One page for the morning: charts drawn here as inline SVG, nothing fetched from
+    elsewhere, so it works with no internet access."""
+    start, end = period(request, start, end)
+    policy = request.app.state.policy
+    async with request.app.state.runtime.sessions() as session:
+        overall = await reports.summary_report(session, policy, start, end, None)
+        trend_data = await reports.trend_report(session, policy, "day", start, end)
+        by = {
+            dim: (await reports.summary_report(session, policy, start, end, dim))["groups"]
+            for dim in ("channel", "category", "tier")
+        }
+    return HTMLResponse(dashboard.render(overall, trend_data, by, policy))

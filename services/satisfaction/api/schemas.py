@@ -1,0 +1,30 @@
+"""Request bodies. A level is a name or a score 6..1; checked in the routes so the 422
+names the field."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: str | int = Field(description="very_satisfied .. very_dissatisfied, or 6..1")
+    factors: list[str] = Field(default=[], max_length=20)
+    comment: str | None = Field(default=None, description="Free text, any language")
+
+
+class AgentAnswerIn(AnswerIn):
+    complaint_id: uuid.UUID
+    survey_token: str | None = Field(default=None, max_length=200)
+
+
+class Recorded(BaseModel):
+    complaint_id: uuid.UUID
+    level: str
+    score: int
+    factors: list[str]
+    taken_by: str
+    message: str

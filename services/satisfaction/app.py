@@ -1,0 +1,65 @@
+"""The satisfaction ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.satisfaction import usecases
+from services.satisfaction.alerts import watcher
+from services.satisfaction.api.routes import router
+from services.satisfaction.domain.report import ReportPolicy
+from services.satisfaction.settings import SatisfactionSettings
+from shared.runtime import Runtime, Task, lifespan
+from shared.web.errors import install_error_handlers
+from shared.web.health import health_router
+from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
+from shared.web.ops_auth import parse_ops_tokens
+
+
+def policy_from(settings: SatisfactionSettings) -> ReportPolicy:
+    return ReportPolicy(
+        targets_min=dict(settings.targets_min),
+        targets_max=dict(settings.targets_max),
+        silent_multiplier=settings.silent_multiplier,
+        retention_unresolved=settings.retention_unresolved,
+        retention_resolved=settings.retention_resolved,
+        retention_resolved_quickly=settings.retention_resolved_quickly,
+        top_factors=settings.top_factors,
+    )
+
+
+def source_topics(runtime: Runtime) -> list[str]:
+    """Everything the store is made of: lifecycle events and this service's own answers."""
+    t = runtime.topics
+    return [t.intake, t.handling, t.followup, t.satisfaction]
+
+
+def background_tasks(runtime: Runtime) -> list[Task]:
+    settings: SatisfactionSettings = runtime.settings  # type: ignore[assignment]
+    consume = runtime.consumer(
+        source_topics(runtime), usecases.handlers(settings.escalation_ladder)
+    )
+    alerts = watcher(runtime.sessions, runtime.topics, settings)
+    return [runtime.relay().run, consume.run, alerts]
+
+
+def create_app(settings: SatisfactionSettings | None = None) -> FastAPI:
+    settings = settings or SatisfactionSettings()
+    runtime = Runtime.build(settings)
+    app = FastAPI(
+        title="Customer satisfaction",
+        version="1.0.0",
+        description="Survey answers joined with what happened to each complaint: reports, "
+        "alerts and a dashboard.",
+        lifespan=lifespan(runtime, background_tasks),
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.policy = policy_from(settings)
+    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
+    install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,167 @@
+"""The report figures, computed from summed rollup counters. Pure: unit tested on
+hand-computed examples. A rate with an empty denominator is None ("no data"), never 0."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.satisfaction.domain.contribution import COUNTERS, SCORES
+from services.satisfaction.domain.levels import LEVELS
+
+
+@dataclass(frozen=True)
+class ReportPolicy:
+    targets_min: Mapping[str, float] = field(
+        default_factory=lambda: {"satisfaction_rate": 0.85, "timely_handling_rate": 1.0}
+    )
+    targets_max: Mapping[str, float] = field(default_factory=dict)
+    silent_multiplier: float = 24
+    retention_unresolved: float = 0.19
+    retention_resolved: float = 0.54
+    retention_resolved_quickly: float = 0.82
+    top_factors: int = 5
+    satisfied_min_score: int = 5  # very satisfied + satisfied
+    dissatisfied_max_score: int = 2  # dissatisfied + very dissatisfied
+    low_max_score: int = 4  # "low" answers for the factor analysis: neutral and below
+
+
+def ratio(part: float, whole: float) -> float | None:
+    return None if not whole else part / whole
+
+
+def figure(name: str, value: float | None, policy: ReportPolicy) -> dict[str, Any]:
+    """A figure beside its target: ``meets_target`` is None without a target or a value."""
+    if name in policy.targets_min:
+        target, direction = policy.targets_min[name], "min"
+    elif name in policy.targets_max:
+        target, direction = policy.targets_max[name], "max"
+    else:
+        return {"value": value, "target": None, "direction": None, "meets_target": None}
+    meets = None
+    if value is not None:
+        # Compare with a hair of tolerance: 17/20 is 0.85 even in floating point.
+        meets = value >= target - 1e-12 if direction == "min" else value <= target + 1e-12
+    return {"value": value, "target": target, "direction": direction, "meets_target": meets}
+
+
+def p90(hist: Iterable[tuple[float, int]]) -> float | None:
+    """Nearest-rank 90th percentile over (bucket, count) pairs."""
+    pairs = sorted((b, c) for b, c in hist if c > 0)
+    total = sum(c for _, c in pairs)
+    if not total:
+        return None
+    rank = math.ceil(0.9 * total)
+    seen = 0
+    for bucket, count in pairs:
+        seen += count
+        if seen >= rank:
+            return bucket
+    return pairs[-1][0]  # pragma: no cover - rank <= total
+
+
+def satisfaction_of(levels: Mapping[int, int], policy: ReportPolicy) -> float | None:
+    total = sum(levels.values())
+    return ratio(sum(n for s, n in levels.items() if s >= policy.satisfied_min_score), total)
+
+
+def summary(
+    sums: Mapping[str, int],
+    hist: Iterable[tuple[float, int]],
+    factors: Iterable[tuple[str, int, int]],
+    policy: ReportPolicy,
+) -> dict[str, Any]:
+    """Every figure of a report from the counters summed over its period (and group)."""
+    s = {c: int(sums.get(c) or 0) for c in COUNTERS}
+    levels = {score: s[f"l{score}"] for score in SCORES}
+    answers = sum(levels.values())
+    met = {score: s[f"met_l{score}"] for score in SCORES}
+    missed = {score: s[f"missed_l{score}"] for score in SCORES}
+    complaints, resolved_cohort, quick = s["complaints"], s["resolved_cohort"], s["quick_cohort"]
+    slow, unresolved = resolved_cohort - quick, complaints - resolved_cohort
+    retained = (
+        quick * policy.retention_resolved_quickly
+        + slow * policy.retention_resolved
+        + unresolved * policy.retention_unresolved
+    )
+    mean_ms = ratio(s["resolve_ms"], s["timed"])
+
+    def fig(name: str, value: float | None) -> dict[str, Any]:
+        return figure(name, value, policy)
+
+    return {
+        "answers": answers,
+        "answers_by_level": {level.value: levels[level.score] for level in LEVELS},
+        "satisfaction_rate": fig("satisfaction_rate", satisfaction_of(levels, policy)),
+        "dissatisfaction_rate": fig(
+            "dissatisfaction_rate",
+            ratio(
+                sum(n for sc, n in levels.items() if sc <= policy.dissatisfied_max_score), answers
+            ),
+        ),
+        "surveys_requested": s["requested"],
+        "surveys_answered": s["requested_answered"],
+        "response_rate": fig("response_rate", ratio(s["requested_answered"], s["requested"])),
+        "resolved": s["resolved"],
+        "resolved_timely": s["timely"],
+        "timely_handling_rate": fig("timely_handling_rate", ratio(s["timely"], s["resolved"])),
+        "mean_time_to_resolve_seconds": fig(
+            "mean_time_to_resolve_seconds", None if mean_ms is None else mean_ms / 1000
+        ),
+        "p90_time_to_resolve_seconds": fig("p90_time_to_resolve_seconds", p90(hist)),
+        "complaints": complaints,
+        "reopened": s["reopened"],
+        "reopen_rate": fig("reopen_rate", ratio(s["reopened"], complaints)),
+        "satisfaction_by_sla": {
+            "met": {
+                "answers": sum(met.values()),
+                "satisfaction_rate": fig("satisfaction_rate", satisfaction_of(met, policy)),
+            },
+            "missed": {
+                "answers": sum(missed.values()),
+                "satisfaction_rate": fig("satisfaction_rate", satisfaction_of(missed, policy)),
+            },
+        },
+        "factors": factor_analysis(factors, policy),
+        "complaint_pyramid": {
+            "complaints": complaints,
+            "multiplier": policy.silent_multiplier,
+            "silent_dissatisfied_estimate": complaints * policy.silent_multiplier,
+        },
+        "retention": {
+            "complaints": complaints,
+            "resolved_quickly": quick,
+            "resolved_slowly": slow,
+            "unresolved": unresolved,
+            "rates": {
+                "resolved_quickly": policy.retention_resolved_quickly,
+                "resolved": policy.retention_resolved,
+                "unresolved": policy.retention_unresolved,
+            },
+            "expected_returning_customers": retained,
+            "expected_retention_rate": fig("expected_retention_rate", ratio(retained, complaints)),
+        },
+    }
+
+
+def factor_analysis(
+    factors: Iterable[tuple[str, int, int]], policy: ReportPolicy
+) -> dict[str, list[dict[str, Any]]]:
+    """The factors most named in low answers (what drives customers away) and in high ones
+    (what brings them back), each with its share of the answers in that band."""
+    low: dict[str, int] = {}
+    high: dict[str, int] = {}
+    for name, score, count in factors:
+        if score <= policy.low_max_score:
+            low[name] = low.get(name, 0) + count
+        elif score >= policy.satisfied_min_score:
+            high[name] = high.get(name, 0) + count
+
+    def top(counts: dict[str, int]) -> list[dict[str, Any]]:
+        total = sum(counts.values())
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: policy.top_factors]
+        return [{"factor": f, "count": n, "share": n / total} for f, n in ranked if n > 0]
+
+    return {"low": top(low), "high": top(high)}

@@ -1,0 +1,114 @@
+"""Satisfaction's tables. Migrations in ``services/satisfaction/migrations`` create them.
+
+``facts``, ``surveys`` and ``answers`` hold what is known per complaint; the ``rollup_*``
+tables hold the sums of every complaint's contribution per day and dimension value, which
+the reports read. All of them (and the inbox) are derived from the topics: ``rebuild``
+empties and refills them. ``alert_state`` is not: it remembers which alerts were raised."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from services.satisfaction.domain.contribution import COUNTERS
+from shared.db import new_metadata
+
+metadata = new_metadata()
+
+TS = sa.DateTime(timezone=True)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("channel", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("severity", sa.Text),
+    sa.Column("tier", sa.Text),
+    sa.Column("received_at", TS),
+    sa.Column("opened_at", TS),
+    sa.Column("handled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("breached", JSONB, nullable=False, server_default="[]"),
+    sa.Column("highest_rank", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("highest_level", sa.Text),
+    sa.Column("resolved_at", TS),
+    sa.Column("reopened_at", TS),
+    sa.Column("case_reopens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("followup_reopens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_round", sa.Integer, nullable=False, server_default="1"),
+)
+
+surveys = sa.Table(
+    "surveys",
+    metadata,
+    sa.Column("token", sa.Text, primary_key=True),
+    sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("callback_id", UUID(as_uuid=True)),
+    sa.Column("customer_id", sa.Text),
+    sa.Column("tier", sa.Text),
+    sa.Column("requested_at", TS),  # null while only the answer is known (rebuild order)
+    sa.Column("answered_at", TS),
+    sa.Index("ix_surveys_complaint", "complaint_id"),
+)
+
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("answer_id", UUID(as_uuid=True), primary_key=True),  # the survey.recorded id
+    sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("survey_token", sa.Text),
+    sa.Column("score", sa.SmallInteger, nullable=False),
+    sa.Column("factors", JSONB, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("taken_by", sa.Text, nullable=False),
+    sa.Column("customer_id", sa.Text),
+    sa.Column("tier", sa.Text),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Index("ix_answers_complaint", "complaint_id"),
+)
+
+rollup_daily = sa.Table(
+    "rollup_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    *(sa.Column(c, sa.BigInteger, nullable=False, server_default="0") for c in COUNTERS),
+    sa.Index("ix_rollup_daily_dimension", "dimension", "day"),
+)
+
+rollup_resolve = sa.Table(
+    "rollup_resolve",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Float, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Index("ix_rollup_resolve_dimension", "dimension", "day"),
+)
+
+rollup_factors = sa.Table(
+    "rollup_factors",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("factor", sa.Text, primary_key=True),
+    sa.Column("score", sa.SmallInteger, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Index("ix_rollup_factors_dimension", "dimension", "day"),
+)
+
+alert_state = sa.Table(
+    "alert_state",
+    metadata,
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("alerting", sa.Boolean, nullable=False),
+    sa.Column("rate", sa.Float),
+    sa.Column("answers", sa.Integer, nullable=False),
+    sa.Column("changed_at", TS, nullable=False),
+)
+
+DERIVED = (facts, surveys, answers, rollup_daily, rollup_resolve, rollup_factors)

@@ -1,0 +1,190 @@
+"""Satisfaction's use cases. Every change to what is known about a complaint goes through
+``update``: lock the complaint's facts, note its contribution to the rollups, change it, and
+add the difference, all in the caller's transaction (with the inbox record of the event, or
+the outbox event of an answer)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.satisfaction.domain.contribution import contribution, delta
+from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
+from services.satisfaction.store import repository as repo
+from services.satisfaction.store import rollups
+from shared.events.common import SatisfactionLevel, Tier
+from shared.events.envelope import Envelope, new_event
+from shared.events.satisfaction import SurveyRecorded
+from shared.events.topics import Topics
+from shared.messaging import inbox, outbox
+from shared.messaging.consumer import Handler
+
+log = logging.getLogger(__name__)
+SOURCE = "/complaint-platform/satisfaction"
+
+
+class NotFound(Exception):
+    pass
+
+
+class AlreadyAnswered(Exception):
+    pass
+
+
+class Expired(Exception):
+    pass
+
+
+async def update(
+    session: AsyncSession,
+    complaint_id: uuid.UUID,
+    change: Callable[[Facts], Awaitable[None]],
+) -> None:
+    facts = await repo.lock_facts(session, complaint_id)
+    before = contribution(
+        facts,
+        await repo.surveys_of(session, complaint_id),
+        await repo.answers_of(session, complaint_id),
+    )
+    await change(facts)
+    await repo.save_facts(session, facts)
+    after = contribution(
+        facts,
+        await repo.surveys_of(session, complaint_id),
+        await repo.answers_of(session, complaint_id),
+    )
+    await rollups.apply(session, delta(before, after))
+
+
+def handlers(ladder: list[str]) -> dict[str, Handler]:
+    """The consumer handlers, by event type, for the lifecycle and survey events."""
+
+    async def on_fact(session: AsyncSession, event: Envelope) -> None:
+        async def change(facts: Facts) -> None:
+            fold(facts, event.type, event.data, ladder)
+
+        await update(session, uuid.UUID(str(event.data["complaint_id"])), change)
+
+    async def on_requested(session: AsyncSession, event: Envelope) -> None:
+        data = event.data
+        complaint_id = uuid.UUID(str(data["complaint_id"]))
+        customer = data.get("customer") or {}
+
+        async def change(facts: Facts) -> None:
+            await repo.upsert_requested_survey(
+                session,
+                {
+                    "token": data["survey_token"],
+                    "complaint_id": complaint_id,
+                    "callback_id": data.get("callback_id"),
+                    "customer_id": customer.get("id"),
+                    "tier": customer.get("tier"),
+                    "requested_at": datetime.fromisoformat(data["requested_at"]),
+                },
+            )
+
+        await update(session, complaint_id, change)
+
+    return {
+        **dict.fromkeys(FACT_EVENTS, on_fact),
+        "survey.requested": on_requested,
+        "survey.recorded": apply_answer,
+    }
+
+
+async def apply_answer(session: AsyncSession, event: Envelope) -> None:
+    """A survey.recorded event, from this service's API or read back from the topic."""
+    data = SurveyRecorded.model_validate(event.data)
+
+    async def change(facts: Facts) -> None:
+        await repo.insert_answer(
+            session,
+            {
+                "answer_id": event.id,
+                "complaint_id": data.complaint_id,
+                "survey_token": data.survey_token,
+                "score": data.score,
+                "factors": data.factors,
+                "comment": data.comment,
+                "taken_by": data.taken_by,
+                "customer_id": data.customer_id,
+                "tier": data.tier.value if data.tier else None,
+                "recorded_at": data.recorded_at,
+            },
+        )
+        if data.survey_token:
+            await repo.mark_survey_answered(
+                session, data.survey_token, data.complaint_id, data.recorded_at
+            )
+
+    await update(session, data.complaint_id, change)
+
+
+@dataclass(frozen=True)
+class AnswerIn:
+    level: SatisfactionLevel
+    factors: list[str]
+    comment: str | None
+    taken_by: str
+
+
+async def record_answer(
+    sessions: async_sessionmaker[AsyncSession],
+    topics: Topics,
+    answer: AnswerIn,
+    *,
+    token: str | None = None,
+    complaint_id: uuid.UUID | None = None,
+    valid_for: timedelta | None = None,
+) -> SurveyRecorded:
+    """Record an answer given with a survey token (the customer) or for a complaint (an
+    agent on the phone, who then uses up the complaint's open survey, if any). The answer is
+    applied to the store and published as survey.recorded in one transaction; its id goes
+    into the inbox so reading it back from the topic changes nothing."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        if token is not None:
+            peek = await repo.get_survey(session, token)
+            if peek is None or peek["requested_at"] is None:
+                raise NotFound
+            complaint_id = peek["complaint_id"]
+        assert complaint_id is not None
+        if token is None and not await repo.complaint_known(session, complaint_id):
+            raise NotFound
+        await repo.lock_facts(session, complaint_id)  # serialises answers per complaint
+        if token is not None:
+            survey = await repo.get_survey(session, token)
+            assert survey is not None
+            if survey["answered_at"] is not None:
+                raise AlreadyAnswered
+            if valid_for is not None and now > survey["requested_at"] + valid_for:
+                raise Expired
+        else:
+            survey = await repo.open_survey_of(session, complaint_id)
+        data = SurveyRecorded(
+            complaint_id=complaint_id,
+            survey_token=survey["token"] if survey else None,
+            callback_id=survey["callback_id"] if survey else None,
+            level=answer.level,
+            score=answer.level.score,
+            factors=answer.factors,
+            comment=answer.comment,
+            taken_by=answer.taken_by,
+            recorded_at=now,
+            customer_id=survey["customer_id"] if survey else None,
+            tier=Tier(survey["tier"]) if survey and survey["tier"] else None,
+        )
+        event = new_event(SOURCE, str(complaint_id), data, time=now)
+        await inbox.claim(session, event, topics.satisfaction)
+        await apply_answer(session, event)
+        await outbox.add(session, topics.satisfaction, [event])
+    log.info(
+        "survey answer recorded",
+        extra={"complaint_id": str(complaint_id), "score": data.score, "by": data.taken_by},
+    )
+    return data
