@@ -17,9 +17,11 @@ CHANNELS=(web hotline email counter feedback_card callback_visit letter)
 
 secret() { $PY -c 'import secrets; print(secrets.token_urlsafe(18))'; }
 
+# Remember what was already running: Ctrl-C stops only what this command started.
+status=$($INFRA status)
 started_kafka=0 started_pg=0
-if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! $INFRA status | grep -q '^kafka: running'; then started_kafka=1; fi
-if ! $INFRA status | grep -q '^postgres: running'; then started_pg=1; fi
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [[ $status != *"kafka: running"* ]]; then started_kafka=1; fi
+if [[ $status != *"postgres: running"* ]]; then started_pg=1; fi
 
 pids=()
 stop_all() {
@@ -100,4 +102,5 @@ Try:
 Press Ctrl-C to stop everything this command started.
 EOF
 wait -n "${pids[@]}" || true
-echo "a service exited; see .local/logs/"
+# Ctrl-C reaches the services too (same process group); a crash ends the wait as well.
+echo "a service stopped (logs in .local/logs/); stopping the rest"
