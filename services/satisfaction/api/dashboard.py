@@ -85,9 +85,9 @@ def trend_chart(points: list[dict[str, Any]], target: float | None) -> str:
                 f"<title>{escape(str(points[i]['period']))}: {pct(v)}</title></circle>"
             )
     if points:
-        for i in sorted({0, len(points) - 1}):
+        for i, anchor in ((0, "start"), (len(points) - 1, "end")):
             parts.append(
-                f'<text x="{x(i):.1f}" y="{H - 8}" text-anchor="middle" font-size="10">'
+                f'<text x="{x(i):.1f}" y="{H - 8}" text-anchor="{anchor}" font-size="10">'
                 f"{escape(str(points[i]['period']))}</text>"
             )
     return _svg("trend", "".join(parts), "Satisfaction rate per day against target")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
@@ -13,6 +14,7 @@ from services.satisfaction import reports, usecases
 from services.satisfaction.api import dashboard
 from services.satisfaction.api.schemas import AgentAnswerIn, AnswerIn, Recorded
 from services.satisfaction.domain.levels import clean_factors, parse_level
+from services.satisfaction.store.tables import alert_state
 from shared.web.ops_auth import Principal, Role, require
 
 router = APIRouter()
@@ -158,3 +160,13 @@ async def show_dashboard(request: Request, start: FromQ = None, end: ToQ = None)
             for dim in ("channel", "category", "tier")
         }
     return HTMLResponse(dashboard.render(overall, trend_data, by, policy))
+
+
+@router.get("/alerts", tags=["reports"])
+async def alerts(request: Request) -> dict[str, Any]:
+    """The alert state per dimension value: which are below target now (alerted once)."""
+    async with request.app.state.runtime.sessions() as session:
+        rows = await session.execute(
+            sa.select(alert_state).order_by(alert_state.c.dimension, alert_state.c.value)
+        )
+        return {"items": [dict(r._mapping) for r in rows]}
