@@ -42,6 +42,10 @@ class ActivityCustomer(ContactCard):
 
 
 class CustomerActivity(EventData):
+    """A customer's visit or purchase, published by the business's own systems on
+    ``customers.activity.v1`` (record key and CloudEvent ``subject``: the customer id). A day
+    with any activity counts as one visit towards the customer's monthly tier."""
+
     event_type = "customer.activity"
 
     customer: ActivityCustomer
