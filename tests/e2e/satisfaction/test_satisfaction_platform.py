@@ -1,0 +1,291 @@
+"""All four services as real processes: complaints taken through intake, escalation and
+follow-up to answered surveys produce exactly the hand-computed report; the documented
+rebuild command, run on the stopped service's database, gives the same figures.
+
+C1 web/billing/A        acknowledged at once, resolved; call-back satisfied; customer answers
+                        "very satisfied" (speed)
+C2 hotline/quality/C    acknowledge clock breached (escalated to team_lead), then resolved;
+                        call-back satisfied; customer answers 2 (speed, communication)
+C3 web/delivery/B       resolved; call-back not satisfied -> reopened, resolved again;
+                        call-back satisfied; an agent records "satisfied" (solution) by phone
+C4 web/billing/C        never handled: its acknowledge clock breaches too (team_lead)
+
+Hand-computed: complaints 4, reopened 1 (C3), resolved 3 of which timely 2 (C1, C3), surveys
+requested 3 and answered 3, answers 6/5/2 -> satisfaction 2/3, dissatisfaction 1/3; SLA met:
+2 answers 100 %, missed: 1 answer 0 %; low factors communication 1, speed 1, high solution 1,
+speed 1; pyramid 4 x 24 = 96; retention 2 x .82 + .54 + .19 = 2.37 -> .5925. Times to resolve
+come from the published events (received_at to the last case.resolved)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from services.satisfaction.domain.contribution import resolve_bucket
+from shared.events.topics import Topics
+from shared.messaging.admin import ensure_topics
+from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
+from tests.e2e.satisfaction.browser import dump_dom, rendered_charts
+from tests.support.kafka import read_until
+from tests.support.servers import ROOT
+from tests.unit.satisfaction.scenario import EXPECTED_OVERALL, check_overall
+
+AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
+ACK_SECONDS = 5
+
+ESCALATION_POLICY = f"""
+version: "e2e-satisfaction"
+levels: [frontline, team_lead, supervisor, customer_relations, department_manager,
+         executive_office]
+ceiling: {{general: department_manager, major: executive_office}}
+warn_at: [0.8]
+modes:
+  on_site:
+    start: {{general: frontline, major: supervisor}}
+    climb: {{frontline: 0s, team_lead: 1h, supervisor: 1h, customer_relations: 1h,
+             department_manager: 1h}}
+    climb_until: plan
+    clocks:
+      acknowledge: {{within: {ACK_SECONDS}s, met_by: acknowledge, escalate: false}}
+      respond: {{within: 1h, met_by: plan, escalate: false}}
+  remote:
+    start: {{general: frontline, major: customer_relations}}
+    clocks:
+      acknowledge: {{within: {ACK_SECONDS}s, met_by: acknowledge}}
+      investigate: {{within: 1h, met_by: investigate}}
+      plan: {{within: 1h, met_by: plan}}
+"""
+
+FOLLOWUP_POLICY = """
+version: e2e-satisfaction
+callback:
+  after_resolution: 1s
+  tier_factors: {VIP: 0.5, A: 0.5}
+  major_factor: 0.5
+  remedial_after: 0.5s
+  overdue_after: 1h
+attempts: {max: 3, spacing: [1s]}
+retention: {tiers: {A: 11, B: 6, C: 1}, review_grace: 1s, after_drop: 1h}
+"""
+
+
+async def poll(check, timeout: float = 60, interval: float = 0.2):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(interval)
+
+
+def value_of(record) -> dict:
+    return record.value
+
+
+async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
+    start_service, servers, tmp_path
+):
+    topics = Topics(f"test-sat-all-{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(servers.kafka_bootstrap, topics.all(), partitions=3)
+    (tmp_path / "escalation.yaml").write_text(ESCALATION_POLICY)
+    (tmp_path / "followup.yaml").write_text(FOLLOWUP_POLICY)
+    mine = {"KAFKA_TOPIC_PREFIX": topics.prefix}
+    intake = await start_service("intake", **mine)
+    escalation = await start_service(
+        "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "escalation.yaml"), **mine
+    )
+    followup = await start_service(
+        "followup", FOLLOWUP_POLICY_FILE=str(tmp_path / "followup.yaml"), **mine
+    )
+    satisfaction = await start_service("satisfaction", **mine)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def submit(channel: str, category: str, tier: str, name: str) -> str:
+            answer = await http.post(
+                f"{intake.url}/complaints",
+                headers={"X-API-Key": INTAKE_KEYS[channel]},
+                json={
+                    "customer": {"id": f"cust-{name}", "name": name, "phone": "+86 138 0000 0000",
+                                 "tier": tier},
+                    "category": category,
+                    "description": "送货晚了三天，客服也没回电话",
+                },
+            )  # fmt: skip
+            assert answer.status_code == 201, answer.text
+            return answer.json()["complaint_id"]
+
+        async def case(cid: str) -> dict | None:
+            answer = await http.get(f"{escalation.url}/cases/{cid}", headers=AGENT)
+            return answer.json() if answer.status_code == 200 else None
+
+        async def case_in(cid: str, *statuses: str, round: int = 1) -> dict | None:
+            found = await case(cid)
+            return (
+                found if found and found["status"] in statuses and found["round"] == round else None
+            )
+
+        async def handle(cid: str, round: int = 1, wait_for_breach: bool = False) -> None:
+            await poll(lambda: case_in(cid, "open", "reopened", round=round))
+            if wait_for_breach:
+                await poll(lambda: _true_if(case(cid), lambda c: c["level"] == "team_lead"))
+            acked = await http.post(f"{escalation.url}/cases/{cid}/acknowledge", json={},
+                                    headers=AGENT)  # fmt: skip
+            assert acked.status_code == 200, acked.text
+            done = await http.post(f"{escalation.url}/cases/{cid}/resolve",
+                                   json={"resolution": "refunded"}, headers=AGENT)  # fmt: skip
+            assert done.status_code == 200, done.text
+
+        async def call_back(cid: str, round: int, satisfied: bool) -> None:
+            async def due():
+                answer = await http.get(f"{followup.url}/callbacks",
+                                        params={"complaint_id": cid}, headers=AGENT)  # fmt: skip
+                found = [c for c in answer.json()["items"]
+                         if c["round"] == round and c["state"] == "due"]  # fmt: skip
+                return found[0] if found else None
+
+            callback = await poll(due)
+            answer = await http.post(
+                f"{followup.url}/callbacks/{callback['callback_id']}/outcome",
+                json={"reached": True, "satisfied": satisfied}, headers=AGENT,
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+
+        c1 = await submit("web", "billing", "A", "王芳")
+        c2 = await submit("hotline", "product_quality", "C", "李雷")
+        c3 = await submit("web", "delivery", "B", "张伟")
+        c4 = await submit("web", "billing", "C", "赵敏")
+        await asyncio.gather(handle(c1), handle(c3), handle(c2, wait_for_breach=True))
+        await asyncio.gather(
+            call_back(c1, 1, True),
+            call_back(c2, 1, True),
+            call_back(c3, 1, False),
+        )
+        await handle(c3, round=2)
+        await call_back(c3, 2, True)
+        assert (await case(c4))["level"] == "team_lead"  # its clock breached meanwhile
+
+        surveys = await read_until(
+            servers.kafka_bootstrap, topics.followup,
+            lambda kept: {r.key for r in kept} >= {c1, c2, c3},
+            lambda r: r.value.get("type") == "survey.requested", timeout=60,
+        )  # fmt: skip
+        token = {r.key: r.value["data"]["survey_token"] for r in surveys}
+        s = satisfaction.url
+
+        async def survey_known(cid: str):
+            # The token works once satisfaction consumed survey.requested: until then, 404.
+            probe = await http.post(f"{s}/surveys/{token[cid]}", json={"level": "bad"})
+            return probe.status_code == 422
+
+        for cid in (c1, c2):
+            await poll(lambda cid=cid: survey_known(cid))
+        first = await http.post(f"{s}/surveys/{token[c1]}",
+                                json={"level": "Very satisfied", "factors": ["speed"]})  # fmt: skip
+        assert first.status_code == 201, first.text
+        low = {"level": 2, "factors": ["speed", "communication"], "comment": "处理太慢，没人通知我"}
+        second = await http.post(f"{s}/surveys/{token[c2]}", json=low)
+        assert second.status_code == 201, second.text
+        assert (await http.post(f"{s}/surveys/{token[c2]}", json={"level": 6})).status_code == 409
+        await poll(lambda: survey_known(c3))
+        by_phone = await http.post(
+            f"{s}/surveys", headers=AGENT,
+            json={"complaint_id": c3, "level": "satisfied", "factors": ["solution"]},
+        )  # fmt: skip
+        assert by_phone.status_code == 201, by_phone.text
+
+        # What upstream published decides the times to resolve.
+        intake_events = await read_until(
+            servers.kafka_bootstrap, topics.intake, lambda kept: len(kept) >= 4,
+            lambda r: r.value.get("type") == "complaint.received",
+        )  # fmt: skip
+        received = {r.key: _ts(r.value["data"]["received_at"]) for r in intake_events}
+        resolutions = await read_until(
+            servers.kafka_bootstrap, topics.handling,
+            lambda kept: len({r.value["id"] for r in kept}) >= 4,
+            lambda r: r.value.get("type") == "case.resolved",
+        )  # fmt: skip
+        resolved_at: dict[str, datetime] = {}
+        for r in resolutions:
+            at = _ts(r.value["data"]["at"])
+            resolved_at[r.key] = max(resolved_at.get(r.key, at), at)
+        seconds = [(resolved_at[c] - received[c]).total_seconds() for c in (c1, c2, c3)]
+        expected = EXPECTED_OVERALL | {
+            "surveys_requested": 3, "surveys_answered": 3, "response_rate": 1.0, "answers": 3,
+            "answers_by_level": {"very_satisfied": 1, "satisfied": 1, "neutral": 0,
+                                 "resigned": 0, "dissatisfied": 1, "very_dissatisfied": 0},
+            "satisfaction_rate": 2 / 3, "dissatisfaction_rate": 1 / 3,
+            "sla_met": (2, 1.0), "sla_missed": (1, 0.0),
+            "factors_low": [("communication", 1), ("speed", 1)],
+            "factors_high": [("solution", 1), ("speed", 1)],
+            "mean_time_to_resolve_seconds": sum(round(x * 1000) for x in seconds) / 3 / 1000,
+            "p90_time_to_resolve_seconds": resolve_bucket(max(seconds)),
+        }  # fmt: skip
+        today = datetime.now(UTC).date()
+        period = {"from": str(today - timedelta(days=1)), "to": str(today)}
+
+        async def report(**params: str) -> dict:
+            answer = await http.get(f"{s}/reports/summary", params=period | params)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        async def settled():
+            found = (await report())["overall"]
+            return found if found["answers"] == 3 and found["resolved"] == 3 else None
+
+        await poll(settled)
+        await asyncio.sleep(1)  # late duplicates, if any, must change nothing
+        overall = (await report())["overall"]
+        check_overall(overall, expected)
+        assert overall["satisfaction_rate"]["meets_target"] is False
+        assert overall["timely_handling_rate"]["meets_target"] is False
+        assert math.isclose(overall["retention"]["expected_retention_rate"]["value"], 0.5925)
+        channels = {g["value"]: g for g in (await report(group_by="channel"))["groups"]}
+        assert set(channels) == {"web", "hotline"}
+        assert channels["web"]["complaints"] == 3 and channels["web"]["answers"] == 2
+        assert channels["web"]["satisfaction_rate"]["value"] == 1.0
+        assert channels["hotline"]["satisfaction_rate"]["value"] == 0.0
+        levels = {g["value"]: g["complaints"]
+                  for g in (await report(group_by="escalation_level"))["groups"]}  # fmt: skip
+        assert levels == {"frontline": 2, "team_lead": 2}
+        tiers = {g["value"]: g["answers"] for g in (await report(group_by="tier"))["groups"]}
+        assert tiers == {"A": 1, "B": 1, "C": 1}
+        trend = (await http.get(f"{s}/reports/trend", params=period | {"interval": "day"})).json()
+        assert [p["answers"] for p in trend["points"]][-1] == 3
+
+        charts = rendered_charts(dump_dom(f"{s}/dashboard"))
+        assert charts["levels"] == 6 and charts["sla"] == 2 and charts["factors"] == 2
+        assert charts["by-channel"] == 2 and charts["by-tier"] == 3
+
+        # The documented rebuild, on the stopped service's database, then the service again.
+        live = {k: await report(group_by=k) for k in ("channel", "escalation_level", "tier")}
+        satisfaction.stop()
+        rebuilt = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "services.satisfaction", "rebuild"], cwd=ROOT,
+            env=satisfaction.env | {"SATISFACTION_DATABASE_URL": satisfaction.database_url},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "rebuilt:" in rebuilt.stdout
+        again = await start_service("satisfaction", database_url=satisfaction.database_url, **mine)
+        s = again.url
+        await asyncio.sleep(1)
+        for k, before in live.items():
+            assert await report(group_by=k) == before, k
+
+
+async def _true_if(awaitable, test) -> bool:
+    found = await awaitable
+    return bool(found) and test(found)
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
