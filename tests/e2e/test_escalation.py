@@ -5,6 +5,9 @@ redelivered complaints."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -19,6 +22,7 @@ from shared.events.envelope import CONTENT_TYPE, Envelope, new_event
 from shared.events.intake import ComplaintReceived, Customer
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.support.kafka import Record, events_for, read_until
+from tests.support.servers import ROOT
 
 COUNTER = {"X-API-Key": INTAKE_KEYS["counter"]}
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
@@ -236,3 +240,18 @@ async def count_cases(database_url: str, complaint_id: str) -> int:
             )
     finally:
         await engine.dispose()
+
+
+def test_a_bad_policy_stops_the_service_with_the_line_and_the_problem(tmp_path):
+    text = policy("2").replace("investigate: {within: 1d", "investigate: {within: one day")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "one day" in t)
+    file = tmp_path / "bad.yaml"
+    file.write_text(text)
+    env = {**os.environ, "ESCALATION_POLICY_FILE": str(file)}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.escalation"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"{file} line {line}: modes.remote.clocks.investigate.within: " in done.stderr
+    assert "'one day' is not a duration" in done.stderr
