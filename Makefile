@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 INFRA := deploy/local/infra.sh
 
-.PHONY: help install up down status topics run test test-unit test-integration test-e2e lint fmt bench schemas clean
+.PHONY: help install up down status consume run test test-unit test-integration test-e2e lint fmt bench schemas clean
 
 help:
 	@echo "make run      start the platform (infrastructure + services); Ctrl-C stops it"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench    benchmarks (throughput, latency) with printed figures"
 	@echo "make up/down  start/stop the local Kafka and PostgreSQL"
 	@echo "make schemas  export the event JSON Schemas to schemas/"
+	@echo "make consume TOPIC=complaints.intake.v1   read a topic with Kafka's console consumer"
 
 install: $(STAMP)
 
@@ -35,6 +36,14 @@ down:
 
 status:
 	@$(INFRA) status
+
+# Read a topic with Kafka's own console consumer: make consume TOPIC=complaints.intake.v1
+TOPIC ?= complaints.intake.v1
+consume:
+	@java -Dlog4j.configuration=file:deploy/kafka/tools-log4j.properties \
+		-cp '.local/kafka/libs-$(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/kafka/pom.xml)/*' \
+		org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server $${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092} \
+		--topic $(TOPIC) --from-beginning --property print.key=true
 
 run: install
 	@deploy/local/run.sh

@@ -77,7 +77,8 @@ def create_messaging_tables_v1(op: object) -> None:
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("shard", sa.SmallInteger, nullable=False),
         sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("payload", postgresql.JSONB, nullable=False),
+        # json, not jsonb: the relay publishes the exact bytes the service wrote.
+        sa.Column("payload", postgresql.JSON, nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

@@ -3,7 +3,7 @@
 # combined broker+controller) and a PostgreSQL cluster, both private to this checkout,
 # both bound to 127.0.0.1. Every command is idempotent.
 #
-#   infra.sh up | down | status | kafka-up | kafka-down | pg-up | pg-down | env
+#   infra.sh up | down | status | kafka-up | kafka-down | pg-up | pg-down | env | fetch
 #
 # Servers given from outside are used as they are and nothing is started:
 #   KAFKA_BOOTSTRAP_SERVERS          skips the local broker
@@ -52,13 +52,17 @@ wait_for() { # wait_for <what> <seconds> <command...>
 # ---------------------------------------------------------------- Kafka
 
 kafka_fetch() {
-    [ -f "$KAFKA_LIBS/.complete" ] && return 0
+    # Fetched again whenever the pom changes.
+    local marker
+    marker="$KAFKA_LIBS/.complete-$(sha1sum "$ROOT/deploy/kafka/pom.xml" | cut -c1-12)"
+    [ -f "$marker" ] && return 0
     log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (one time)"
     command -v mvn >/dev/null || { apt_install maven; }
     mkdir -p "$KAFKA_LIBS"
     mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
-    touch "$KAFKA_LIBS/.complete"
+    rm -f "$KAFKA_LIBS"/.complete*
+    touch "$marker"
 }
 
 kafka_config() {
@@ -248,6 +252,7 @@ case "${1:-}" in
 up) pg_up && kafka_up ;;
 down) kafka_down && pg_down ;;
 kafka-up) kafka_up ;;
+fetch) kafka_fetch ;;
 kafka-down) kafka_down ;;
 pg-up) pg_up ;;
 pg-down) pg_down ;;

@@ -36,7 +36,7 @@ FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publishing ro
 
 _INSERT = sa.text(
     "INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
-    "VALUES (:event_id, :topic, :key, :shard, :event_type, CAST(:payload AS jsonb))"
+    "VALUES (:event_id, :topic, :key, :shard, :event_type, CAST(:payload AS json))"
 )
 
 

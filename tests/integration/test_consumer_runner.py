@@ -72,13 +72,13 @@ async def record_effect(session, event: Envelope) -> None:
     )
 
 
-async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, topics):
+async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, fresh_topic):
     await effects_table(messaging_engine)
     key = str(uuid.uuid4())
     first, second = probe(key, 1), probe(key, 2)
     await produce(
         servers.kafka_bootstrap,
-        topics.intake,
+        fresh_topic,
         [
             (key, first.to_bytes()),
             (key, first.to_bytes()),
@@ -90,7 +90,7 @@ async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, top
 
     def runner() -> ConsumerRunner:
         return ConsumerRunner(
-            [topics.intake],
+            [fresh_topic],
             group,
             {"test.probe": record_effect},
             session_factory(messaging_engine),
@@ -113,14 +113,14 @@ async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, top
         async with messaging_engine.connect() as conn:
             return await conn.scalar(sa.text("SELECT count(*) FROM inbox")) > replayed
 
-    await produce(servers.kafka_bootstrap, topics.intake, [(key, probe(key, 3).to_bytes())])
+    await produce(servers.kafka_bootstrap, fresh_topic, [(key, probe(key, 3).to_bytes())])
     await run_until(runner(), replayed_all)
     effects = await count_effects(messaging_engine)
     assert effects[str(first.id)] == 1 and effects[str(second.id)] == 1 and len(effects) == 3
 
 
 async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_moves_on(
-    messaging_engine, servers, topics
+    messaging_engine, servers, fresh_topic
 ):
     await effects_table(messaging_engine)
     key = str(uuid.uuid4())
@@ -137,11 +137,11 @@ async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_move
 
     await produce(
         servers.kafka_bootstrap,
-        topics.handling,
+        fresh_topic,
         [(key, bad.to_bytes()), (key, b"{not json"), (key, good.to_bytes())],
     )
     runner = ConsumerRunner(
-        [topics.handling],
+        [fresh_topic],
         f"g-{uuid.uuid4().hex[:8]}",
         {"test.probe": handler},
         session_factory(messaging_engine),
@@ -159,7 +159,7 @@ async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_move
 
     parked = await read_until(
         servers.kafka_bootstrap,
-        dead_letter(topics.handling),
+        dead_letter(fresh_topic),
         lambda kept: len(kept) >= 2,
         lambda r: r.key == key,
     )
@@ -168,23 +168,23 @@ async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_move
     assert failing.headers["dlq-error-type"] == b"RuntimeError"
     assert b"negative sequence" in failing.headers["dlq-error-message"]
     assert failing.headers["dlq-attempts"] == b"3"
-    assert failing.headers["dlq-original-topic"] == topics.handling.encode()
+    assert failing.headers["dlq-original-topic"] == fresh_topic.encode()
     assert poison.headers["dlq-error-type"] == b"PoisonEvent"
     await runner.kafka.close()
 
 
-async def test_events_without_a_handler_are_skipped(messaging_engine, servers, topics):
+async def test_events_without_a_handler_are_skipped(messaging_engine, servers, fresh_topic):
     await effects_table(messaging_engine)
     key = str(uuid.uuid4())
     other = Envelope(source="/tests", type="test.other", subject=key, data={})
     mine = probe(key, 1)
     await produce(
         servers.kafka_bootstrap,
-        topics.satisfaction,
+        fresh_topic,
         [(key, other.to_bytes()), (key, mine.to_bytes())],
     )
     runner = ConsumerRunner(
-        [topics.satisfaction],
+        [fresh_topic],
         f"g-{uuid.uuid4().hex[:8]}",
         {"test.probe": record_effect},
         session_factory(messaging_engine),
