@@ -345,3 +345,24 @@ async def test_list_filters_and_cursor_pagination(api):
     r = await client.get("/cases", params={"cursor": "nonsense"}, headers=auth())
     assert r.status_code == 422 and "cursor" in r.text
     assert (await client.get(f"/cases/{uuid.uuid4()}", headers=auth())).status_code == 404
+
+
+async def test_old_fired_and_cancelled_timers_are_forgotten(escalation_db):
+    from services.escalation.store import repository as repo
+
+    _, engine = escalation_db
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO timers (kind, subject, due_at, fired_at, cancelled_at) VALUES "
+                "('case.warn', 'a', now() - interval '9 days', now() - interval '8 days', NULL),"
+                "('case.warn', 'b', now() - interval '9 days', NULL, now() - interval '8 days'),"
+                "('case.warn', 'c', now() - interval '1 day', now() - interval '1 day', NULL),"
+                "('case.warn', 'd', now() + interval '1 day', NULL, NULL)"
+            )
+        )
+    async with session_factory(engine).begin() as session:
+        assert await repo.forget_timers(session, 7) == 2
+    async with engine.connect() as conn:
+        left = await conn.scalar(sa.text("SELECT array_agg(subject ORDER BY subject) FROM timers"))
+    assert left == ["c", "d"]
