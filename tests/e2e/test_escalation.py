@@ -109,12 +109,13 @@ async def test_a_complaint_posted_to_intake_climbs_the_ladder_in_order_and_on_ti
         opened = datetime.fromisoformat(events[0]["data"]["opened_at"])
         # At once to the team lead, then two seconds per level.
         assert [round((d - opened).total_seconds(), 3) for d in due] == [0, 2, 4, 6]
-        # Each step published when it fell due, not a poll interval later.
+        # Each step taken once due, never before; and woken by its own timer, not by the
+        # scheduler's 30 s safety poll (how prompt exactly is bench/escalation.py's figure).
         for event in steps[1:]:
             lateness = datetime.fromisoformat(event["time"]) - datetime.fromisoformat(
                 event["data"]["at"]
             )
-            assert lateness.total_seconds() < 1.0, event
+            assert 0 <= lateness.total_seconds() < 10, event
 
         case = (await client.get(f"{escalation.url}/cases/{cid}", headers=AGENT)).json()
         assert case["level"] == "department_manager" and case["ladder_due"] is None
