@@ -31,6 +31,7 @@ from shared.events.followup import (
     CallbackKind,
     ComplaintReopened,
     FollowupAttemptFailed,
+    FollowupCancelled,
     FollowupCompleted,
     FollowupDue,
     FollowupOverdue,
@@ -381,6 +382,37 @@ async def _request_survey(
             reason=reason,
         ),
     )
+
+
+async def cancel_open(
+    session: AsyncSession,
+    deps: Deps,
+    complaint_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """Cancel the complaint's open call-backs (but ``keep``); returns how many."""
+    cancelled = 0
+    for callback_id in await repo.open_for_complaint(session, complaint_id):
+        if callback_id == keep:
+            continue
+        try:
+            callback = await _open_for_change(session, callback_id)
+        except (NotFound, Closed):
+            continue
+        changes = {"state": State.CANCELLED.value, "closed_at": now, "updated_at": now}
+        await repo.update_callback(session, callback_id, changes)
+        await publish(
+            session,
+            deps,
+            callback,
+            FollowupCancelled(
+                callback_id=callback_id, complaint_id=complaint_id, at=now, reason=reason
+            ),
+        )
+        cancelled += 1
+    return cancelled
 
 
 async def reschedule(

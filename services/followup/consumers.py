@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup.callbacks import Deps, schedule
+from services.followup.callbacks import Deps, cancel_open, schedule
 from services.followup.domain.policy import remedial_due, resolution_due
 from services.followup.store import repository as repo
 from shared.events.common import ContactCard, SatisfactionLevel, Tier
 from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
-from shared.events.handling import CaseResolved
+from shared.events.handling import CaseClosed, CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ def handlers(deps: Deps):
     async def on_case_resolved(session: AsyncSession, event: Envelope) -> None:
         case = CaseResolved.model_validate(event.data)
         due = resolution_due(case.at, case.customer.tier, case.severity, deps.policy)
-        await schedule(
+        now = datetime.now(UTC)
+        callback_id = await schedule(
             session,
             deps,
             origin=f"resolved:{case.complaint_id}:{case.round}",
@@ -38,9 +39,36 @@ def handlers(deps: Deps):
             customer=case.customer,
             due_at=due,
             reason=f"case resolved (round {case.round}): {case.resolution}"[:1000],
-            now=datetime.now(UTC),
+            now=now,
             severity=case.severity,
             round=case.round,
+        )
+        if callback_id is not None:  # one call per complaint: the newest resolution's
+            await cancel_open(
+                session,
+                deps,
+                case.complaint_id,
+                f"replaced by the call-back after round {case.round}",
+                now,
+                keep=callback_id,
+            )
+
+    async def on_case_ended(session: AsyncSession, event: Envelope) -> None:
+        """A case that went to a court or an outside body gets no call-back."""
+        if event.type == CaseSuspended.event_type:
+            ended = CaseSuspended.model_validate(event.data)
+            outcome = ended.reason
+        else:
+            closed = CaseClosed.model_validate(event.data)
+            if closed.outcome == CaseOutcome.RESOLVED:
+                return  # closed after our own call-back: nothing open to cancel
+            ended, outcome = closed, closed.outcome
+        await cancel_open(
+            session,
+            deps,
+            ended.complaint_id,
+            f"the case ended: {outcome.value}",
+            datetime.now(UTC),
         )
 
     async def on_survey_recorded(session: AsyncSession, event: Envelope) -> None:
@@ -70,5 +98,7 @@ def handlers(deps: Deps):
 
     return {
         CaseResolved.event_type: on_case_resolved,
+        CaseSuspended.event_type: on_case_ended,
+        CaseClosed.event_type: on_case_ended,
         SurveyRecorded.event_type: on_survey_recorded,
     }

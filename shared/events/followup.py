@@ -8,7 +8,8 @@ A call-back's life: ``followup.scheduled`` -> ``followup.due`` (it is time to ca
 ``followup.unreachable``. A reached customer ends it: satisfied -> ``followup.completed``
 then ``survey.requested``; not satisfied -> ``complaint.reopened`` (escalation reopens the
 case; its next ``case.resolved`` brings a new call-back). ``followup.rescheduled``: the
-customer asked to be called at another time."""
+customer asked to be called at another time. ``followup.cancelled``: a later resolution
+replaced an open call-back, or the case ended elsewhere."""
 
 from __future__ import annotations
 
@@ -73,6 +74,18 @@ class FollowupRescheduled(EventData):
     overdue_at: datetime
     by: str
     reason: str | None = None
+
+
+class FollowupCancelled(EventData):
+    """An open call-back will not be made: a later resolution of the same complaint replaced
+    it, or the case ended elsewhere (a court, an outside body)."""
+
+    event_type = "followup.cancelled"
+
+    callback_id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    at: datetime
+    reason: str
 
 
 class FollowupAttemptFailed(EventData):

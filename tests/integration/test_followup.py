@@ -25,7 +25,7 @@ from shared.db import create_engine
 from shared.events.activity import ActivityCustomer, ActivityKind, CustomerActivity
 from shared.events.common import Channel, ContactCard, SatisfactionLevel, Severity, Tier
 from shared.events.envelope import Envelope, new_event
-from shared.events.handling import CaseResolved
+from shared.events.handling import CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
 from tests.support.kafka import read_until
 
@@ -452,3 +452,47 @@ async def test_activity_drops_make_one_retention_call_each(servers, topics, foll
 
 
 UTC_ZONE = __import__("zoneinfo").ZoneInfo("UTC")
+
+
+async def test_a_later_resolution_replaces_an_open_call_back_and_a_court_case_cancels_it(
+    servers, topics, followup_db, tmp_path
+):
+    complaint = uuid.uuid4()
+    group = f"followup-it-{uuid.uuid4().hex[:6]}"
+    suspended = new_event(
+        "/test/escalation",
+        str(complaint),
+        CaseSuspended(
+            complaint_id=complaint,
+            at=datetime.now(UTC),
+            by="supervisor:test",
+            reason=CaseOutcome.MOVED_TO_COURT,
+        ),
+    )
+    async with replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path) as client:
+        await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint)])
+        await wait_for(lambda: callbacks_of(client, complaint))
+        await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint, round=2)])
+
+        async def replaced():
+            found = {c["round"]: c["state"] for c in await callbacks_of(client, complaint)}
+            return found if found == {1: "cancelled", 2: "scheduled"} else None
+
+        await wait_for(replaced)
+        await produce(servers.kafka_bootstrap, topics.handling, [suspended])
+
+        async def all_cancelled():
+            found = await callbacks_of(client, complaint)
+            return found if {c["state"] for c in found} == {"cancelled"} else None
+
+        await wait_for(all_cancelled)
+    published = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: sum(r.value["type"] == "followup.cancelled" for r in kept) >= 2,
+        lambda r: r.key == str(complaint),
+    )
+    reasons = [
+        r.value["data"]["reason"] for r in published if r.value["type"] == "followup.cancelled"
+    ]
+    assert reasons == ["replaced by the call-back after round 2", "the case ended: moved_to_court"]

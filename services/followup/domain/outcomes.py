@@ -17,6 +17,7 @@ class State(StrEnum):
     COMPLETED = "completed"  # the customer was reached
     REOPENED = "reopened"  # reached, unhappy: the complaint went back to escalation
     UNREACHABLE = "unreachable"  # every attempt failed
+    CANCELLED = "cancelled"  # replaced by a later resolution, or the case ended elsewhere
 
 
 OPEN_STATES = frozenset({State.SCHEDULED, State.DUE, State.OVERDUE})

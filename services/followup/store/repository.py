@@ -68,6 +68,16 @@ async def latest_for_complaint(
     return dict(row) if row else None
 
 
+async def open_for_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.execute(
+        sa.select(callbacks.c.id).where(
+            callbacks.c.complaint_id == complaint_id,
+            callbacks.c.state.in_(["scheduled", "due", "overdue"]),
+        )
+    )
+    return list(rows.scalars())
+
+
 def encode_cursor(due_at: datetime, tier_rank: int, callback_id: uuid.UUID) -> str:
     raw = f"{due_at.isoformat()}|{tier_rank}|{callback_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
