@@ -34,7 +34,7 @@ ADMIN_DSN = os.environ.get(
 )
 TIMERS = int(os.environ.get("BENCH_ESCALATION_TIMERS", "100000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ESCALATION_IDLE_SECONDS", "10"))
-PROMPT_TIMERS = 500
+PROMPT_TIMERS = int(os.environ.get("BENCH_ESCALATION_PROMPT_TIMERS", "500"))
 PROMPT_SPREAD = 5.0  # seconds over which the prompt timers fall due
 MIGRATIONS = Path(ROOT) / "services" / "escalation" / "migrations"
 

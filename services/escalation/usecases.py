@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.escalation.domain.case import Case, Forbidden
@@ -29,6 +30,7 @@ from shared.timers import Timer
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/escalation"
 TIMER_KINDS = ("case.warn", "case.breach", "case.climb")
+CHANGES = Counter("escalation_case_events_total", "Case events recorded", ["type"])
 
 
 class NotFound(Exception):
@@ -75,6 +77,8 @@ class Escalation:
         subject = str(case.complaint_id)
         envelopes: list[Envelope] = [new_event(SOURCE, subject, e, time=now) for e in events]
         await outbox.add(session, self.topics.handling, envelopes)
+        for event in events:
+            CHANGES.labels(event.event_type).inc()
 
     # ---- consumers ---------------------------------------------------------------------------
 
