@@ -260,8 +260,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         _cross_checks(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
-        path = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        path = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "[key]")))
         message = error["msg"].removeprefix("Value error, ")
+        if "[key]" in error["loc"]:
+            message = f"not a valid key: {message}"
         raise PolicyError(_locate(source, root, path, message)) from None
     except _At as exc:
         raise PolicyError(_locate(source, root, exc.path, exc.message)) from None

@@ -134,7 +134,8 @@ def test_remote_clocks_and_tighter_targets_for_vip_a_and_major(policy):
     ack = clocks["acknowledge"].within
     assert policy.target(ack, Tier.C, Severity.GENERAL) == timedelta(hours=2)
     assert policy.target(ack, Tier.VIP, Severity.GENERAL) == timedelta(hours=1)
-    assert policy.target(ack, Tier.A, Severity.GENERAL) == timedelta(minutes=90)
+    assert policy.target(ack, Tier.A, Severity.GENERAL) == timedelta(hours=1)
+    assert policy.target(ack, Tier.B, Severity.MAJOR) == timedelta(hours=1)
     assert policy.target(ack, Tier.VIP, Severity.MAJOR) == timedelta(minutes=30)
     assert policy.climb_time(Mode.ON_SITE, "team_lead", Tier.VIP, Severity.GENERAL) == (
         timedelta(minutes=7.5)
@@ -183,6 +184,12 @@ def line_of(text: str, needle: str) -> int:
         ("met_by: plan}", "met_by: fix}", "modes.remote.clocks.plan.met_by", "unknown action"),
         ("warn_at: [0.8]", "warn_at: [1.5]", "warn_at", "between 0 and 1"),
         ("tier: {VIP: 0.5", "tier: {VIP: -1", "factors.tier", "above 0"),
+        (
+            "severity: {major: 0.5}",
+            "severity: {huge: 0.5}",
+            "factors.severity.huge",
+            "not a valid key",
+        ),
     ],
 )
 def test_a_bad_policy_names_the_line_and_the_problem(old, new, where, problem):
