@@ -92,10 +92,12 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
     start_service, servers, topics, tmp_path
 ):
     """complaint -> case resolved -> call-back due -> "not satisfied" -> case reopened ->
-    resolved again -> new call-back -> "satisfied" -> survey.requested with a token."""
+    resolved again -> new call-back -> "satisfied" -> survey.requested with a token; the
+    customer answers "neutral" with it (once only) -> a remedial call-back."""
     intake = await start_service("intake")
     escalation = await start_service("escalation")
     followup = await start_service("followup", FOLLOWUP_POLICY_FILE=policy_file(tmp_path))
+    satisfaction = await start_service("satisfaction")
     async with httpx.AsyncClient(timeout=10) as http:
         submitted = await http.post(
             f"{intake.url}/complaints",
@@ -178,6 +180,26 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
     )
     assert types_of(handling).count("case.resolved") == 2
     assert "case.reopened" in types_of(handling)
+
+    # The customer answers the survey "neutral": remedial action, a sooner call-back.
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer_url = f"{satisfaction.url}/surveys/{survey['survey_token']}"
+
+        async def answered():
+            answer = await http.post(answer_url, json={"level": "neutral"})
+            return answer if answer.status_code != 404 else None  # not yet consumed there
+
+        first_answer = await poll(answered)
+        assert first_answer.status_code == 201, first_answer.text
+        again = await http.post(answer_url, json={"level": "very_satisfied"})
+        assert again.status_code == 409  # the token is single-use
+
+        async def remedial():
+            found = await callbacks_for(http, followup.url, complaint_id)
+            return [c for c in found if c["kind"] == "remedial"]
+
+        (call,) = await poll(remedial)
+    assert "neutral" in call["reason"] and call["customer"]["id"] == "c-loop"
 
 
 async def test_an_unreachable_customer_through_every_attempt(
