@@ -366,3 +366,34 @@ async def test_old_fired_and_cancelled_timers_are_forgotten(escalation_db):
     async with engine.connect() as conn:
         left = await conn.scalar(sa.text("SELECT array_agg(subject ORDER BY subject) FROM timers"))
     assert left == ["c", "d"]
+
+
+async def test_a_supervisor_suspends_and_ends_a_case_agents_may_not(api):
+    client, escalation, engine = api
+    event = received()
+    await deliver(escalation, event, escalation.on_received)
+    base = f"/cases/{event.subject}"
+    body = {"outcome": "moved_to_court", "note": "the customer sued"}
+    assert (await client.post(f"{base}/suspend", json=body, headers=auth())).status_code == 403
+    r = await client.post(f"{base}/suspend", json={"outcome": "ended_by_agreement"},
+                          headers=auth("supervisor"))  # fmt: skip
+    assert r.status_code == 422 and "outcome" in r.text
+    r = await client.post(f"{base}/suspend", json=body, headers=auth("supervisor"))
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    assert r.json()["next_deadline"] is None
+    r = await client.post(f"{base}/acknowledge", headers=auth())
+    assert r.status_code == 409 and "suspended" in r.json()["detail"]
+    r = await client.post(f"{base}/end", json={"outcome": "moved_to_court"},
+                          headers=auth("supervisor"))  # fmt: skip
+    assert (r.json()["status"], r.json()["outcome"]) == ("closed", "moved_to_court")
+    types = [e["type"] for e in await outbox_events(engine, event.subject)]
+    assert types == ["case.opened", "case.suspended", "case.closed"]
+    async with engine.connect() as conn:
+        pending = await conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM timers WHERE subject = :s "
+                "AND fired_at IS NULL AND cancelled_at IS NULL"
+            ),
+            {"s": event.subject},
+        )
+    assert pending == 0
