@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.satisfaction.domain.contribution import contribution, delta
+from services.satisfaction.domain.contribution import Answer, Survey, contribution, delta
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
 from services.satisfaction.store import repository as repo
 from services.satisfaction.store import rollups
@@ -40,33 +40,47 @@ class Expired(Exception):
     pass
 
 
+@dataclass
+class Known:
+    """What the store holds about one complaint while a change is applied to it."""
+
+    facts: Facts
+    surveys: list[Survey]
+    answers: list[Answer]
+
+
 async def update(
     session: AsyncSession,
     complaint_id: uuid.UUID,
-    change: Callable[[Facts], Awaitable[None]],
+    change: Callable[[Known], Awaitable[None]],
 ) -> None:
+    """``change`` writes its rows and mirrors them in ``Known``; the rollups get the
+    difference between the complaint's contribution before and after."""
     facts = await repo.lock_facts(session, complaint_id)
-    before = contribution(
+    known = Known(
         facts,
         await repo.surveys_of(session, complaint_id),
         await repo.answers_of(session, complaint_id),
     )
-    await change(facts)
-    await repo.save_facts(session, facts)
-    after = contribution(
-        facts,
-        await repo.surveys_of(session, complaint_id),
-        await repo.answers_of(session, complaint_id),
-    )
+    before = contribution(known.facts, known.surveys, known.answers)
+    unchanged = replace(facts, breached=set(facts.breached))
+    await change(known)
+    if known.facts != unchanged:
+        await repo.save_facts(session, known.facts)
+    after = contribution(known.facts, known.surveys, known.answers)
     await rollups.apply(session, delta(before, after))
+
+
+def _answered(surveys: list[Survey], token: str) -> list[Survey]:
+    return [Survey(s.token, s.requested_at, True) if s.token == token else s for s in surveys]
 
 
 def handlers(ladder: list[str]) -> dict[str, Handler]:
     """The consumer handlers, by event type, for the lifecycle and survey events."""
 
     async def on_fact(session: AsyncSession, event: Envelope) -> None:
-        async def change(facts: Facts) -> None:
-            fold(facts, event.type, event.data, ladder)
+        async def change(known: Known) -> None:
+            fold(known.facts, event.type, event.data, ladder)
 
         await update(session, uuid.UUID(str(event.data["complaint_id"])), change)
 
@@ -75,18 +89,22 @@ def handlers(ladder: list[str]) -> dict[str, Handler]:
         complaint_id = uuid.UUID(str(data["complaint_id"]))
         customer = data.get("customer") or {}
 
-        async def change(facts: Facts) -> None:
-            await repo.upsert_requested_survey(
+        async def change(known: Known) -> None:
+            token = data["survey_token"]
+            requested_at = datetime.fromisoformat(data["requested_at"])
+            answered = await repo.upsert_requested_survey(
                 session,
                 {
-                    "token": data["survey_token"],
+                    "token": token,
                     "complaint_id": complaint_id,
                     "callback_id": data.get("callback_id"),
                     "customer_id": customer.get("id"),
                     "tier": customer.get("tier"),
-                    "requested_at": datetime.fromisoformat(data["requested_at"]),
+                    "requested_at": requested_at,
                 },
             )
+            others = [s for s in known.surveys if s.token != token]
+            known.surveys = [*others, Survey(token, requested_at, answered)]
 
         await update(session, complaint_id, change)
 
@@ -101,8 +119,8 @@ async def apply_answer(session: AsyncSession, event: Envelope) -> None:
     """A survey.recorded event, from this service's API or read back from the topic."""
     data = SurveyRecorded.model_validate(event.data)
 
-    async def change(facts: Facts) -> None:
-        await repo.insert_answer(
+    async def change(known: Known) -> None:
+        inserted = await repo.insert_answer(
             session,
             {
                 "answer_id": event.id,
@@ -117,10 +135,16 @@ async def apply_answer(session: AsyncSession, event: Envelope) -> None:
                 "recorded_at": data.recorded_at,
             },
         )
+        if inserted:
+            tier = data.tier.value if data.tier else None
+            known.answers.append(
+                Answer(str(event.id), data.score, tuple(data.factors), data.recorded_at, tier)
+            )
         if data.survey_token:
             await repo.mark_survey_answered(
                 session, data.survey_token, data.complaint_id, data.recorded_at
             )
+            known.surveys = _answered(known.surveys, data.survey_token)
 
     await update(session, data.complaint_id, change)
 

@@ -22,10 +22,14 @@ _FACT_FIELDS = [c.name for c in facts.columns if c.name not in {"complaint_id", 
 async def lock_facts(session: AsyncSession, complaint_id: uuid.UUID) -> Facts:
     """The complaint's facts, its row locked until commit: one writer per complaint at a time
     (consumer and API, across replicas), so no increment is lost or doubled."""
-    await session.execute(insert(facts).values(complaint_id=complaint_id).on_conflict_do_nothing())
+    stmt = insert(facts).values(complaint_id=complaint_id)
+    # An upsert that touches the row takes its lock and returns it: one round trip.
     row = (
         await session.execute(
-            sa.select(facts).where(facts.c.complaint_id == complaint_id).with_for_update()
+            stmt.on_conflict_do_update(
+                index_elements=[facts.c.complaint_id],
+                set_={"complaint_id": stmt.excluded.complaint_id},
+            ).returning(*facts.columns)
         )
     ).one()
     m = row._mapping
@@ -102,9 +106,10 @@ async def open_survey_of(session: AsyncSession, complaint_id: uuid.UUID) -> dict
     return dict(row._mapping) if row else None
 
 
-async def upsert_requested_survey(session: AsyncSession, values: dict[str, Any]) -> None:
+async def upsert_requested_survey(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Returns whether the survey is already answered (its answer came first)."""
     stmt = insert(surveys).values(**values)
-    await session.execute(
+    answered_at = await session.scalar(
         stmt.on_conflict_do_update(
             index_elements=[surveys.c.token],
             set_={
@@ -113,8 +118,9 @@ async def upsert_requested_survey(session: AsyncSession, values: dict[str, Any])
                 "customer_id": stmt.excluded.customer_id,
                 "tier": stmt.excluded.tier,
             },
-        )
+        ).returning(surveys.c.answered_at)
     )
+    return answered_at is not None
 
 
 async def mark_survey_answered(

@@ -14,44 +14,39 @@ from services.satisfaction.domain.contribution import COUNTERS, Contribution
 from services.satisfaction.store.tables import rollup_daily, rollup_factors, rollup_resolve
 
 
+def _increment(table: sa.Table, key: list[str], counters: list[str]):
+    """One statement, built once (so compiled once), run for many rows (executemany)."""
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in counters}
+    )
+
+
+_DAILY = _increment(rollup_daily, ["day", "dimension", "value"], list(COUNTERS))
+_RESOLVE = _increment(rollup_resolve, ["day", "dimension", "value", "bucket"], ["count"])
+_FACTORS = _increment(rollup_factors, ["day", "dimension", "value", "factor", "score"], ["count"])
+
+
 async def apply(session: AsyncSession, change: Contribution) -> None:
     if change.counters:
         rows = [
             {"day": k[0], "dimension": k[1], "value": k[2]} | {c: v.get(c, 0) for c in COUNTERS}
             for k, v in sorted(change.counters.items())
         ]
-        stmt = insert(rollup_daily).values(rows)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["day", "dimension", "value"],
-                set_={c: rollup_daily.c[c] + stmt.excluded[c] for c in COUNTERS},
-            )
-        )
+        await session.execute(_DAILY, rows)
     if change.hist:
         rows = [
             {"day": k[0], "dimension": k[1], "value": k[2], "bucket": k[3], "count": n}
             for k, n in sorted(change.hist.items())
         ]
-        stmt = insert(rollup_resolve).values(rows)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["day", "dimension", "value", "bucket"],
-                set_={"count": rollup_resolve.c.count + stmt.excluded.count},
-            )
-        )
+        await session.execute(_RESOLVE, rows)
     if change.factors:
         rows = [
             {"day": k[0], "dimension": k[1], "value": k[2], "factor": k[3], "score": k[4],
              "count": n}
             for k, n in sorted(change.factors.items())
         ]  # fmt: skip
-        stmt = insert(rollup_factors).values(rows)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["day", "dimension", "value", "factor", "score"],
-                set_={"count": rollup_factors.c.count + stmt.excluded.count},
-            )
-        )
+        await session.execute(_FACTORS, rows)
 
 
 def _period(table: sa.Table, dimension: str, start: date, end: date) -> list[Any]:
