@@ -16,7 +16,7 @@ from services.intake.store import repository
 from shared.runtime import Runtime, Task, lifespan
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
-from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
+from shared.web.middleware import MetricsMiddleware
 
 
 def policy_from(settings: IntakeSettings) -> IntakePolicy:
@@ -62,6 +62,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="The front door for customer channels: record, classify, publish complaints.",
         lifespan=lifespan(runtime, background_tasks),
+        max_body_size=settings.max_body_bytes,  # 413 beyond, declared or streamed
     )
     app.state.settings = settings
     app.state.runtime = runtime
@@ -70,6 +71,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -46,15 +46,23 @@ async def claim_idempotency_key(
     return IdempotencyClaim(False, row.request_hash, row.complaint_id)
 
 
+# Built once: statements with bound parameters reuse SQLAlchemy's compiled form, where a
+# fresh .values(...) per request would be built and coerced again every time.
+_INSERT_COMPLAINT = sa.insert(complaints)
+_INSERT_HISTORY = sa.insert(status_history)
+
+
 async def insert_complaint(session: AsyncSession, values: dict[str, Any], event_type: str) -> None:
-    await session.execute(sa.insert(complaints).values(**values))
+    await session.execute(_INSERT_COMPLAINT, values)
     await session.execute(
-        sa.insert(status_history).values(
-            complaint_id=values["id"],
-            status=values["status"],
-            event_type=event_type,
-            at=values["received_at"],
-        )
+        _INSERT_HISTORY,
+        {
+            "complaint_id": values["id"],
+            "status": values["status"],
+            "event_type": event_type,
+            "event_id": None,
+            "at": values["received_at"],
+        },
     )
 
 
