@@ -396,7 +396,9 @@ async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
     assert sooner < normal
 
 
-async def test_activity_drops_make_one_retention_call_each(servers, topics, followup_db, tmp_path):
+async def test_activity_drops_make_one_retention_call_each_with_two_replicas(
+    servers, topics, followup_db, tmp_path
+):
     now = datetime.now(UTC)
     this_month = month_of(now, UTC_ZONE)
     last, before = previous_month(this_month), previous_month(previous_month(this_month))
@@ -416,7 +418,13 @@ async def test_activity_drops_make_one_retention_call_each(servers, topics, foll
     # C the month before last, then gone: D last month, one drop C -> D.
     events += days(before, 3, leaver)
     group = f"followup-it-{uuid.uuid4().hex[:6]}"
-    async with replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path) as client:
+    async with AsyncExitStack() as stack:  # two replicas share the events and the reviews
+        client, _ = [
+            await stack.enter_async_context(
+                replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path)
+            )
+            for _ in range(2)
+        ]
         await produce(servers.kafka_bootstrap, topics.activity, events + events)
 
         async def retention_calls():
