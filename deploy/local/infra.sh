@@ -23,9 +23,18 @@ KAFKA_CONTROLLER_PORT=${LOCAL_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/server.log"
 
-PG_DATA="$LOCAL/postgres/data"
-PG_RUN="$LOCAL/postgres/run"
-PG_LOG="$LOCAL/postgres/server.log"
+# As root the cluster belongs to the postgres user, who must be able to reach its folder: a
+# checkout under a private home (/root) cannot host it, so it goes under /var/lib then.
+pg_locate() {
+    PG_HOME="$LOCAL/postgres"
+    if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT"; then
+        PG_HOME="/var/lib/complaint-platform/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/postgres"
+    fi
+    PG_DATA="$PG_HOME/data"
+    PG_RUN="$PG_HOME/run"
+    PG_LOG="$PG_HOME/server.log"
+}
+pg_locate
 PG_PORT=${LOCAL_PG_PORT:-54320}
 PG_USER=complaints
 PG_PASSWORD=complaints
@@ -188,14 +197,17 @@ pg_up() {
         log "database URLs are set: not starting PostgreSQL"
         return 0
     fi
-    [ -n "$(pg_bin)" ] || apt_install postgresql
+    if [ -z "$(pg_bin)" ]; then
+        apt_install postgresql
+        pg_locate # the postgres user exists only now
+    fi
     local bin
     bin=$(pg_bin)
-    mkdir -p "$LOCAL/postgres" "$PG_RUN"
-    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$LOCAL/postgres"
+    mkdir -p "$PG_HOME" "$PG_RUN"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_HOME"
     if [ ! -f "$PG_DATA/PG_VERSION" ]; then
         log "initialising a PostgreSQL cluster in $PG_DATA"
-        local pwfile="$LOCAL/postgres/.pw"
+        local pwfile="$PG_HOME/.pw"
         printf '%s\n' "$PG_PASSWORD" >"$pwfile"
         [ "$(id -u)" = 0 ] && chown postgres:postgres "$pwfile"
         as_pg "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --pwfile="$pwfile" \
