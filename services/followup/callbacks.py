@@ -209,9 +209,11 @@ def timer_handlers(deps: Deps):
         callback = await _current(session, timer)
         if callback is None or callback["state"] == State.OVERDUE:
             return
-        await repo.update_callback(
-            session, callback["id"], {"state": State.OVERDUE.value, "updated_at": datetime.now(UTC)}
-        )
+        now = datetime.now(UTC)
+        changes = {"state": State.OVERDUE.value, "updated_at": now}
+        if callback["went_overdue_at"] is None:
+            changes["went_overdue_at"] = now
+        await repo.update_callback(session, callback["id"], changes)
         await publish(
             session,
             deps,

@@ -215,7 +215,28 @@ async def test_a_restarted_replica_fires_what_fell_due_while_it_was_down(
             (found,) = await callbacks_of(client, complaint)
             return found if found["state"] == "overdue" else None
 
-        await wait_for(overdue)
+        late = await wait_for(overdue)
+        assert late["went_overdue_at"] is not None
+
+        async def resolution_sla() -> dict:
+            answer = await client.get("/stats/sla", headers=AGENT)
+            assert answer.status_code == 200, answer.text
+            return next(k for k in answer.json()["kinds"] if k["kind"] == "resolution")
+
+        before = await resolution_sla()
+        assert before["overdue_now"] >= 1
+        done = await client.post(
+            f"/callbacks/{late['callback_id']}/outcome",
+            json={"reached": True, "satisfied": True},
+            headers=AGENT,
+        )
+        assert done.status_code == 200
+        after = await resolution_sla()
+        # Called, but late: one more closed, none more on time.
+        assert after["closed"] - before["closed"] == 1
+        assert after["closed_on_time"] == before["closed_on_time"]
+        naive = await client.get("/stats/sla?since=2026-01-01T00:00:00", headers=AGENT)
+        assert naive.status_code == 422
     found = await outbox_types(followup_db, {str(complaint)})
     assert (
         found[(str(complaint), "followup.due")] == found[(str(complaint), "followup.overdue")] == 1

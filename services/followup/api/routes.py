@@ -15,8 +15,10 @@ from services.followup.api.schemas import (
     CallbackPage,
     CallbackView,
     CustomerView,
+    KindSla,
     OutcomeIn,
     RescheduleIn,
+    SlaView,
     TierMonth,
 )
 from services.followup.callbacks import Closed, NotFound
@@ -170,3 +172,35 @@ async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> Cu
             for h in history
         ],
     )
+
+
+CLOSED_STATES = {State.COMPLETED, State.REOPENED, State.UNREACHABLE}
+
+
+@router.get("/stats/sla", response_model=SlaView, tags=["statistics"], responses={422: {}})
+async def sla(
+    request: Request,
+    _: Agent,
+    since: Annotated[datetime | None, Query(description="Call-backs created since")] = None,
+) -> SlaView:
+    """The call-backs' own SLA: how many were called before they went overdue."""
+    if since is not None and since.tzinfo is None:
+        raise field_error(("query", "since"), "needs a time zone", str(since))
+    async with request.app.state.runtime.sessions() as session:
+        rows = await repo.sla_stats(session, since)
+    kinds: dict[str, KindSla] = {}
+    for row in rows:
+        found = kinds.setdefault(
+            row["kind"],
+            KindSla(kind=row["kind"], by_state={}, overdue_now=0, closed=0, closed_on_time=0,
+                    on_time_rate=None),
+        )  # fmt: skip
+        found.by_state[row["state"]] = row["count"]
+        if row["state"] == State.OVERDUE:
+            found.overdue_now += row["count"]
+        if row["state"] in CLOSED_STATES:
+            found.closed += row["count"]
+            found.closed_on_time += row["count"] - row["went_overdue"]
+    for found in kinds.values():
+        found.on_time_rate = found.closed_on_time / found.closed if found.closed else None
+    return SlaView(since=since, kinds=sorted(kinds.values(), key=lambda k: k.kind))

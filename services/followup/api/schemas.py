@@ -65,6 +65,7 @@ class CallbackView(BaseModel):
     customer_words: str | None
     closed_by: str | None
     closed_at: datetime | None
+    went_overdue_at: datetime | None
     policy_version: str
     created_at: datetime
     updated_at: datetime
@@ -89,3 +90,17 @@ class CustomerView(BaseModel):
     reviewed_month: str | None
     last_activity_month: str
     months: list[TierMonth]
+
+
+class KindSla(BaseModel):
+    kind: str
+    by_state: dict[str, int]
+    overdue_now: int  # open and past their overdue time
+    closed: int  # completed, reopened or unreachable (not cancelled)
+    closed_on_time: int  # of those, never overdue
+    on_time_rate: float | None  # closed_on_time / closed
+
+
+class SlaView(BaseModel):
+    since: datetime | None
+    kinds: list[KindSla]

@@ -130,6 +130,20 @@ async def list_callbacks(
     return rows, next_cursor
 
 
+async def sla_stats(session: AsyncSession, since: datetime | None) -> list[dict[str, Any]]:
+    """Per kind: call-backs by state, and how many went overdue (created since ``since``)."""
+    c = callbacks
+    query = sa.select(
+        c.c.kind,
+        c.c.state,
+        sa.func.count().label("count"),
+        sa.func.count(c.c.went_overdue_at).label("went_overdue"),
+    ).group_by(c.c.kind, c.c.state)
+    if since is not None:
+        query = query.where(c.c.created_at >= since)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
 async def add_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(sa.insert(attempts).values(**values))
 

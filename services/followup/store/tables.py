@@ -36,6 +36,7 @@ callbacks = sa.Table(
     sa.Column("customer_words", sa.Text),
     sa.Column("closed_by", sa.Text),
     sa.Column("closed_at", _TS),
+    sa.Column("went_overdue_at", _TS),  # first time it went overdue: the call-back SLA
     sa.Column("policy_version", sa.Text, nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
