@@ -55,12 +55,25 @@ def handlers(deps: Deps):
         customer_id = activity.customer.id
         now = datetime.now(UTC)
         month = month_of(activity.at, zone)
-        await timers.cancel(session, subject_of(customer_id), [REVIEW])
+        subject = subject_of(customer_id)
+        known = await repo.get_customer(session, customer_id)
+        latest = max(month, known["last_activity_month"]) if known else month
+        review_due = review_at(latest, now, zone, grace)
+        # One pending review per customer. A live feed keeps the same one all month (its
+        # time is the month's end); only late activity pushes it back. Timers before the
+        # customer's row (lock order).
+        pending = [t for t in await timers.pending(session, subject) if t.kind == REVIEW]
+        rearm = not (
+            len(pending) == 1
+            and pending[0].payload.get("month") == latest.isoformat()
+            and pending[0].due_at >= review_due
+        )
+        if rearm:
+            await timers.cancel(session, subject, [REVIEW])
         customer = await repo.upsert_customer(
             session, customer_id, activity.customer.model_dump(mode="json"), month, now
         )
         await repo.record_visit_day(session, customer_id, day_of(activity.at, zone), month)
-        latest = customer["last_activity_month"]
         if customer["reviewed_month"] is not None and month <= customer["reviewed_month"]:
             log.info(
                 "activity for a month already reviewed: counted, tier unchanged",
@@ -68,13 +81,8 @@ def handlers(deps: Deps):
             )
         # Activity of a later month closes the months before it.
         await _review_until(session, deps, customer, previous_month(latest), now)
-        await timers.arm(
-            session,
-            REVIEW,
-            subject_of(customer_id),
-            review_at(latest, now, zone, grace),
-            {"month": latest.isoformat()},
-        )
+        if rearm:
+            await timers.arm(session, REVIEW, subject, review_due, {"month": latest.isoformat()})
 
     async def on_review(session: AsyncSession, timer: Timer) -> None:
         month = date.fromisoformat(timer.payload["month"])

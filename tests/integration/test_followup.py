@@ -525,3 +525,46 @@ async def test_a_later_resolution_replaces_an_open_call_back_and_a_court_case_ca
         r.value["data"]["reason"] for r in published if r.value["type"] == "followup.cancelled"
     ]
     assert reasons == ["replaced by the call-back after round 2", "the case ended: moved_to_court"]
+
+
+async def test_a_live_activity_feed_keeps_one_review_timer(servers, topics, followup_db, tmp_path):
+    """Activity during the month does not churn the timers: one review, at the month's end."""
+    customer = f"cust-live-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    events = [activity(customer, now - timedelta(minutes=i)) for i in range(6)]
+    group = f"followup-it-{uuid.uuid4().hex[:6]}"
+    async with replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path) as client:
+        await produce(servers.kafka_bootstrap, topics.activity, events)
+
+        async def counted():
+            answer = await client.get(f"/customers/{customer}/tiers", headers=AGENT)
+            return answer.json() if answer.status_code == 200 else None
+
+        await wait_for(counted)
+        engine = create_engine(followup_db, pool_size=1)
+
+        async def all_applied():
+            async with engine.connect() as conn:
+                applied = await conn.scalar(
+                    sa.text("SELECT count(*) FROM inbox WHERE event_id = ANY(:ids)"),
+                    {"ids": [e.id for e in events]},
+                )
+                return applied == len(events)
+
+        await wait_for(all_applied)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT due_at, cancelled_at, payload->>'month' FROM timers "
+                        "WHERE subject = :s"
+                    ),
+                    {"s": f"customer:{customer}"},
+                )
+            ).all()
+        await engine.dispose()
+    month = month_of(now, UTC_ZONE)
+    assert len(rows) == 1 and rows[0][1] is None and rows[0][2] == month.isoformat()
+    assert rows[0][0] == datetime(
+        next_month(month).year, next_month(month).month, 1, tzinfo=UTC
+    ) + timedelta(seconds=1)
