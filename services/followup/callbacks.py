@@ -25,7 +25,7 @@ from services.followup.domain.policy import FollowupPolicy, overdue_at
 from services.followup.domain.tiers import RANK
 from services.followup.store import repository as repo
 from shared import timers
-from shared.events.common import ContactCard, Severity, Tier
+from shared.events.common import ContactCard, EventData, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import (
     CallbackKind,
@@ -80,14 +80,16 @@ def key_of(callback: dict[str, Any]) -> str:
     return str(callback["customer_id"] or callback["id"])
 
 
-async def publish(session: AsyncSession, deps: Deps, callback: dict[str, Any], *data) -> None:
+async def publish(
+    session: AsyncSession, deps: Deps, callback: dict[str, Any], *data: EventData
+) -> None:
     events: list[Envelope] = [
         new_event(SOURCE, key_of(callback), item, time=datetime_of(item)) for item in data
     ]
     await outbox.add(session, deps.topics.followup, events)
 
 
-def datetime_of(item: Any) -> datetime | None:
+def datetime_of(item: EventData) -> datetime | None:
     """The moment the event tells of, when it names one; else the time of writing."""
     for name in ("at", "requested_at"):
         value = getattr(item, name, None)
@@ -314,7 +316,7 @@ async def record_outcome(
 
 def _events(
     callback: dict[str, Any], decision: Decision, by: str, words: str | None, now: datetime
-) -> list[Any]:
+) -> list[EventData]:
     ids = {"callback_id": callback["id"], "complaint_id": callback["complaint_id"]}
     if decision.reopen:
         return [
