@@ -13,9 +13,10 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter
@@ -51,6 +52,8 @@ class ConsumerRunner:
     max_retries: int = 3
     retry_backoff: float = 0.2
     batch_size: int = 100
+    inbox_retention: timedelta = timedelta(days=30)
+    _pruned_at: float = field(default=float("-inf"), init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = await self._start(stop)
@@ -64,12 +67,35 @@ class ConsumerRunner:
                     log.warning("consumer: fetch failed", extra={"error": str(exc)})
                     await asyncio.sleep(1)
                     continue
-                for tp, records in batches.items():
-                    done = await self._process_partition(records, stop)
-                    if done is not None:
-                        await self._commit(consumer, tp, done + 1)
+                # Partitions are independent (a key lives on one), so they are processed
+                # concurrently, each in order; offsets are committed once all are done.
+                partitions = list(batches)
+                done = await asyncio.gather(
+                    *(self._process_partition(batches[tp], stop) for tp in partitions)
+                )
+                offsets = {tp: last + 1 for tp, last in zip(partitions, done, strict=True)
+                           if last is not None}  # fmt: skip
+                if offsets:
+                    await self._commit(consumer, offsets)
+                await self._prune_inbox()
         finally:
             await consumer.stop()
+
+    async def _prune_inbox(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._pruned_at >= 3600:
+            self._pruned_at = now
+            await self.prune_inbox()
+
+    async def prune_inbox(self) -> int:
+        """Forget processed ids older than the retention (a redelivery comes within minutes
+        or hours, not months); returns how many."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                sa.text("DELETE FROM inbox WHERE processed_at < now() - CAST(:keep AS interval)"),
+                {"keep": self.inbox_retention},
+            )
+        return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def _start(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         delay = 0.5
@@ -105,9 +131,9 @@ class ConsumerRunner:
             done = record.offset
         return done
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await consumer.commit({tp: offset})
+            await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             # The partition moved to another member; it will see these records again and
             # the inbox will skip them.

@@ -198,3 +198,19 @@ async def test_events_without_a_handler_are_skipped(messaging_engine, servers, f
     async with messaging_engine.connect() as conn:
         inbox = (await conn.execute(sa.text("SELECT event_id::text FROM inbox"))).scalars().all()
     assert inbox == [str(mine.id)]
+
+
+async def test_the_inbox_forgets_ids_older_than_its_retention(messaging_engine, servers):
+    runner = ConsumerRunner(["unused"], "g", {}, session_factory(messaging_engine),
+                            KafkaLink(servers.kafka_bootstrap, "t"))  # fmt: skip
+    async with messaging_engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO inbox (event_id, topic, event_type, processed_at) VALUES "
+                "(gen_random_uuid(), 't', 'x', now() - interval '31 days'), "
+                "(gen_random_uuid(), 't', 'x', now() - interval '29 days')"
+            )
+        )
+    assert await runner.prune_inbox() == 1
+    async with messaging_engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM inbox")) == 1
