@@ -218,6 +218,11 @@ def bulk_sql(first_day: date, days: int) -> list[str]:
             "(SELECT *, f1 AS f FROM g UNION ALL SELECT *, f2 FROM g WHERE f2 IS NOT NULL) x "
             f"GROUP BY day{by}, f, score"
         )
+    out.append(
+        "INSERT INTO rollup_resolve_month (month, dimension, value, bucket, count) "
+        "SELECT date_trunc('month', day)::date, dimension, value, bucket, sum(count) "
+        "FROM rollup_resolve GROUP BY 1, 2, 3, 4"
+    )
     out += ["DROP TABLE g", "VACUUM ANALYZE"]
     return out
 

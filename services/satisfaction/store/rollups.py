@@ -3,7 +3,7 @@ transactions touching the same rows never deadlock."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction.domain.contribution import COUNTERS, Contribution
-from services.satisfaction.store.tables import rollup_daily, rollup_factors, rollup_resolve
+from services.satisfaction.store.tables import (
+    rollup_daily,
+    rollup_factors,
+    rollup_resolve,
+    rollup_resolve_month,
+)
 
 
 def _increment(table: sa.Table, key: list[str], counters: list[str]):
@@ -24,6 +29,9 @@ def _increment(table: sa.Table, key: list[str], counters: list[str]):
 
 _DAILY = _increment(rollup_daily, ["day", "dimension", "value"], list(COUNTERS))
 _RESOLVE = _increment(rollup_resolve, ["day", "dimension", "value", "bucket"], ["count"])
+_RESOLVE_MONTH = _increment(
+    rollup_resolve_month, ["month", "dimension", "value", "bucket"], ["count"]
+)
 _FACTORS = _increment(rollup_factors, ["day", "dimension", "value", "factor", "score"], ["count"])
 
 
@@ -40,6 +48,17 @@ async def apply(session: AsyncSession, change: Contribution) -> None:
             for k, n in sorted(change.hist.items())
         ]
         await session.execute(_RESOLVE, rows)
+        months: dict[tuple[date, str, str, float], int] = {}
+        for (day, dimension, value, bucket), n in change.hist.items():
+            key = (day.replace(day=1), dimension, value, bucket)
+            months[key] = months.get(key, 0) + n
+        rows = [
+            {"month": k[0], "dimension": k[1], "value": k[2], "bucket": k[3], "count": n}
+            for k, n in sorted(months.items())
+            if n
+        ]
+        if rows:
+            await session.execute(_RESOLVE_MONTH, rows)
     if change.factors:
         rows = [
             {"day": k[0], "dimension": k[1], "value": k[2], "factor": k[3], "score": k[4],
@@ -69,18 +88,54 @@ async def sums(
     return {value: counters for value, counters in out.items() if any(counters.values())}
 
 
+def split_months(
+    start: date, end: date
+) -> tuple[list[tuple[date, date]], date | None, date | None]:
+    """The days start..end as (edge day ranges, first and last whole month), whole months
+    being those entirely inside the period."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if _next_month(end) - timedelta(days=1) == end else end.replace(day=1)
+    if first >= after:
+        return [(start, end)], None, None
+    edges = []
+    if start < first:
+        edges.append((start, first - timedelta(days=1)))
+    if after <= end:
+        edges.append((after, end))
+    return edges, first, after - timedelta(days=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 async def histograms(
     session: AsyncSession, dimension: str, start: date, end: date
 ) -> dict[str, list[tuple[float, int]]]:
-    t = rollup_resolve
+    """Time-to-resolve histograms per value: whole months from the monthly table, the rest
+    from the daily one."""
+    edges, first, last = split_months(start, end)
+    d, m = rollup_resolve, rollup_resolve_month
+    parts = [
+        sa.select(d.c.value, d.c.bucket, d.c.count).where(*_period(d, dimension, a, b))
+        for a, b in edges
+    ]
+    if first is not None and last is not None:
+        parts.append(
+            sa.select(m.c.value, m.c.bucket, m.c.count).where(
+                m.c.dimension == dimension, m.c.month >= first, m.c.month <= last
+            )
+        )
+    both = sa.union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     rows = await session.execute(
-        sa.select(t.c.value, t.c.bucket, sa.func.sum(t.c.count).label("n"))
-        .where(*_period(t, dimension, start, end))
-        .group_by(t.c.value, t.c.bucket)
+        sa.select(both.c.value, both.c.bucket, sa.func.sum(both.c.count).label("n")).group_by(
+            both.c.value, both.c.bucket
+        )
     )
     out: dict[str, list[tuple[float, int]]] = {}
     for r in rows:
-        out.setdefault(r.value, []).append((r.bucket, int(r.n)))
+        if r.n:
+            out.setdefault(r.value, []).append((r.bucket, int(r.n)))
     return out
 
 

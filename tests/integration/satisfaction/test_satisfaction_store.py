@@ -14,7 +14,12 @@ from aiokafka import AIOKafkaProducer
 from services.satisfaction.app import create_app, source_topics
 from services.satisfaction.rebuild import rebuild
 from services.satisfaction.settings import SatisfactionSettings
-from services.satisfaction.store.tables import rollup_daily, rollup_factors, rollup_resolve
+from services.satisfaction.store.tables import (
+    rollup_daily,
+    rollup_factors,
+    rollup_resolve,
+    rollup_resolve_month,
+)
 from services.satisfaction.usecases import handlers
 from shared.db import create_engine
 from shared.events.common import ContactCard, Tier
@@ -66,7 +71,7 @@ async def snapshot(url: str) -> dict[str, list[tuple]]:
     try:
         async with engine.connect() as conn:
             out = {}
-            for table in (rollup_daily, rollup_resolve, rollup_factors):
+            for table in (rollup_daily, rollup_resolve, rollup_resolve_month, rollup_factors):
                 rows = await conn.execute(sa.select(table).order_by(*table.primary_key.columns))
                 # rows whose increments cancelled out carry no information
                 counts = 3 if table is rollup_daily else -1
@@ -107,6 +112,9 @@ async def test_rollups_redelivery_and_rebuild(settings: SatisfactionSettings, ow
         "frontline": 3,
         "supervisor": 1,
     }
+    # A whole month reads the monthly histogram: the same times to resolve.
+    month = await report(settings, **{"from": "2026-11-01", "to": "2026-11-30"})
+    assert month["overall"] == live["overall"]
     before = await snapshot(settings.database_url)
 
     applied = await rebuild(settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -23,6 +23,7 @@ from services.satisfaction.domain.facts import Facts, fold
 from services.satisfaction.domain.levels import clean_factors, parse_level
 from services.satisfaction.domain.report import ReportPolicy, p90, summary
 from services.satisfaction.settings import DEFAULT_LADDER
+from services.satisfaction.store.rollups import split_months
 from shared.events.common import SatisfactionLevel
 from tests.unit.satisfaction import scenario
 
@@ -270,3 +271,19 @@ def test_alert_fires_once_and_again_only_after_recovery() -> None:
     assert decide(True, 40, 34, 0.85, 20) is Decision.RECOVER  # 85 %: recovered
     assert decide(False, 40, 34, 0.85, 20) is Decision.NONE
     assert decide(False, 41, 34, 0.85, 20) is Decision.FIRE
+
+
+def test_periods_split_into_whole_months_and_edge_days() -> None:
+    d = date
+    assert split_months(d(2026, 1, 15), d(2026, 3, 10)) == (
+        [(d(2026, 1, 15), d(2026, 1, 31)), (d(2026, 3, 1), d(2026, 3, 10))],
+        d(2026, 2, 1), d(2026, 2, 28),
+    )  # fmt: skip
+    assert split_months(d(2026, 1, 1), d(2026, 1, 31)) == ([], d(2026, 1, 1), d(2026, 1, 31))
+    assert split_months(d(2026, 1, 5), d(2026, 1, 20)) == ([(d(2026, 1, 5), d(2026, 1, 20))],
+                                                           None, None)  # fmt: skip
+    assert split_months(d(2026, 1, 1), d(2026, 1, 20)) == ([(d(2026, 1, 1), d(2026, 1, 20))],
+                                                           None, None)  # fmt: skip
+    assert split_months(d(2025, 12, 31), d(2026, 2, 28)) == (
+        [(d(2025, 12, 31), d(2025, 12, 31))], d(2026, 1, 1), d(2026, 2, 28),
+    )  # fmt: skip
