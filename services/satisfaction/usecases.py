@@ -40,6 +40,10 @@ class Expired(Exception):
     pass
 
 
+class WrongComplaint(Exception):
+    """An agent named a survey token of another complaint than the one named."""
+
+
 @dataclass
 class Known:
     """What the store holds about one complaint while a change is applied to it."""
@@ -166,8 +170,9 @@ async def record_answer(
     complaint_id: uuid.UUID | None = None,
     valid_for: timedelta | None = None,
 ) -> SurveyRecorded:
-    """Record an answer given with a survey token (the customer) or for a complaint (an
-    agent on the phone, who then uses up the complaint's open survey, if any). The answer is
+    """Record an answer given with a survey token (the customer, or an agent who names the
+    complaint too) or for a complaint (an agent on the phone, who then uses up the
+    complaint's open survey, if any). The answer is
     applied to the store and published as survey.recorded in one transaction; its id goes
     into the inbox so reading it back from the topic changes nothing."""
     now = datetime.now(UTC)
@@ -176,6 +181,8 @@ async def record_answer(
             peek = await repo.get_survey(session, token)
             if peek is None or peek["requested_at"] is None:
                 raise NotFound
+            if complaint_id is not None and complaint_id != peek["complaint_id"]:
+                raise WrongComplaint
             complaint_id = peek["complaint_id"]
         assert complaint_id is not None
         if token is None and not await repo.complaint_known(session, complaint_id):

@@ -62,6 +62,10 @@ async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> 
         raise HTTPException(409, "this survey was already answered") from None
     except usecases.Expired:
         raise HTTPException(410, "this survey has expired") from None
+    except usecases.WrongComplaint:
+        raise invalid(
+            ("body", "survey_token"), "belongs to another complaint", where.get("token")
+        ) from None
     return Recorded(
         complaint_id=data.complaint_id,
         level=data.level.value,
@@ -99,7 +103,9 @@ async def record_by_agent(
     """An answer an agent took by phone; uses up the complaint's open survey, if any."""
     answer = _answer(body, request, who.name)
     if body.survey_token:
-        return await _record(request, answer, token=body.survey_token)
+        return await _record(
+            request, answer, token=body.survey_token, complaint_id=body.complaint_id
+        )
     return await _record(request, answer, complaint_id=body.complaint_id)
 
 

@@ -112,6 +112,26 @@ async def test_rollups_redelivery_and_rebuild(settings: SatisfactionSettings, ow
         "frontline": 3,
         "supervisor": 1,
     }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=(app := create_app(settings))), base_url="http://t"
+    ) as client:
+        weeks = await client.get(
+            "/reports/trend", params={"interval": "week", "from": "2026-10-27", "to": "2026-11-08"}
+        )
+        assert [(p["period"], p["answers"], p["complaints"]) for p in weeks.json()["points"]] == [
+            ("2026-10-26", 0, 0), ("2026-11-02", 2, 4),
+        ]  # fmt: skip
+        months = await client.get(
+            "/reports/trend", params={"interval": "month", "from": "2026-10-01", "to": "2026-12-31"}
+        )
+        points = months.json()["points"]
+        assert [p["period"] for p in points] == ["2026-10-01", "2026-11-01", "2026-12-01"]
+        assert points[0]["satisfaction_rate"]["value"] is None
+        assert points[1]["satisfaction_rate"] == {
+            "value": 0.5, "target": 0.85, "direction": "min", "meets_target": False
+        }  # fmt: skip
+        assert points[1]["timely_handling_rate"]["value"] == 2 / 3
+    await app.state.runtime.engine.dispose()
     # A whole month reads the monthly histogram: the same times to resolve.
     month = await report(settings, **{"from": "2026-11-01", "to": "2026-11-30"})
     assert month["overall"] == live["overall"]
@@ -176,6 +196,10 @@ async def test_answer_api(settings: SatisfactionSettings, own_topics) -> None:
             by_phone = await client.post("/surveys", json=agent, headers=headers)
             assert by_phone.status_code == 201, by_phone.text
             assert by_phone.json()["taken_by"].startswith("agent:")
+            mismatch = agent | {"survey_token": requested.survey_token}
+            wrong = await client.post("/surveys", json=mismatch, headers=headers)
+            assert wrong.status_code == 422
+            assert wrong.json()["detail"][0]["loc"] == ["body", "survey_token"]
             unknown = agent | {"complaint_id": str(uuid.uuid4())}
             assert (await client.post("/surveys", json=unknown, headers=headers)).status_code == 404
             today = datetime.now(UTC).date().isoformat()
