@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,3 +28,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exc_type in (SQLAlchemyError, OSError, TimeoutError):
         app.add_exception_handler(exc_type, database_error)
+
+
+def field_error(loc: tuple[str | int, ...], message: str, value: object) -> RequestValidationError:
+    """A 422 naming the field, in FastAPI's own error shape: ``("body", "category")``."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
+    )

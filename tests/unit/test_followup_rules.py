@@ -180,15 +180,3 @@ def test_queue_order_puts_the_most_valuable_tier_first():
     order = [Tier.VIP, Tier.A, Tier.B, Tier.C, Tier.D]
     assert [queue_rank(t) for t in order] == sorted(queue_rank(t) for t in order)
     assert queue_rank(Tier.VIP) == 0
-
-
-def test_work_queue_cursor_round_trip_and_garbage():
-    import uuid
-
-    from services.followup.store.repository import decode_cursor, encode_cursor
-
-    callback_id = uuid.uuid4()
-    assert decode_cursor(encode_cursor(NOW, 2, callback_id)) == (NOW, 2, callback_id)
-    for bad in ("garbage", "", encode_cursor(NOW, 2, callback_id)[:-6]):
-        with pytest.raises(ValueError):
-            decode_cursor(bad)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from services.escalation.api.schemas import (
     CasePage,
@@ -30,19 +29,15 @@ from services.escalation.domain.case import Forbidden, Status
 from services.escalation.store import repository as repo
 from services.escalation.usecases import Action, Escalation, NotFound
 from shared.events.common import Severity, Tier
+from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
+from shared.web.pagination import cursor_param
 
 router = APIRouter(tags=["cases"])
 
 Agent = Annotated[Principal, require(Role.AGENT)]
 Supervisor = Annotated[Principal, require(Role.SUPERVISOR)]
 RESPONSES = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}}
-
-
-def query_error(name: str, message: str, value: object) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
-    )
 
 
 @router.get("/cases", response_model=CasePage, responses=RESPONSES)
@@ -60,13 +55,8 @@ async def list_cases(
 ) -> CasePage:
     levels = request.app.state.policy.levels
     if level is not None and level not in levels:
-        raise query_error("level", f"unknown level; one of {list(levels)}", level)
-    after = None
-    if cursor is not None:
-        try:
-            after = repo.decode_cursor(cursor)
-        except ValueError:
-            raise query_error("cursor", "not a valid cursor", cursor) from None
+        raise field_error(("query", "level"), f"unknown level; one of {list(levels)}", level)
+    after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
     found = repo.CaseFilter(
         status=status.value if status else None,
         level=level,
@@ -207,7 +197,7 @@ async def sla_stats(
     end = _aware(end) if end else datetime.now(UTC)
     start = _aware(start) if start else end - timedelta(days=30)
     if start >= end:
-        raise query_error("from", "must be before 'to'", start.isoformat())
+        raise field_error(("query", "from"), "must be before 'to'", start.isoformat())
     async with request.app.state.runtime.sessions() as session:
         per_clock = await repo.sla_stats(session, start, end, "clock")
         per_level = await repo.sla_stats(session, start, end, "level")

@@ -3,7 +3,6 @@ transaction, so a case, its timeline, its timers and its outbox events commit to
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from services.escalation.store.tables import cases, sla_outcomes, timeline
 from shared import timers
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
 from shared.events.handling import CaseOutcome
+from shared.web.pagination import encode_cursor
 
 
 def _row(case: Case, now: datetime) -> dict[str, Any]:
@@ -209,19 +209,6 @@ class CaseFilter:
     severity: str | None = None
     overdue: bool | None = None
     breached: bool | None = None
-
-
-def encode_cursor(received_at: datetime, complaint_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{received_at.isoformat()}|{complaint_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ValueError on a cursor this service did not make."""
-    try:
-        at, _, cid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(cid)
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise ValueError("not a valid cursor") from exc
 
 
 async def list_cases(

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from services.followup import usecases
 from services.followup.api.schemas import (
@@ -27,17 +26,13 @@ from services.followup.domain.policy import reschedule_problem
 from services.followup.store import repository as repo
 from shared.events.common import Tier
 from shared.events.followup import CallbackKind
+from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
+from shared.web.pagination import cursor_param
 
 router = APIRouter(tags=["call-backs"])
 
 Agent = Annotated[Principal, require(Role.AGENT)]
-
-
-def field_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
-    )
 
 
 def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> CallbackView:
@@ -63,12 +58,7 @@ async def list_callbacks(
     """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
     if due_before is not None and due_before.tzinfo is None:
         raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
-    after = None
-    if cursor is not None:
-        try:
-            after = repo.decode_cursor(cursor)
-        except ValueError:
-            raise field_error(("query", "cursor"), "not a valid cursor", cursor) from None
+    after = cursor_param(cursor, datetime.fromisoformat, int, uuid.UUID)
     async with request.app.state.runtime.sessions() as session:
         rows, next_cursor = await repo.list_callbacks(
             session,

@@ -3,7 +3,6 @@ transaction, so a call-back, its timers and its outbox events commit together.""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from services.followup.store.tables import (
     tier_history,
     visit_days,
 )
+from shared.web.pagination import encode_cursor
 
 # ---- call-backs -------------------------------------------------------------------------
 
@@ -76,23 +76,6 @@ async def open_for_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> 
         )
     )
     return list(rows.scalars())
-
-
-def encode_cursor(due_at: datetime, tier_rank: int, callback_id: uuid.UUID) -> str:
-    raw = f"{due_at.isoformat()}|{tier_rank}|{callback_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int, uuid.UUID]:
-    """Raises ValueError on a cursor this service did not make."""
-    try:
-        at, rank, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        due = datetime.fromisoformat(at)
-        if due.tzinfo is None:
-            raise ValueError("naive time")
-        return due, int(rank), uuid.UUID(cid)
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise ValueError("not a valid cursor") from exc
 
 
 async def list_callbacks(

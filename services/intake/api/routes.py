@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 
 from services.intake import usecases
 from services.intake.api.schemas import ComplaintAnswer, ComplaintPage, ComplaintView, Rejection
@@ -15,6 +15,8 @@ from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from services.intake.store import repository as repo
 from shared.events.common import Channel
 from shared.web.auth import identify
+from shared.web.errors import field_error
+from shared.web.pagination import cursor_param
 
 router = APIRouter(tags=["complaints"])
 
@@ -33,12 +35,6 @@ def authenticated_channel(
 ChannelDep = Annotated[Channel, Depends(authenticated_channel)]
 
 
-def field_error(field: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", *field), "msg": message, "input": value}]
-    )
-
-
 @router.post(
     "/complaints",
     status_code=201,
@@ -55,11 +51,13 @@ async def post_complaint(
     state = request.app.state
     if submission.channel is not None and submission.channel != channel:
         raise field_error(
-            ("channel",), f"does not match the API key's channel ({channel})", submission.channel
+            ("body", "channel"),
+            f"does not match the API key's channel ({channel})",
+            submission.channel,
         )
     if submission.category not in state.settings.categories:
         raise field_error(
-            ("category",),
+            ("body", "category"),
             f"unknown category; one of {state.settings.categories}",
             submission.category,
         )
@@ -145,21 +143,7 @@ async def list_complaints(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ComplaintPage:
-    after = None
-    if cursor is not None:
-        try:
-            after = repo.decode_cursor(cursor)
-        except ValueError:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("query", "cursor"),
-                        "msg": "not a valid cursor",
-                        "input": cursor,
-                    }
-                ]
-            ) from None
+    after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
     async with request.app.state.runtime.sessions() as session:
         rows, next_cursor = await repo.list_complaints(
             session,

@@ -3,7 +3,6 @@ transaction, so a complaint, its history and its outbox events commit together."
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.store.tables import complaints, idempotency_keys, status_history
+from shared.web.pagination import encode_cursor
 
 
 @dataclass(frozen=True)
@@ -82,19 +82,6 @@ async def get_history(session: AsyncSession, complaint_id: uuid.UUID) -> list[di
         .order_by(status_history.c.id)
     )
     return [dict(r) for r in rows.mappings()]
-
-
-def encode_cursor(received_at: datetime, complaint_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{received_at.isoformat()}|{complaint_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ValueError on a cursor this service did not make."""
-    try:
-        at, _, cid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(cid)
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise ValueError("not a valid cursor") from exc
 
 
 async def list_complaints(
