@@ -37,7 +37,7 @@ from tests.support.servers import ROOT
 from tests.unit.satisfaction.scenario import EXPECTED_OVERALL, check_overall
 
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
-ACK_SECONDS = 5
+ACK_SECONDS = 8
 
 ESCALATION_POLICY = f"""
 version: "e2e-satisfaction"
@@ -158,10 +158,13 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             )  # fmt: skip
             assert answer.status_code == 200, answer.text
 
-        c1 = await submit("web", "billing", "A", "王芳")
+        # The two meant to breach first: once escalation has opened their cases its consumer
+        # is running, so the two meant to be on time do not lose their seconds to start-up.
         c2 = await submit("hotline", "product_quality", "C", "李雷")
-        c3 = await submit("web", "delivery", "B", "张伟")
         c4 = await submit("web", "billing", "C", "赵敏")
+        await poll(lambda: case(c2))
+        c1 = await submit("web", "billing", "A", "王芳")
+        c3 = await submit("web", "delivery", "B", "张伟")
         await asyncio.gather(handle(c1), handle(c3), handle(c2, wait_for_breach=True))
         await asyncio.gather(
             call_back(c1, 1, True),
