@@ -19,6 +19,7 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     database_url: str = ""
     db_pool_size: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger bodies get 413")
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),

@@ -16,12 +16,9 @@ from services.escalation.store import repository as repo
 from services.escalation.usecases import TIMER_KINDS, Escalation
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived
-from shared.runtime import Runtime, Task, lifespan
+from shared.runtime import Runtime, Task
 from shared.timers import TimerScheduler
-from shared.web.errors import install_error_handlers
-from shared.web.health import health_router
-from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
-from shared.web.ops_auth import parse_ops_tokens
+from shared.web.app import service_app
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +72,14 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
     policy = load_policy(settings.policy_file)
     runtime = Runtime.build(settings)
     escalation = Escalation(runtime.sessions, runtime.topics, policy)
-    app = FastAPI(
+    app = service_app(
         title="Complaint escalation",
-        version="1.0.0",
         description="Every complaint's case on tiered SLA clocks and the escalation ladder.",
-        lifespan=lifespan(runtime, background_tasks(escalation, settings)),
+        settings=settings,
+        runtime=runtime,
+        tasks=background_tasks(escalation, settings),
+        router=router,
     )
-    app.state.settings = settings
-    app.state.runtime = runtime
     app.state.policy = policy
     app.state.escalation = escalation
-    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
-    install_error_handlers(app)
-    app.include_router(health_router())
-    app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     return app

@@ -17,7 +17,6 @@ class EscalationSettings(ServiceSettings):
     service_name: str = "escalation"
     port: int = 8002
     policy_file: str = ""
-    max_body_bytes: int = 64 * 1024
     # The scheduler sleeps until the next due timer (woken early when one is armed); this
     # caps a sleep so a clock change or a lost notification costs at most this much.
     scheduler_max_sleep_seconds: float = Field(default=30.0, gt=0)

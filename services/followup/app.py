@@ -9,12 +9,9 @@ from services.followup.api.routes import router
 from services.followup.callbacks import Deps
 from services.followup.domain.policy import load_policy
 from services.followup.settings import FollowupSettings
-from shared.runtime import Runtime, Task, lifespan
+from shared.runtime import Runtime, Task
 from shared.timers import TimerScheduler
-from shared.web.errors import install_error_handlers
-from shared.web.health import health_router
-from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
-from shared.web.ops_auth import parse_ops_tokens
+from shared.web.app import service_app
 
 
 def tasks_for(deps: Deps, settings: FollowupSettings):
@@ -40,22 +37,16 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
     policy = load_policy(settings.policy_file)
     runtime = Runtime.build(settings)
     deps = Deps(topics=runtime.topics, policy=policy)
-    app = FastAPI(
+    app = service_app(
         title="Complaint follow-up",
-        version="1.0.0",
         description=(
             "Call-backs after a case is resolved, until the customer is satisfied; remedial "
             "calls after an unhappy survey; retention calls when a customer's tier drops."
         ),
-        lifespan=lifespan(runtime, tasks_for(deps, settings)),
+        settings=settings,
+        runtime=runtime,
+        tasks=tasks_for(deps, settings),
+        router=router,
     )
-    app.state.settings = settings
-    app.state.runtime = runtime
     app.state.deps = deps
-    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
-    install_error_handlers(app)
-    app.include_router(health_router())
-    app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     return app

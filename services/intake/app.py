@@ -13,10 +13,8 @@ from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
 from services.intake.settings import IntakeSettings
 from services.intake.store import repository
-from shared.runtime import Runtime, Task, lifespan
-from shared.web.errors import install_error_handlers
-from shared.web.health import health_router
-from shared.web.middleware import MetricsMiddleware
+from shared.runtime import Runtime, Task
+from shared.web.app import service_app
 
 
 def policy_from(settings: IntakeSettings) -> IntakePolicy:
@@ -57,19 +55,14 @@ def background_tasks(runtime: Runtime) -> list[Task]:
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = Runtime.build(settings)
-    app = FastAPI(
+    app = service_app(
         title="Complaint intake",
-        version="1.0.0",
         description="The front door for customer channels: record, classify, publish complaints.",
-        lifespan=lifespan(runtime, background_tasks),
-        max_body_size=settings.max_body_bytes,  # 413 beyond, declared or streamed
+        settings=settings,
+        runtime=runtime,
+        tasks=background_tasks,
+        router=router,
     )
-    app.state.settings = settings
-    app.state.runtime = runtime
     app.state.policy = policy_from(settings)
     app.state.credentials = settings.credentials()
-    install_error_handlers(app)
-    app.include_router(health_router())
-    app.include_router(router)
-    app.add_middleware(MetricsMiddleware)
     return app

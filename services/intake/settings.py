@@ -57,7 +57,6 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
     api_keys: str = Field(default="", description="channel:key pairs, e.g. web:K1,hotline:K2")
-    max_body_bytes: int = 64 * 1024
     categories: list[str] = DEFAULT_CATEGORIES
     major_categories: list[str] = ["safety"]
     major_keywords: list[str] = DEFAULT_MAJOR_KEYWORDS
