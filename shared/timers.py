@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -115,6 +115,7 @@ class TimerScheduler:
         max_sleep: float = 30.0,
         retry_after: float = 5.0,
         max_attempts: int = 10,
+        retention: timedelta = timedelta(days=7),
     ) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -123,6 +124,8 @@ class TimerScheduler:
         self.max_sleep = max_sleep
         self.retry_after = retry_after
         self.max_attempts = max_attempts
+        self.retention = retention
+        self._pruned_at = float("-inf")
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -200,10 +203,26 @@ class TimerScheduler:
             )
         return self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
 
+    async def prune(self) -> int:
+        """Delete timers fired or cancelled longer ago than the retention: the table stays
+        the size of what is pending (the services keep their own history)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.text(
+                    "DELETE FROM timers WHERE coalesce(fired_at, cancelled_at) "
+                    "< now() - CAST(:keep AS interval)"
+                ),
+                {"keep": self.retention},
+            )
+        return result.rowcount or 0
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
             try:
+                if asyncio.get_running_loop().time() - self._pruned_at > 3600:
+                    self._pruned_at = asyncio.get_running_loop().time()
+                    await self.prune()
                 await self._listen()
                 self._wake.clear()
                 if await self.fire_due() >= self.batch_size:

@@ -3,8 +3,6 @@ timer scheduler and the outbox relay."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from fastapi import FastAPI
@@ -12,7 +10,6 @@ from fastapi import FastAPI
 from services.escalation.api.routes import router
 from services.escalation.policy_file import load_policy
 from services.escalation.settings import EscalationSettings
-from services.escalation.store import repository as repo
 from services.escalation.usecases import TIMER_KINDS, Escalation
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived
@@ -21,22 +18,6 @@ from shared.timers import TimerScheduler
 from shared.web.app import service_app
 
 log = logging.getLogger(__name__)
-
-
-def housekeeping(runtime: Runtime, settings: EscalationSettings) -> Task:
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with runtime.sessions.begin() as session:
-                    gone = await repo.forget_timers(session, settings.timer_retention_days)
-                if gone:
-                    log.info("old timers deleted", extra={"count": gone})
-            except Exception as exc:  # the next round tries again
-                log.warning("timer housekeeping failed", extra={"error": repr(exc)})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.housekeeping_interval_seconds)
-
-    return run
 
 
 def background_tasks(escalation: Escalation, settings: EscalationSettings):
@@ -61,7 +42,6 @@ def background_tasks(escalation: Escalation, settings: EscalationSettings):
             runtime.relay().run,
             consumer.run,
             scheduler.run,
-            housekeeping(runtime, settings),
         ]
 
     return tasks

@@ -22,5 +22,3 @@ class EscalationSettings(ServiceSettings):
     scheduler_max_sleep_seconds: float = Field(default=30.0, gt=0)
     scheduler_batch_size: int = Field(default=200, ge=1)
     # Fired and cancelled timers are deleted after this long (the timeline keeps the story).
-    timer_retention_days: float = Field(default=7, gt=0)
-    housekeeping_interval_seconds: float = Field(default=3600, gt=0)

@@ -348,7 +348,7 @@ async def test_list_filters_and_cursor_pagination(api):
 
 
 async def test_old_fired_and_cancelled_timers_are_forgotten(escalation_db):
-    from services.escalation.store import repository as repo
+    from shared.timers import TimerScheduler
 
     _, engine = escalation_db
     async with engine.begin() as conn:
@@ -361,8 +361,7 @@ async def test_old_fired_and_cancelled_timers_are_forgotten(escalation_db):
                 "('case.warn', 'd', now() + interval '1 day', NULL, NULL)"
             )
         )
-    async with session_factory(engine).begin() as session:
-        assert await repo.forget_timers(session, 7) == 2
+    assert await TimerScheduler(engine, {}).prune() == 2
     async with engine.connect() as conn:
         left = await conn.scalar(sa.text("SELECT array_agg(subject ORDER BY subject) FROM timers"))
     assert left == ["c", "d"]

@@ -181,19 +181,6 @@ async def sync_timers(
             await timers.arm(session, wakeup.kind, subject, wakeup.due_at, wakeup.payload)
 
 
-async def forget_timers(session: AsyncSession, older_than_days: float) -> int:
-    """Delete timers fired or cancelled more than ``older_than_days`` ago: the case keeps its
-    history in the timeline, and the timers table stays the size of what is pending."""
-    result = await session.execute(
-        sa.text(
-            "DELETE FROM timers WHERE coalesce(fired_at, cancelled_at) "
-            "< now() - make_interval(secs => :secs)"
-        ),
-        {"secs": older_than_days * 86400},
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
-
-
 def _key(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in payload.items()))
 
