@@ -3,8 +3,6 @@ timer scheduler and the outbox relay."""
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from services.escalation.api.routes import router
@@ -16,8 +14,6 @@ from shared.events.intake import ComplaintCompleted, ComplaintReceived
 from shared.runtime import Runtime, Task
 from shared.timers import TimerScheduler
 from shared.web.app import service_app
-
-log = logging.getLogger(__name__)
 
 
 def background_tasks(escalation: Escalation, settings: EscalationSettings):
