@@ -1,7 +1,8 @@
 """Rebuild the store from the topics: empty the derived tables and the inbox, then read
 intake, handling, follow-up and satisfaction topics from their beginning up to their end as
-of now, applying every event with the same handlers as the live consumer. The folds are
-order-independent and increments exact, so the figures equal those of the live store.
+of now, applying every event with the same changes as the live consumer, batched per
+complaint and per transaction. The folds are order-independent and the increments exact, so
+the figures equal those of the live store.
 
     python -m services.satisfaction rebuild     # with the service stopped
 
@@ -12,20 +13,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
+from collections import defaultdict
 from pathlib import Path
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction import usecases
+from services.satisfaction.domain.contribution import COUNTERS, Contribution, merge
 from services.satisfaction.settings import SatisfactionSettings
-from services.satisfaction.store.tables import DERIVED
+from services.satisfaction.store import rollups
+from services.satisfaction.store.tables import (
+    DERIVED,
+    rollup_daily,
+    rollup_factors,
+    rollup_resolve,
+    rollup_resolve_month,
+)
 from shared.db import create_engine, session_factory
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
 from shared.logs import configure_logging
-from shared.messaging import inbox
 from shared.migrations import upgrade
 
 log = logging.getLogger(__name__)
@@ -35,7 +46,7 @@ async def rebuild(settings: SatisfactionSettings) -> int:
     """Returns how many events were applied."""
     engine = create_engine(settings.database_url, 4)
     sessions = session_factory(engine)
-    handlers = usecases.handlers(settings.escalation_ladder)
+    ladder = settings.escalation_ladder
     t = Topics(settings.kafka_topic_prefix)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -60,16 +71,28 @@ async def rebuild(settings: SatisfactionSettings) -> int:
             await consumer.seek_to_beginning(*partitions)
         remaining = {tp for tp, end in ends.items() if end > 0}
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=1000)
+            events = [
+                (record.topic, record.value)
+                for tp, records in batches.items()
+                for record in records
+                if record.offset < ends[tp]
+            ]
             async with sessions.begin() as session:
-                for tp, records in batches.items():
-                    for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
-                        applied += await _apply(session, handlers, record.topic, record.value)
+                applied += await apply_batch(session, events, ladder)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+        async with engine.begin() as conn:
+            # Increments that cancelled out (answers met before their complaint's facts)
+            # leave rows of zeros: they carry nothing.
+            for table, counts in (
+                (rollup_daily, list(COUNTERS)),
+                (rollup_resolve, ["count"]),
+                (rollup_resolve_month, ["count"]),
+                (rollup_factors, ["count"]),
+            ):
+                await conn.execute(sa.delete(table).where(*(table.c[c] == 0 for c in counts)))
     finally:
         await consumer.stop()
         await engine.dispose()
@@ -86,26 +109,74 @@ async def _partitions(bootstrap: str, topic: str) -> set[int]:
         await producer.stop()
 
 
-async def _apply(session, handlers, topic: str, value: bytes | None) -> int:  # type: ignore[no-untyped-def]
-    try:
-        event = Envelope.from_bytes(value or b"")
-    except ValidationError:
+async def apply_batch(
+    session: AsyncSession, records: list[tuple[str, bytes | None]], ladder: list[str]
+) -> int:
+    """Apply a batch in one transaction: inbox claims in one statement, each complaint's
+    events folded together (the folds are order-independent), the rollup increments of the
+    whole batch summed and written once. Returns how many events were applied."""
+    events: dict[uuid.UUID, tuple[str, Envelope]] = {}
+    for topic, value in records:
+        try:
+            event = Envelope.from_bytes(value or b"")
+        except ValidationError:
+            continue
+        if event.type in usecases.HANDLED:
+            events.setdefault(event.id, (topic, event))
+    if not events:
         return 0
-    handler = handlers.get(event.type)
-    if handler is None:
-        return 0
-    try:
-        async with session.begin_nested():
-            if not await inbox.claim(session, event, topic):
-                return 0
-            await handler(session, event)
-    except Exception:
-        # The live consumer would have dead-lettered it: skip it here too.
-        log.exception(
-            "rebuild: event skipped", extra={"event_id": str(event.id), "type": event.type}
-        )
-        return 0
-    return 1
+    claimed = set(
+        (
+            await session.execute(
+                sa.text(
+                    "INSERT INTO inbox (event_id, topic, event_type) "
+                    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
+                    "CAST(:types AS text[])) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+                ),
+                {
+                    "ids": [str(i) for i in events],
+                    "topics": [t for t, _ in events.values()],
+                    "types": [e.type for _, e in events.values()],
+                },
+            )
+        ).scalars()
+    )
+    by_complaint: dict[uuid.UUID, list[Envelope]] = defaultdict(list)
+    for event_id, (_, event) in events.items():
+        if event_id in claimed:
+            try:
+                by_complaint[usecases.complaint_of(event)].append(event)
+            except (KeyError, ValueError):
+                log.warning("rebuild: event without a complaint id", extra={"id": str(event_id)})
+    changes: list[Contribution] = []
+    applied = 0
+    for complaint_id, group in sorted(by_complaint.items()):
+        try:
+            async with session.begin_nested():
+                changes.append(
+                    await usecases.change_complaint(
+                        session,
+                        complaint_id,
+                        [usecases.change_for(session, e, ladder) for e in group],
+                    )
+                )
+            applied += len(group)
+        except Exception:
+            # One bad event must not cost its neighbours: retry them one by one; the live
+            # consumer would have dead-lettered the bad one, so it is skipped here.
+            for event in group:
+                try:
+                    async with session.begin_nested():
+                        changes.append(
+                            await usecases.change_complaint(
+                                session, complaint_id, [usecases.change_for(session, event, ladder)]
+                            )
+                        )
+                    applied += 1
+                except Exception:
+                    log.exception("rebuild: event skipped", extra={"event_id": str(event.id)})
+    await rollups.apply(session, merge(changes))
+    return applied
 
 
 def main(migrations: Path) -> None:

@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.satisfaction.domain.contribution import Answer, Survey, contribution, delta
+from services.satisfaction.domain.contribution import (
+    Answer,
+    Contribution,
+    Survey,
+    contribution,
+    delta,
+)
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
 from services.satisfaction.store import repository as repo
 from services.satisfaction.store import rollups
@@ -53,14 +59,16 @@ class Known:
     answers: list[Answer]
 
 
-async def update(
-    session: AsyncSession,
-    complaint_id: uuid.UUID,
-    change: Callable[[Known], Awaitable[None]],
-) -> None:
-    """``change`` writes its rows and mirrors them in ``Known``; the rollups get the
-    difference between the complaint's contribution before and after."""
+Change = Callable[[Known], Awaitable[None]]
+
+
+async def change_complaint(
+    session: AsyncSession, complaint_id: uuid.UUID, changes: list[Change]
+) -> Contribution:
+    """Apply ``changes`` (each writes its rows and mirrors them in ``Known``); returns the
+    difference between the complaint's contribution to the rollups after and before."""
     facts = await repo.lock_facts(session, complaint_id)
+    # Read after the lock: a concurrent writer of this complaint has committed by now.
     known = Known(
         facts,
         await repo.surveys_of(session, complaint_id),
@@ -68,59 +76,77 @@ async def update(
     )
     before = contribution(known.facts, known.surveys, known.answers)
     unchanged = replace(facts, breached=set(facts.breached))
-    await change(known)
+    for change in changes:
+        await change(known)
     if known.facts != unchanged:
         await repo.save_facts(session, known.facts)
-    after = contribution(known.facts, known.surveys, known.answers)
-    await rollups.apply(session, delta(before, after))
+    return delta(before, contribution(known.facts, known.surveys, known.answers))
+
+
+async def update(session: AsyncSession, complaint_id: uuid.UUID, change: Change) -> None:
+    await rollups.apply(session, await change_complaint(session, complaint_id, [change]))
 
 
 def _answered(surveys: list[Survey], token: str) -> list[Survey]:
     return [Survey(s.token, s.requested_at, True) if s.token == token else s for s in surveys]
 
 
+def complaint_of(event: Envelope) -> uuid.UUID:
+    return uuid.UUID(str(event.data["complaint_id"]))
+
+
+def change_for(session: AsyncSession, event: Envelope, ladder: list[str]) -> Change:
+    """What ``event`` changes about its complaint."""
+    if event.type == "survey.requested":
+        return _requested(session, event)
+    if event.type == "survey.recorded":
+        return _recorded(session, event)
+    if event.type not in FACT_EVENTS:
+        raise ValueError(f"no change for {event.type}")
+
+    async def change(known: Known) -> None:
+        fold(known.facts, event.type, event.data, ladder)
+
+    return change
+
+
+HANDLED = frozenset({*FACT_EVENTS, "survey.requested", "survey.recorded"})
+
+
 def handlers(ladder: list[str]) -> dict[str, Handler]:
     """The consumer handlers, by event type, for the lifecycle and survey events."""
 
-    async def on_fact(session: AsyncSession, event: Envelope) -> None:
-        async def change(known: Known) -> None:
-            fold(known.facts, event.type, event.data, ladder)
+    async def handle(session: AsyncSession, event: Envelope) -> None:
+        await update(session, complaint_of(event), change_for(session, event, ladder))
 
-        await update(session, uuid.UUID(str(event.data["complaint_id"])), change)
-
-    async def on_requested(session: AsyncSession, event: Envelope) -> None:
-        data = event.data
-        complaint_id = uuid.UUID(str(data["complaint_id"]))
-        customer = data.get("customer") or {}
-
-        async def change(known: Known) -> None:
-            token = data["survey_token"]
-            requested_at = datetime.fromisoformat(data["requested_at"])
-            answered = await repo.upsert_requested_survey(
-                session,
-                {
-                    "token": token,
-                    "complaint_id": complaint_id,
-                    "callback_id": data.get("callback_id"),
-                    "customer_id": customer.get("id"),
-                    "tier": customer.get("tier"),
-                    "requested_at": requested_at,
-                },
-            )
-            others = [s for s in known.surveys if s.token != token]
-            known.surveys = [*others, Survey(token, requested_at, answered)]
-
-        await update(session, complaint_id, change)
-
-    return {
-        **dict.fromkeys(FACT_EVENTS, on_fact),
-        "survey.requested": on_requested,
-        "survey.recorded": apply_answer,
-    }
+    return dict.fromkeys(HANDLED, handle)
 
 
-async def apply_answer(session: AsyncSession, event: Envelope) -> None:
-    """A survey.recorded event, from this service's API or read back from the topic."""
+def _requested(session: AsyncSession, event: Envelope) -> Change:
+    data = event.data
+    customer = data.get("customer") or {}
+
+    async def change(known: Known) -> None:
+        token = data["survey_token"]
+        requested_at = datetime.fromisoformat(data["requested_at"])
+        answered = await repo.upsert_requested_survey(
+            session,
+            {
+                "token": token,
+                "complaint_id": known.facts.complaint_id,
+                "callback_id": data.get("callback_id"),
+                "customer_id": customer.get("id"),
+                "tier": customer.get("tier"),
+                "requested_at": requested_at,
+            },
+        )
+        others = [s for s in known.surveys if s.token != token]
+        known.surveys = [*others, Survey(token, requested_at, answered)]
+
+    return change
+
+
+def _recorded(session: AsyncSession, event: Envelope) -> Change:
     data = SurveyRecorded.model_validate(event.data)
 
     async def change(known: Known) -> None:
@@ -150,7 +176,12 @@ async def apply_answer(session: AsyncSession, event: Envelope) -> None:
             )
             known.surveys = _answered(known.surveys, data.survey_token)
 
-    await update(session, data.complaint_id, change)
+    return change
+
+
+async def apply_answer(session: AsyncSession, event: Envelope) -> None:
+    """A survey.recorded event, from this service's API or read back from the topic."""
+    await update(session, complaint_of(event), _recorded(session, event))
 
 
 @dataclass(frozen=True)

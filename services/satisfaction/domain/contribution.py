@@ -147,3 +147,22 @@ def delta(before: Contribution, after: Contribution) -> Contribution:
     return Contribution(
         counters, diff(before.hist, after.hist), diff(before.factors, after.factors)
     )
+
+
+def merge(parts: Iterable[Contribution]) -> Contribution:
+    """The sum of several changes (a batch of complaints), without the zeros."""
+    counters: dict[RollupKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    hist: dict[HistKey, int] = defaultdict(int)
+    factors: dict[FactorKey, int] = defaultdict(int)
+    for part in parts:
+        for key, values in part.counters.items():
+            for column, n in values.items():
+                counters[key][column] += n
+        for key, n in part.hist.items():
+            hist[key] += n
+        for key, n in part.factors.items():
+            factors[key] += n
+    return delta(
+        Contribution.empty(),
+        Contribution({k: dict(v) for k, v in counters.items()}, dict(hist), dict(factors)),
+    )
