@@ -25,8 +25,9 @@ from shared.db import create_engine
 from shared.events.common import ContactCard, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import SurveyReason, SurveyRequested
-from shared.events.topics import Topics
+from shared.events.topics import Topics, dead_letter
 from shared.runtime import Runtime
+from tests.support.kafka import read_until
 from tests.unit.satisfaction import scenario
 
 PERIOD = {"from": str(scenario.PERIOD[0]), "to": str(scenario.PERIOD[1])}
@@ -95,10 +96,26 @@ async def report(settings: SatisfactionSettings, **params: str) -> dict:
 
 async def test_rollups_redelivery_and_rebuild(settings: SatisfactionSettings, own_topics) -> None:
     events = scenario.envelopes()
-    # Every event once, then five of them again with the same ids: a redelivery.
+    # Every event once, then five of them again with the same ids: a redelivery. And one
+    # that can never be applied (no clock): dead-lettered live, skipped by the rebuild.
     redelivered = [events[0], events[3], events[7], events[-1], events[-2]]
-    await publish(settings.kafka_bootstrap_servers, own_topics, events + redelivered)
+    poison = Envelope(
+        source="/t", type="case.sla_breached", subject=str(scenario.A),
+        data={"complaint_id": str(scenario.A), "at": "2026-11-02T10:00:00Z"},
+    )  # fmt: skip
+    await publish(
+        settings.kafka_bootstrap_servers,
+        own_topics,
+        [*events[:5], ("handling", poison), *events[5:], *redelivered],
+    )
     await consume_until(settings, len(events))
+    dead = await read_until(
+        settings.kafka_bootstrap_servers,
+        dead_letter(own_topics.handling),
+        lambda kept: len(kept) >= 1,
+        timeout=20,
+    )
+    assert dead[0].value["id"] == str(poison.id)
 
     live = await report(settings)
     scenario.check_overall(live["overall"])

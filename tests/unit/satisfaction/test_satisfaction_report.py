@@ -17,6 +17,7 @@ from services.satisfaction.domain.contribution import (
     Survey,
     contribution,
     delta,
+    merge,
     resolve_bucket,
 )
 from services.satisfaction.domain.facts import Facts, fold
@@ -287,3 +288,13 @@ def test_periods_split_into_whole_months_and_edge_days() -> None:
     assert split_months(d(2025, 12, 31), d(2026, 2, 28)) == (
         [(d(2025, 12, 31), d(2025, 12, 31))], d(2026, 1, 1), d(2026, 2, 28),
     )  # fmt: skip
+
+
+def test_merged_changes_sum_and_drop_zeros() -> None:
+    day = date(2026, 1, 1)
+    a = Contribution({(day, "all", "all"): {"l5": 1, "l1": 1}}, {(day, "all", "all", 60.0): 1}, {})
+    b = Contribution({(day, "all", "all"): {"l5": 2, "l1": -1}}, {(day, "all", "all", 60.0): -1},
+                     {(day, "all", "all", "speed", 5): 1})  # fmt: skip
+    assert merge([a, b]) == Contribution(
+        {(day, "all", "all"): {"l5": 3}}, {}, {(day, "all", "all", "speed", 5): 1}
+    )
