@@ -204,6 +204,14 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         )  # fmt: skip
         assert by_phone.status_code == 201, by_phone.text
 
+        # Follow-up reads survey.recorded: a remedial call-back for the dissatisfied answer.
+        async def remedial():
+            answer = await http.get(f"{followup.url}/callbacks", params={"complaint_id": c2},
+                                    headers=AGENT)  # fmt: skip
+            return [c for c in answer.json()["items"] if c["kind"] == "remedial"]
+
+        await poll(remedial)
+
         # What upstream published decides the times to resolve.
         intake_events = await read_until(
             servers.kafka_bootstrap, topics.intake, lambda kept: len(kept) >= 4,
