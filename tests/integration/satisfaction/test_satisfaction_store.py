@@ -199,6 +199,19 @@ async def test_answer_api(settings: SatisfactionSettings, own_topics) -> None:
             bad = await client.post(url, json={"level": 5, "factors": ["price"]})
             assert bad.status_code == 422
             assert bad.json()["detail"][0]["loc"] == ["body", "factors"]
+            for body in (
+                {"level": 5.5}, {"level": None}, {"level": "5.0"}, {"level": 0}, {},
+                {"level": 5, "factors": "speed"}, {"level": 5, "extra": 1},
+                {"level": 5, "comment": "x" * 5000},
+            ):  # fmt: skip
+                assert (await client.post(url, json=body)).status_code == 422, body
+            for params in ({"from": "2026-13-01"}, {"group_by": "colour"}, {"to": "soon"},
+                           {"from": "2020-01-01"}):  # fmt: skip
+                answer = await client.get("/reports/summary", params=params)
+                assert answer.status_code == 422, params
+            assert (
+                await client.get("/reports/trend", params={"interval": "year"})
+            ).status_code == 422
             assert (await client.post("/surveys/nope", json={"level": 5})).status_code == 404
             body = {"level": "neutral", "factors": ["Speed", "communication"], "comment": "太慢了"}
             ok = await client.post(url, json=body)
