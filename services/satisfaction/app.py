@@ -9,11 +9,8 @@ from services.satisfaction.alerts import watcher
 from services.satisfaction.api.routes import router
 from services.satisfaction.domain.report import ReportPolicy
 from services.satisfaction.settings import SatisfactionSettings
-from shared.runtime import Runtime, Task, lifespan
-from shared.web.errors import install_error_handlers
-from shared.web.health import health_router
-from shared.web.middleware import BodyLimitMiddleware, MetricsMiddleware
-from shared.web.ops_auth import parse_ops_tokens
+from shared.runtime import Runtime, Task
+from shared.web.app import service_app
 
 
 def policy_from(settings: SatisfactionSettings) -> ReportPolicy:
@@ -46,20 +43,14 @@ def background_tasks(runtime: Runtime) -> list[Task]:
 def create_app(settings: SatisfactionSettings | None = None) -> FastAPI:
     settings = settings or SatisfactionSettings()
     runtime = Runtime.build(settings)
-    app = FastAPI(
+    app = service_app(
         title="Customer satisfaction",
-        version="1.0.0",
         description="Survey answers joined with what happened to each complaint: reports, "
         "alerts and a dashboard.",
-        lifespan=lifespan(runtime, background_tasks),
+        settings=settings,
+        runtime=runtime,
+        tasks=background_tasks,
+        router=router,
     )
-    app.state.settings = settings
-    app.state.runtime = runtime
     app.state.policy = policy_from(settings)
-    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
-    install_error_handlers(app)
-    app.include_router(health_router())
-    app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     return app

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from services.satisfaction import reports, usecases
@@ -15,6 +14,7 @@ from services.satisfaction.api import dashboard
 from services.satisfaction.api.schemas import AgentAnswerIn, AnswerIn, Recorded
 from services.satisfaction.domain.levels import clean_factors, parse_level
 from services.satisfaction.store.tables import alert_state
+from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
 
 router = APIRouter()
@@ -22,10 +22,7 @@ router = APIRouter()
 GroupBy = Literal["channel", "category", "severity", "tier", "escalation_level"]
 
 
-def invalid(loc: tuple[str, ...], message: str, value: Any) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
-    )
+invalid = field_error
 
 
 def _answer(body: AnswerIn, request: Request, taken_by: str) -> usecases.AnswerIn:
