@@ -214,3 +214,55 @@ async def test_the_inbox_forgets_ids_older_than_its_retention(messaging_engine, 
     assert await runner.prune_inbox() == 1
     async with messaging_engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM inbox")) == 1
+
+
+async def test_a_batch_shares_one_transaction_and_a_failure_in_it_costs_nothing(
+    messaging_engine, servers, fresh_topic
+):
+    await effects_table(messaging_engine)
+    key = str(uuid.uuid4())
+    events = [probe(key, seq) for seq in range(20)]
+    events.insert(10, probe(key, -1))  # fails every time
+
+    async def handler(session, event: Envelope) -> None:
+        await record_effect(session, event)
+        if event.data["seq"] < 0:
+            raise RuntimeError("cannot handle a negative sequence")
+
+    await produce(servers.kafka_bootstrap, fresh_topic, [(key, e.to_bytes()) for e in events])
+    kafka = KafkaLink(servers.kafka_bootstrap, "t")
+    runner = ConsumerRunner([fresh_topic], f"g-{uuid.uuid4().hex[:8]}", {"test.probe": handler},
+                            session_factory(messaging_engine), kafka, max_retries=1,
+                            retry_backoff=0.05)  # fmt: skip
+
+    async def all_good_applied() -> bool:
+        return len(await count_effects(messaging_engine)) == 20
+
+    await run_until(runner, all_good_applied)
+    effects = await count_effects(messaging_engine)
+    assert set(effects.values()) == {1} and str(events[10].id) not in effects
+    async with messaging_engine.connect() as conn:
+        order = (await conn.execute(sa.text("SELECT seq FROM effects ORDER BY id"))).scalars().all()
+    assert order == list(range(20))
+    parked = await read_until(servers.kafka_bootstrap, dead_letter(fresh_topic),
+                              lambda kept: len(kept) >= 1, lambda r: r.key == key)  # fmt: skip
+    assert parked[0].value["id"] == str(events[10].id)
+    await runner.kafka.close()
+
+
+async def test_events_fetched_together_commit_together(messaging_engine, servers, fresh_topic):
+    await effects_table(messaging_engine)
+    key = str(uuid.uuid4())
+    await produce(servers.kafka_bootstrap, fresh_topic,
+                  [(key, probe(key, seq).to_bytes()) for seq in range(30)])  # fmt: skip
+    runner = ConsumerRunner([fresh_topic], f"g-{uuid.uuid4().hex[:8]}",
+                            {"test.probe": record_effect}, session_factory(messaging_engine),
+                            KafkaLink(servers.kafka_bootstrap, "t"))  # fmt: skip
+
+    async def applied() -> bool:
+        return len(await count_effects(messaging_engine)) == 30
+
+    await run_until(runner, applied)
+    async with messaging_engine.connect() as conn:
+        transactions = await conn.scalar(sa.text("SELECT count(DISTINCT xmin::text) FROM effects"))
+    assert transactions < 30  # batched: far fewer commits than events
