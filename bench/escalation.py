@@ -20,23 +20,17 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 
-from shared.migrations import upgrade_async
+from bench._db import scratch_database
 from tests.support.servers import ROOT
 
-ADMIN_DSN = os.environ.get(
-    "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
-)
 TIMERS = int(os.environ.get("BENCH_ESCALATION_TIMERS", "100000"))
 IDLE_SECONDS = float(os.environ.get("BENCH_ESCALATION_IDLE_SECONDS", "10"))
 PROMPT_TIMERS = int(os.environ.get("BENCH_ESCALATION_PROMPT_TIMERS", "500"))
 PROMPT_SPREAD = 5.0  # seconds over which the prompt timers fall due
-MIGRATIONS = Path(ROOT) / "services" / "escalation" / "migrations"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -88,19 +82,6 @@ def run_scheduler(url: str, phase: str, seconds: float, expect: int = 0) -> dict
 # ---- the benchmark --------------------------------------------------------------------------
 
 
-async def create_database(name: str) -> str:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 async def arm_far_future(url: str, count: int) -> float:
     """Arm ``count`` timers due in 1..2 days (one statement: arming in bulk, like a backlog)."""
     conn = await asyncpg.connect(url)
@@ -147,10 +128,7 @@ def report(title: str, lateness: list[float]) -> None:
 
 
 async def bench() -> None:
-    name = f"bench_escalation_{uuid.uuid4().hex[:8]}"
-    url = await create_database(name)
-    try:
-        await upgrade_async(MIGRATIONS, url.replace("postgresql://", "postgresql+asyncpg://"))
+    async with scratch_database("escalation") as url:
         took = await arm_far_future(url, TIMERS)
         print(f"  armed {TIMERS} timers (due in 1-2 days) in {took:.1f} s", flush=True)
 
@@ -177,8 +155,6 @@ async def bench() -> None:
             f"({fired / max(burst['wall'], 1e-9):.0f} timers/s)",
             flush=True,
         )
-    finally:
-        await drop_database(name)
 
 
 def run() -> None:

@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from bench._db import KAFKA, async_url, scratch_database
 from services.followup.app import create_app
 from services.followup.settings import FollowupSettings
 from shared.events.common import Channel, ContactCard, Severity, Tier
@@ -27,13 +28,7 @@ from shared.events.envelope import new_event
 from shared.events.handling import CaseResolved
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
-from shared.migrations import upgrade_async
-from tests.support.servers import ROOT
 
-ADMIN_DSN = os.environ.get(
-    "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
-)
-KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 CASES = int(os.environ.get("BENCH_FOLLOWUP_CASES", "1000"))
 TOKEN = "bench-agent-token"
 AGENT = {"Authorization": f"Bearer {TOKEN}"}
@@ -81,33 +76,24 @@ async def wait_until(conn: asyncpg.Connection, sql: str, target: int, limit: flo
 
 
 async def bench() -> None:
-    name = f"bench_followup_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     topics = Topics(f"bench-{uuid.uuid4().hex[:6]}.")
-    try:
-        await upgrade_async(Path(ROOT) / "services" / "followup" / "migrations", url)
-        await ensure_topics(KAFKA, topics.all(), partitions=3)
+    await ensure_topics(KAFKA, topics.all(), partitions=3)
+    async with scratch_database("followup") as dsn:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as policy:
             policy.write(POLICY)
         settings = FollowupSettings(
-            database_url=url, kafka_bootstrap_servers=KAFKA, kafka_topic_prefix=topics.prefix,
-            policy_file=Path(policy.name), ops_tokens=f"agent:{TOKEN}", log_level="WARNING",
-            timer_max_sleep_seconds=5,
+            database_url=async_url(dsn), kafka_bootstrap_servers=KAFKA,
+            kafka_topic_prefix=topics.prefix, policy_file=Path(policy.name),
+            ops_tokens=f"agent:{TOKEN}", log_level="WARNING", timer_max_sleep_seconds=5,
         )  # fmt: skip
         app = create_app(settings)
         conn = await asyncpg.connect(dsn)
-        async with app.router.lifespan_context(app):
-            await run_phases(app, conn, topics)
-        await conn.close()
-        os.unlink(policy.name)
-    finally:
-        admin = await asyncpg.connect(ADMIN_DSN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            async with app.router.lifespan_context(app):
+                await run_phases(app, conn, topics)
+        finally:
+            await conn.close()
+            os.unlink(policy.name)
 
 
 async def run_phases(app, conn: asyncpg.Connection, topics: Topics) -> None:

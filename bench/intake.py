@@ -13,22 +13,17 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 import httpx
 
+from bench._db import KAFKA, scratch_database
 from bench._load import LoadResult, load
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
-from shared.migrations import upgrade_async
 from tests.support.processes import free_port
 from tests.support.servers import ROOT
 
-ADMIN_DSN = os.environ.get(
-    "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
-)
-KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "4000"))
 CONCURRENCY = int(os.environ.get("BENCH_INTAKE_CONCURRENCY", "32"))
 KEY = "bench-web-key"
@@ -47,19 +42,6 @@ def body(i: int) -> dict:
         "subject": {"kind": "order", "reference": f"SO-{i}", "purchased_on": "2026-10-01"},
         "expected_outcome": {"kind": "exchange"},
     }
-
-
-async def create_database(name: str) -> str:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 def start(name: str, args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
@@ -96,18 +78,18 @@ def report(label: str, r: LoadResult) -> None:
 
 
 async def main() -> None:
-    tag = uuid.uuid4().hex[:8]
-    intake_db, bare_db = f"bench_intake_{tag}", f"bench_bare_{tag}"
-    topics = Topics(f"bench-{tag}.")
+    topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=6)
-    intake_dsn = await create_database(intake_db)
-    bare_dsn = await create_database(bare_db)
+    async with (
+        scratch_database("intake") as intake_dsn,
+        scratch_database("bare", False) as bare_dsn,
+    ):
+        await measure(topics, intake_dsn, bare_dsn)
+
+
+async def measure(topics: Topics, intake_dsn: str, bare_dsn: str) -> None:
     procs: list[subprocess.Popen] = []
     try:
-        await upgrade_async(
-            Path(ROOT) / "services/intake/migrations",
-            intake_dsn.replace("postgresql://", "postgresql+asyncpg://"),
-        )
         intake_port, bare_port = free_port(), free_port()
         procs.append(
             start(
@@ -157,8 +139,6 @@ async def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(15)
-        await drop_database(intake_db)
-        await drop_database(bare_db)
 
 
 def run() -> None:

@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from bench._db import KAFKA, scratch_database
 from services.satisfaction.domain.contribution import COUNTERS
 from services.satisfaction.rebuild import rebuild
 from services.satisfaction.settings import SatisfactionSettings
@@ -35,34 +36,12 @@ from shared.events.intake import ComplaintReceived, Customer
 from shared.events.satisfaction import SurveyRecorded
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
-from shared.migrations import upgrade_async
 from tests.support.processes import free_port
 from tests.support.servers import ROOT
 
-ADMIN_DSN = os.environ.get(
-    "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
-)
-KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 INGEST = int(os.environ.get("BENCH_SATISFACTION_INGEST", "3000"))
 ANSWERS = int(os.environ.get("BENCH_SATISFACTION_ANSWERS", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_SATISFACTION_REQUESTS", "200"))
-MIGRATIONS = os.path.join(ROOT, "services", "satisfaction", "migrations")
-
-
-async def create_database() -> tuple[str, str]:
-    name = f"bench_satisfaction_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    await upgrade_async(MIGRATIONS, dsn.replace("postgresql://", "postgresql+asyncpg://"))
-    return name, dsn
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 def start_service(dsn: str, prefix: str) -> tuple[subprocess.Popen, str]:
@@ -100,8 +79,7 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-async def ingest() -> None:
-    name, dsn = await create_database()
+async def ingest(dsn: str) -> None:
     topics = Topics(f"bench-sat-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=6)
     proc, _ = start_service(dsn, topics.prefix)
@@ -162,7 +140,6 @@ async def ingest() -> None:
         await producer.stop()
         await conn.close()
         stop(proc)
-        await drop_database(name)
 
 
 def nonzero(rows: list[asyncpg.Record]) -> list[tuple]:
@@ -246,8 +223,7 @@ def bulk_sql(first_day: date, days: int) -> list[str]:
     return out
 
 
-async def reports() -> None:
-    name, dsn = await create_database()
+async def reports(dsn: str) -> None:
     topics = Topics(f"bench-sat-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=1)
     today = datetime.now(UTC).date()
@@ -302,12 +278,13 @@ async def reports() -> None:
                       f"p99 {p99:7.1f} ms   ({REQUESTS} sequential requests)")  # fmt: skip
     finally:
         stop(proc)
-        await drop_database(name)
 
 
 async def main() -> None:
-    await ingest()
-    await reports()
+    async with scratch_database("satisfaction") as dsn:
+        await ingest(dsn)
+    async with scratch_database("satisfaction") as dsn:
+        await reports(dsn)
 
 
 def run() -> None:

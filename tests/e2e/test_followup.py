@@ -19,6 +19,7 @@ from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseResolved
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.support.kafka import Record, read_until
+from tests.support.waiting import eventually
 
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
 
@@ -41,17 +42,6 @@ def policy_file(tmp_path: Path, overdue: str = "1h", after: str = "1s") -> str:
     text = SHORT_POLICY.replace("OVERDUE", overdue)
     path.write_text(text.replace("after_resolution: 1s", f"after_resolution: {after}"))
     return str(path)
-
-
-async def poll(check, timeout: float = 45, interval: float = 0.25):
-    """Call ``check`` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)
 
 
 async def produce(bootstrap: str, topic: str, events: list[Envelope]) -> None:
@@ -121,7 +111,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
             return case if case["status"] in statuses and case["round"] == round else None
 
         async def work_and_resolve(round: int, resolution: str) -> None:
-            await poll(lambda: case_in("open", "reopened", round=round))
+            await eventually(lambda: case_in("open", "reopened", round=round))
             acked = await http.post(f"{case_url}/acknowledge", json={}, headers=AGENT)
             assert acked.status_code == 200, acked.text
             done = await http.post(
@@ -136,7 +126,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
 
         # Round 1: resolved, the call-back falls due, the customer is still unhappy.
         await work_and_resolve(1, "repaired the seal")
-        first = await poll(lambda: due_callback(1))
+        first = await eventually(lambda: due_callback(1))
         assert first["customer"]["name"] == "李娜" and first["kind"] == "resolution"
         unhappy = await http.post(
             f"{followup.url}/callbacks/{first['callback_id']}/outcome",
@@ -147,7 +137,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
 
         # Escalation reopens the case with a new round; resolved again, a new call-back.
         await work_and_resolve(2, "replaced the machine")
-        second = await poll(lambda: due_callback(2))
+        second = await eventually(lambda: due_callback(2))
         assert second["callback_id"] != first["callback_id"]
         happy = await http.post(
             f"{followup.url}/callbacks/{second['callback_id']}/outcome",
@@ -155,7 +145,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
             headers=AGENT,
         )
         assert happy.status_code == 200 and happy.json()["state"] == "completed"
-        closed = await poll(lambda: case_in("closed", round=2))
+        closed = await eventually(lambda: case_in("closed", round=2))
         assert closed["outcome"] == "resolved"
         assert len(await callbacks_for(http, followup.url, complaint_id)) == 2
 
@@ -189,7 +179,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
             answer = await http.post(answer_url, json={"level": "neutral"})
             return answer if answer.status_code != 404 else None  # not yet consumed there
 
-        first_answer = await poll(answered)
+        first_answer = await eventually(answered)
         assert first_answer.status_code == 201, first_answer.text
         again = await http.post(answer_url, json={"level": "very_satisfied"})
         assert again.status_code == 409  # the token is single-use
@@ -198,7 +188,7 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
             found = await callbacks_for(http, followup.url, complaint_id)
             return [c for c in found if c["kind"] == "remedial"]
 
-        (call,) = await poll(remedial)
+        (call,) = await eventually(remedial)
     assert "neutral" in call["reason"] and call["customer"]["id"] == "c-loop"
 
 
@@ -218,7 +208,7 @@ async def test_an_unreachable_customer_through_every_attempt(
                     None,
                 )
 
-            callback = await poll(due)
+            callback = await eventually(due)
             answer = await http.post(
                 f"{followup.url}/callbacks/{callback['callback_id']}/outcome",
                 json={"reached": False, "note": "no answer"},
@@ -309,7 +299,7 @@ async def test_sigkill_in_the_middle_loses_and_repeats_nothing(
             mine = [c for c in answer.json()["items"] if c["complaint_id"] in keys]
             return len(mine) >= 5
 
-        await poll(some_scheduled, interval=0.05)
+        await eventually(some_scheduled, interval=0.05)
     first.kill()
     # While it is down: more resolutions arrive, and scheduled call-backs fall due.
     await produce(servers.kafka_bootstrap, topics.handling, [resolved(c) for c in complaints[30:]])

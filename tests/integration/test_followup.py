@@ -28,6 +28,7 @@ from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
 from tests.support.kafka import read_until
+from tests.support.waiting import eventually
 
 AGENT = {"Authorization": "Bearer it-agent-token"}
 SUPERVISOR = {"Authorization": "Bearer it-supervisor-token"}
@@ -137,16 +138,6 @@ async def outbox_types(url: str, keys: set[str]) -> Counter[tuple[str, str]]:
         await engine.dispose()
 
 
-async def wait_for(condition, timeout: float = 40, interval: float = 0.2):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await condition()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)
-
-
 async def callbacks_of(client: httpx.AsyncClient, complaint_id: uuid.UUID) -> list[dict]:
     answer = await client.get(
         "/callbacks", params={"complaint_id": str(complaint_id)}, headers=AGENT
@@ -182,7 +173,7 @@ async def test_two_replicas_fire_due_and_overdue_once_despite_redelivered_events
                 else None
             )
 
-        await wait_for(all_overdue)
+        await eventually(all_overdue)
         await asyncio.sleep(1.5)  # time for any duplicate to show up
     found = await outbox_types(followup_db, keys)
     for key in keys:
@@ -207,7 +198,7 @@ async def test_a_restarted_replica_fires_what_fell_due_while_it_was_down(
     group = f"followup-it-{uuid.uuid4().hex[:6]}"
     async with replica(servers, topics, followup_db, POLICY, group, tmp_path) as client:
         await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint)])
-        await wait_for(lambda: callbacks_of(client, complaint), interval=0.05)
+        await eventually(lambda: callbacks_of(client, complaint), interval=0.05)
     await asyncio.sleep(2.5)  # down while the call-back falls due and then overdue
     async with replica(servers, topics, followup_db, POLICY, group, tmp_path) as client:
 
@@ -215,7 +206,7 @@ async def test_a_restarted_replica_fires_what_fell_due_while_it_was_down(
             (found,) = await callbacks_of(client, complaint)
             return found if found["state"] == "overdue" else None
 
-        late = await wait_for(overdue)
+        late = await eventually(overdue)
         assert late["went_overdue_at"] is not None
 
         async def resolution_sla() -> dict:
@@ -254,7 +245,7 @@ async def test_agents_work_call_backs_through_the_api(servers, topics, followup_
         )
         ids = {}
         for complaint in (happy, unhappy, unreachable):
-            (callback,) = await wait_for(lambda c=complaint: callbacks_of(client, c))
+            (callback,) = await eventually(lambda c=complaint: callbacks_of(client, c))
             ids[complaint] = callback["callback_id"]
 
         # Authentication, validation (422 naming the field), unknown ids.
@@ -391,7 +382,7 @@ async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
 
     async with replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path) as client:
         await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint)])
-        (first,) = await wait_for(lambda: callbacks_of(client, complaint))
+        (first,) = await eventually(lambda: callbacks_of(client, complaint))
         neutral = answer(complaint, SatisfactionLevel.NEUTRAL)
         await produce(
             servers.kafka_bootstrap,
@@ -403,7 +394,7 @@ async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
             found = await callbacks_of(client, complaint)
             return found if len(found) == 2 else None
 
-        found = await wait_for(two)
+        found = await eventually(two)
         await asyncio.sleep(1)
         assert await callbacks_of(client, content) == []
     remedial = next(c for c in found if c["kind"] == "remedial")
@@ -453,7 +444,7 @@ async def test_activity_drops_make_one_retention_call_each_with_two_replicas(
             mine = [c for c in page.json()["items"] if c["customer"]["id"] in {dropper, leaver}]
             return mine if len(mine) >= 2 else None
 
-        calls = await wait_for(retention_calls)
+        calls = await eventually(retention_calls)
         await asyncio.sleep(2.5)  # past the review grace: nothing more may come
         assert len(await retention_calls()) == 2
         tiers = (await client.get(f"/customers/{dropper}/tiers", headers=AGENT)).json()
@@ -500,21 +491,21 @@ async def test_a_later_resolution_replaces_an_open_call_back_and_a_court_case_ca
     )
     async with replica(servers, topics, followup_db, SLOW_POLICY, group, tmp_path) as client:
         await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint)])
-        await wait_for(lambda: callbacks_of(client, complaint))
+        await eventually(lambda: callbacks_of(client, complaint))
         await produce(servers.kafka_bootstrap, topics.handling, [resolved(complaint, round=2)])
 
         async def replaced():
             found = {c["round"]: c["state"] for c in await callbacks_of(client, complaint)}
             return found if found == {1: "cancelled", 2: "scheduled"} else None
 
-        await wait_for(replaced)
+        await eventually(replaced)
         await produce(servers.kafka_bootstrap, topics.handling, [suspended])
 
         async def all_cancelled():
             found = await callbacks_of(client, complaint)
             return found if {c["state"] for c in found} == {"cancelled"} else None
 
-        await wait_for(all_cancelled)
+        await eventually(all_cancelled)
     published = await read_until(
         servers.kafka_bootstrap,
         topics.followup,
@@ -540,7 +531,7 @@ async def test_a_live_activity_feed_keeps_one_review_timer(servers, topics, foll
             answer = await client.get(f"/customers/{customer}/tiers", headers=AGENT)
             return answer.json() if answer.status_code == 200 else None
 
-        await wait_for(counted)
+        await eventually(counted)
         engine = create_engine(followup_db, pool_size=1)
 
         async def all_applied():
@@ -551,7 +542,7 @@ async def test_a_live_activity_feed_keeps_one_review_timer(servers, topics, foll
                 )
                 return applied == len(events)
 
-        await wait_for(all_applied)
+        await eventually(all_applied)
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(

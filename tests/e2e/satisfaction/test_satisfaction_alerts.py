@@ -18,22 +18,13 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.e2e.satisfaction.browser import dump_dom, rendered_charts, screenshot
 from tests.support.kafka import read_until
+from tests.support.waiting import eventually
 
 
 async def own_topics(bootstrap: str) -> Topics:
     found = Topics(f"test-sat-e2e-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(bootstrap, found.all(), partitions=3)
     return found
-
-
-async def poll(check, timeout: float = 30, interval: float = 0.2):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)
 
 
 async def test_alert_once_below_target_again_after_recovery_and_dashboard(
@@ -75,7 +66,7 @@ async def test_alert_once_below_target_again_after_recovery_and_dashboard(
             assert answer.status_code == 200, answer.text
             return answer.json()["overall"]
 
-        await poll(lambda: _true_if(summary(), lambda v: v["surveys_requested"] == 30))
+        await eventually(lambda: _true_if(summary(), lambda v: v["surveys_requested"] == 30))
 
         async def answer(level: int, count: int, factors: list[str]) -> None:
             for _ in range(count):
@@ -92,13 +83,13 @@ async def test_alert_once_below_target_again_after_recovery_and_dashboard(
         await asyncio.sleep(1)
         assert not await alerting()
         await answer(1, 2, ["speed", "solution"])  # 5/7 = 71 %: below 85 %
-        await poll(alerting)
+        await eventually(alerting)
         await answer(1, 2, ["speed"])  # 5/9: still below, no second alert
         await asyncio.sleep(1.2)
         await answer(6, 18, ["solution"])  # 23/27 = 85.2 %: recovered
-        await poll(lambda: _not(alerting()))
+        await eventually(lambda: _not(alerting()))
         await answer(2, 1, ["communication"])  # 23/28 = 82.1 %: below again
-        await poll(alerting)
+        await eventually(alerting)
         await asyncio.sleep(1.2)
 
         s = await summary()

@@ -34,6 +34,7 @@ from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.e2e.satisfaction.browser import dump_dom, rendered_charts
 from tests.support.kafka import read_until
 from tests.support.servers import ROOT
+from tests.support.waiting import eventually
 from tests.unit.satisfaction.scenario import EXPECTED_OVERALL, check_overall
 
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
@@ -73,16 +74,6 @@ callback:
 attempts: {max: 3, spacing: [1s]}
 retention: {tiers: {A: 11, B: 6, C: 1}, review_grace: 1s, after_drop: 1h}
 """
-
-
-async def poll(check, timeout: float = 60, interval: float = 0.2):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)
 
 
 def value_of(record) -> dict:
@@ -133,9 +124,9 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             )
 
         async def handle(cid: str, round: int = 1, wait_for_breach: bool = False) -> None:
-            await poll(lambda: case_in(cid, "open", "reopened", round=round))
+            await eventually(lambda: case_in(cid, "open", "reopened", round=round))
             if wait_for_breach:
-                await poll(lambda: _true_if(case(cid), lambda c: c["level"] == "team_lead"))
+                await eventually(lambda: _true_if(case(cid), lambda c: c["level"] == "team_lead"))
             acked = await http.post(f"{escalation.url}/cases/{cid}/acknowledge", json={},
                                     headers=AGENT)  # fmt: skip
             assert acked.status_code == 200, acked.text
@@ -151,7 +142,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
                          if c["round"] == round and c["state"] == "due"]  # fmt: skip
                 return found[0] if found else None
 
-            callback = await poll(due)
+            callback = await eventually(due)
             answer = await http.post(
                 f"{followup.url}/callbacks/{callback['callback_id']}/outcome",
                 json={"reached": True, "satisfied": satisfied}, headers=AGENT,
@@ -162,7 +153,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         # is running, so the two meant to be on time do not lose their seconds to start-up.
         c2 = await submit("hotline", "product_quality", "C", "李雷")
         c4 = await submit("web", "billing", "C", "赵敏")
-        await poll(lambda: case(c2))
+        await eventually(lambda: case(c2))
         c1 = await submit("web", "billing", "A", "王芳")
         c3 = await submit("web", "delivery", "B", "张伟")
         await asyncio.gather(handle(c1), handle(c3), handle(c2, wait_for_breach=True))
@@ -189,7 +180,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             return probe.status_code == 422
 
         for cid in (c1, c2):
-            await poll(lambda cid=cid: survey_known(cid))
+            await eventually(lambda cid=cid: survey_known(cid))
         first = await http.post(f"{s}/surveys/{token[c1]}",
                                 json={"level": "Very satisfied", "factors": ["speed"]})  # fmt: skip
         assert first.status_code == 201, first.text
@@ -197,7 +188,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         second = await http.post(f"{s}/surveys/{token[c2]}", json=low)
         assert second.status_code == 201, second.text
         assert (await http.post(f"{s}/surveys/{token[c2]}", json={"level": 6})).status_code == 409
-        await poll(lambda: survey_known(c3))
+        await eventually(lambda: survey_known(c3))
         by_phone = await http.post(
             f"{s}/surveys", headers=AGENT,
             json={"complaint_id": c3, "level": "satisfied", "factors": ["solution"]},
@@ -210,7 +201,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
                                     headers=AGENT)  # fmt: skip
             return [c for c in answer.json()["items"] if c["kind"] == "remedial"]
 
-        await poll(remedial)
+        await eventually(remedial)
 
         # What upstream published decides the times to resolve.
         intake_events = await read_until(
@@ -251,7 +242,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             found = (await report())["overall"]
             return found if found["answers"] == 3 and found["resolved"] == 3 else None
 
-        await poll(settled)
+        await eventually(settled)
         await asyncio.sleep(1)  # late duplicates, if any, must change nothing
         overall = (await report())["overall"]
         check_overall(overall, expected)
