@@ -129,49 +129,72 @@ class TimerScheduler:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
-    async def fire_due(self) -> int:
-        """Fire one batch of due timers; returns how many were handled."""
+    async def fire_due(self) -> tuple[int, float]:
+        """Fire one batch of due timers, in one transaction; returns how many were handled
+        and the seconds until the next pending timer (at most ``max_sleep``)."""
         async with self.sessions.begin() as session:
             rows = (
-                (
-                    await session.execute(
-                        sa.text(
-                            "SELECT id, kind, subject, due_at, payload, attempts FROM timers "
-                            "WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= now() "
-                            "ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED"
-                        ),
-                        {"n": self.batch_size},
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
-                return 0
-            fired: list[int] = []
-            now = await session.scalar(sa.text("SELECT clock_timestamp()"))
-            for row in rows:
-                timer = Timer(**row)
-                handler = self.handlers.get(timer.kind)
-                try:
-                    async with session.begin_nested():
-                        if handler is None:
-                            raise LookupError(f"no handler for timer kind {timer.kind!r}")
-                        await handler(session, timer)
-                except Exception as exc:
-                    if is_unavailable(exc):
-                        raise
-                    await self._failed(session, timer, exc)
-                    continue
-                fired.append(timer.id)
-                FIRED.labels(timer.kind).inc()
-                LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
-            if fired:
                 await session.execute(
-                    sa.text("UPDATE timers SET fired_at = clock_timestamp() WHERE id = ANY(:ids)"),
-                    {"ids": fired},
+                    sa.text(
+                        "SELECT id, kind, subject, due_at, payload, attempts FROM timers "
+                        "WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= now() "
+                        "ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"n": self.batch_size},
                 )
-        return len(rows)
+            ).mappings().all()  # fmt: skip
+            due = [Timer(**row) for row in rows]
+            if due:
+                fired = await self._handle(session, due)
+                if fired:
+                    now = await session.scalar(
+                        sa.text(
+                            "UPDATE timers SET fired_at = clock_timestamp() WHERE id = ANY(:ids) "
+                            "RETURNING clock_timestamp()"
+                        ),
+                        {"ids": [t.id for t in fired]},
+                    )
+                    for timer in fired:
+                        FIRED.labels(timer.kind).inc()
+                        LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+            wait = await session.scalar(
+                sa.text(
+                    "SELECT EXTRACT(EPOCH FROM min(due_at) - clock_timestamp()) FROM timers "
+                    "WHERE fired_at IS NULL AND cancelled_at IS NULL"
+                )
+            )
+        until_next = self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
+        return len(due), until_next
+
+    async def _handle(self, session: AsyncSession, due: list[Timer]) -> list[Timer]:
+        """Run the handlers of ``due`` in one savepoint; should one fail, roll back and run them
+        again one savepoint each, so the others still fire and the failure is recorded."""
+        try:
+            async with session.begin_nested():
+                for timer in due:
+                    await self._call(session, timer)
+            return due
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+        fired = []
+        for timer in due:
+            try:
+                async with session.begin_nested():
+                    await self._call(session, timer)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
+                await self._failed(session, timer, exc)
+                continue
+            fired.append(timer)
+        return fired
+
+    async def _call(self, session: AsyncSession, timer: Timer) -> None:
+        handler = self.handlers.get(timer.kind)
+        if handler is None:
+            raise LookupError(f"no handler for timer kind {timer.kind!r}")
+        await handler(session, timer)
 
     async def _failed(self, session: AsyncSession, timer: Timer, exc: Exception) -> None:
         FAILED.labels(timer.kind).inc()
@@ -192,16 +215,6 @@ class TimerScheduler:
             {"attempts": attempts, "error": repr(exc)[:2000], "give_up": give_up,
              "delay": self.retry_after * attempts, "id": timer.id},
         )  # fmt: skip
-
-    async def seconds_until_next(self) -> float:
-        async with self.engine.connect() as conn:
-            wait = await conn.scalar(
-                sa.text(
-                    "SELECT EXTRACT(EPOCH FROM min(due_at) - clock_timestamp()) FROM timers "
-                    "WHERE fired_at IS NULL AND cancelled_at IS NULL"
-                )
-            )
-        return self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
 
     async def prune(self) -> int:
         """Delete timers fired or cancelled longer ago than the retention: the table stays
@@ -225,9 +238,10 @@ class TimerScheduler:
                     await self.prune()
                 await self._listen()
                 self._wake.clear()
-                if await self.fire_due() >= self.batch_size:
+                fired, until_next = await self.fire_due()
+                if fired >= self.batch_size:
                     continue
-                await self._sleep(stop, await self.seconds_until_next())
+                await self._sleep(stop, until_next)
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise

@@ -68,7 +68,7 @@ kafka_fetch() {
     log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (one time)"
     command -v mvn >/dev/null || { apt_install maven; }
     mkdir -p "$KAFKA_LIBS"
-    mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -Dstyle.color=never -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
     rm -f "$KAFKA_LIBS"/.complete*
     touch "$marker"

@@ -113,7 +113,7 @@ async def test_a_failing_handler_leaves_no_effect_and_is_retried(timer_engine):
         nonlocal calls
         calls += 1
         await record(session, timer)  # rolled back with the failure
-        if calls == 1:
+        if calls <= 2:  # the batch's try and its one-by-one replay
             raise RuntimeError("downstream hiccup")
 
     async with timer_engine.begin() as conn:
@@ -124,8 +124,31 @@ async def test_a_failing_handler_leaves_no_effect_and_is_retried(timer_engine):
         return bool(await effects(timer_engine))
 
     await run_schedulers([scheduler], fired)
-    assert calls == 2
+    assert calls == 3
     assert len(await effects(timer_engine)) == 1
     async with timer_engine.connect() as conn:
         row = (await conn.execute(sa.text("SELECT attempts, last_error FROM timers"))).one()
     assert row.attempts == 1 and "downstream hiccup" in row.last_error
+
+
+async def test_one_failing_timer_does_not_hold_back_the_others_in_its_batch(timer_engine):
+    async def picky(session, timer: Timer) -> None:
+        await record(session, timer)
+        if timer.subject == "bad":
+            raise RuntimeError("cannot handle this one")
+
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    async with timer_engine.begin() as conn:
+        for subject in ("a", "bad", "b"):
+            await timers.arm(conn, "picky", subject, now)
+    scheduler = TimerScheduler(timer_engine, {"picky": picky}, retry_after=60)
+
+    async def good_ones_fired() -> bool:
+        return len(await effects(timer_engine)) >= 2
+
+    await run_schedulers([scheduler], good_ones_fired)
+    assert sorted(s for _, s in await effects(timer_engine)) == ["a", "b"]
+    async with timer_engine.connect() as conn:
+        bad = (await conn.execute(sa.text(
+            "SELECT attempts, fired_at FROM timers WHERE subject = 'bad'"))).one()  # fmt: skip
+    assert bad.attempts == 1 and bad.fired_at is None
