@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 INFRA = os.path.join(ROOT, "deploy", "local", "infra.sh")
 LOCAL_ADMIN_URL = "postgresql+asyncpg://complaints:complaints@127.0.0.1:54320/postgres"
 
-KAFKA_IMAGE = "apache/kafka:3.9.1"
+# testcontainers' KafkaContainer drives Confluent's image; CP 7.9 ships Apache Kafka 3.9.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 POSTGRES_IMAGE = "postgres:16-alpine"
 
 
