@@ -70,6 +70,8 @@ fmt: install
 	@$(VENV)/bin/ruff check --fix shared services tests bench
 
 bench: install up
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+		echo "wrk not installed: the intake benchmark falls back to a Python client"
 	@$(PY) -m bench
 
 schemas: install

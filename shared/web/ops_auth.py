@@ -43,7 +43,10 @@ def require(role: Role):
     """A FastAPI dependency admitting ``role`` and above. The app keeps the parsed tokens in
     ``app.state.ops_tokens``."""
 
-    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop per request.
+    async def check(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         name = None
         if scheme.lower() == "bearer" and token:

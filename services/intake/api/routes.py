@@ -21,7 +21,7 @@ from shared.web.pagination import cursor_param
 router = APIRouter(tags=["complaints"])
 
 
-def authenticated_channel(
+async def authenticated_channel(  # async: a plain def would hop to a thread per request
     request: Request, x_api_key: Annotated[str | None, Header()] = None
 ) -> Channel:
     name = identify(x_api_key, request.app.state.credentials)
