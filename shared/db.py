@@ -8,6 +8,7 @@ import socket
 import asyncpg
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 # One naming convention so every service's Alembic autogenerate names constraints alike.
@@ -24,13 +25,16 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: overflow connections are closed on return, so a steady load above the
+        # pool size would open (and authenticate) a connection per request. Requests wait
+        # for a pooled one instead, and get a 503 if none frees up in time.
+        max_overflow=0,
         pool_pre_ping=True,
-        pool_timeout=5,
+        pool_timeout=10,
         # A dead server must fail a request quickly (503), not hang it.
         connect_args={"timeout": 3, "command_timeout": 30},
     )
@@ -49,6 +53,7 @@ _UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
     InterfaceError,
     OperationalError,
+    PoolTimeout,  # every pooled connection busy for pool_timeout: overloaded, retry later
 )
 
 

@@ -18,7 +18,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger bodies get 413")
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
