@@ -86,7 +86,10 @@ class ConsumerRunner:
         now = asyncio.get_running_loop().time()
         if now - self._pruned_at >= 3600:
             self._pruned_at = now
-            await self.prune_inbox()
+            try:
+                await self.prune_inbox()
+            except Exception as exc:  # housekeeping: the next hour tries again
+                log.warning("consumer: inbox pruning failed", extra={"error": repr(exc)})
 
     async def prune_inbox(self) -> int:
         """Forget processed ids older than the retention (a redelivery comes within minutes
