@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from shared.config_files import ConfigError
 from shared.logs import configure_logging
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -17,15 +21,33 @@ log = logging.getLogger(__name__)
 
 
 def serve_or_migrate(
-    settings_cls: type[ServiceSettings], app_factory: str, migrations: Path
+    settings_cls: type[ServiceSettings],
+    app_factory: str,
+    migrations: Path,
+    *,
+    check: Callable[[Any], object] | None = None,
+    commands: dict[str, Callable[[Any], None]] | None = None,
 ) -> None:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {app_factory.split(':')[0].rsplit('.', 1)[0]}"
-    )
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    """``check(settings)`` validates configuration files before anything starts: a
+    ConfigError stops the process (exit 2) with its message. ``commands`` adds commands of
+    the service's own, each called with the settings after the migrations."""
+    service = app_factory.split(":")[0].rsplit(".", 1)[0]
+    extra = commands or {}
+    parser = argparse.ArgumentParser(prog=f"python -m {service}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *extra])
     args = parser.parse_args()
     settings = settings_cls()
     configure_logging(settings.log_level)
+    if check is not None:
+        try:
+            check(settings)
+        except ConfigError as exc:
+            print(f"{settings.service_name}: invalid configuration: {exc}", file=sys.stderr)
+            sys.exit(2)
+    if args.command in extra:
+        upgrade(migrations, settings.database_url)
+        extra[args.command](settings)
+        return
     if args.command == "migrate" or settings.run_migrations:
         upgrade(migrations, settings.database_url)
         log.info("migrations applied", extra={"service": settings.service_name})

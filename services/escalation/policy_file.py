@@ -10,40 +10,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.escalation.domain.calendar import ALWAYS, Calendar, Interval
 from services.escalation.domain.policy import ACTIONS, ClockRule, ModeRule, Policy
+from shared.config_files import At, ConfigError, load_yaml_model, parse_yaml_model
+from shared.durations import parse_duration
 from shared.events.common import Mode, Severity, Tier
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
-_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
-class PolicyError(ValueError):
-    pass
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``90`` (seconds), ``"15m"``, ``"1h30m"``, ``"2.5s"``, ``"2d"``."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or like 15m, 2h, 1h30m")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        parts = _DURATION.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
-            raise ValueError(f"{value!r} is not a duration (like 90, 15m, 2h, 1h30m)")
-        seconds = sum(float(n) * _UNIT[u] for n, u in parts)
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return timedelta(seconds=seconds)
+PolicyError = ConfigError
 
 
 class _Strict(BaseModel):
@@ -169,42 +150,35 @@ def _interval(span: str) -> Interval:
 
 
 def _cross_checks(raw: _PolicyFile) -> None:
-    """References between sections; raises ``_At(path, message)``."""
+    """References between sections; raises ``At(path, message)``."""
     levels = raw.levels
     if len(set(levels)) != len(levels):
-        raise _At(("levels",), "a level is listed twice")
+        raise At(("levels",), "a level is listed twice")
     for severity in Severity:
         if severity not in raw.ceiling:
-            raise _At(("ceiling",), f"no ceiling for severity {severity.value!r}")
+            raise At(("ceiling",), f"no ceiling for severity {severity.value!r}")
     for severity, level in raw.ceiling.items():
         if level not in levels:
-            raise _At(("ceiling", severity.value), f"unknown level {level!r}")
+            raise At(("ceiling", severity.value), f"unknown level {level!r}")
     for mode in Mode:
         if mode not in raw.modes:
-            raise _At(("modes",), f"no rules for mode {mode.value!r}")
+            raise At(("modes",), f"no rules for mode {mode.value!r}")
     for mode, rule in raw.modes.items():
         where = ("modes", mode.value)
         for severity, level in rule.start.items():
             if level not in levels:
-                raise _At((*where, "start", severity.value), f"unknown level {level!r}")
+                raise At((*where, "start", severity.value), f"unknown level {level!r}")
         for level in rule.climb:
             if level not in levels:
-                raise _At((*where, "climb", level), f"unknown level {level!r}")
+                raise At((*where, "climb", level), f"unknown level {level!r}")
         for name, clock in rule.clocks.items():
             if clock.calendar != "always" and clock.calendar not in raw.calendars:
-                raise _At((*where, "clocks", name, "calendar"),
+                raise At((*where, "clocks", name, "calendar"),
                           f"unknown calendar {clock.calendar!r}")  # fmt: skip
         until = rule.climb_until
         met = {c.met_by for c in rule.clocks.values()} | {"resolve"}
         if rule.climb and until is not None and until not in met:
-            raise _At((*where, "climb_until"), f"no clock is met by {until!r}")
-
-
-class _At(Exception):
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
+            raise At((*where, "climb_until"), f"no clock is met by {until!r}")
 
 
 def _to_policy(raw: _PolicyFile) -> Policy:
@@ -245,61 +219,11 @@ def _to_policy(raw: _PolicyFile) -> Policy:
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """The policy in ``text``; ``PolicyError("<source> line N: <where>: <problem>")``."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(f"{source}{line}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{source} line 1: the policy must be a mapping of settings")
-    try:
-        raw = _PolicyFile.model_validate(data)
-        _cross_checks(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        path = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "[key]")))
-        message = error["msg"].removeprefix("Value error, ")
-        if "[key]" in error["loc"]:
-            message = f"not a valid key: {message}"
-        raise PolicyError(_locate(source, root, path, message)) from None
-    except _At as exc:
-        raise PolicyError(_locate(source, root, exc.path, exc.message)) from None
-    return _to_policy(raw)
+    return _to_policy(parse_yaml_model(text, _PolicyFile, source, _cross_checks, "policy"))
 
 
 def load_policy(path: str | Path | None) -> Policy:
-    file = Path(path) if path else DEFAULT_POLICY
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise PolicyError(f"{file}: cannot read the policy file: {exc.strerror}") from None
-    return parse_policy(text, str(file))
-
-
-def _locate(source: str, root: yaml.Node | None, path: tuple[Any, ...], message: str) -> str:
-    """``source line N: a.b.c: message``, N being the line of the deepest node of ``path``
-    found in the document (the parent's line when a key is missing)."""
-    node, line = root, 1
-    if node is not None:
-        line = node.start_mark.line + 1
-    for part in path:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if str(key.value) == str(part):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    where = ".".join(str(p) for p in path) or "policy"
-    return f"{source} line {line}: {where}: {message}"
+    raw = load_yaml_model(
+        Path(path) if path else DEFAULT_POLICY, _PolicyFile, _cross_checks, "policy"
+    )
+    return _to_policy(raw)

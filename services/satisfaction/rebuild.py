@@ -15,7 +15,6 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from pathlib import Path
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -36,8 +35,6 @@ from services.satisfaction.store.tables import (
 from shared.db import create_engine, session_factory
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
-from shared.logs import configure_logging
-from shared.migrations import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +176,8 @@ async def apply_batch(
     return applied
 
 
-def main(migrations: Path) -> None:
-    settings = SatisfactionSettings()
-    configure_logging(settings.log_level)
-    upgrade(migrations, settings.database_url)
+def main(settings: SatisfactionSettings) -> None:
+    """``python -m services.satisfaction rebuild`` (the entry point has run the migrations)."""
     started = time.monotonic()
     applied = asyncio.run(rebuild(settings))
     log.info(

@@ -13,9 +13,9 @@ from services.escalation.policy_file import (
     DEFAULT_POLICY,
     PolicyError,
     load_policy,
-    parse_duration,
     parse_policy,
 )
+from shared.durations import parse_duration
 from shared.events.common import Mode, Severity, Tier
 
 SH = ZoneInfo("Asia/Shanghai")

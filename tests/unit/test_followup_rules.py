@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.followup.domain.durations import parse_duration
 from services.followup.domain.outcomes import Outcome, State, decide
 from services.followup.domain.policy import (
     FollowupPolicy,
@@ -21,6 +20,7 @@ from services.followup.domain.policy import (
     retention_due,
 )
 from services.followup.settings import FollowupSettings
+from shared.durations import parse_duration
 from shared.events.common import Severity, Tier
 from shared.events.followup import CallbackKind, SurveyReason
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.followup.domain.durations import parse_duration
+from shared.config_files import load_yaml_model
+from shared.durations import parse_duration
 from shared.events.common import Severity, Tier
 
 BUNDLED_POLICY = Path(__file__).resolve().parent.parent / "policy.yaml"
@@ -18,12 +18,6 @@ BUNDLED_POLICY = Path(__file__).resolve().parent.parent / "policy.yaml"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    return parse_duration(value)  # type: ignore[arg-type]
 
 
 class CallbackRules(_Strict):
@@ -36,7 +30,7 @@ class CallbackRules(_Strict):
 
     _durations = field_validator(
         "after_resolution", "remedial_after", "overdue_after", "reschedule_max_ahead", mode="before"
-    )(_duration)
+    )(parse_duration)
 
     @field_validator("tier_factors")
     @classmethod
@@ -62,7 +56,7 @@ class AttemptRules(_Strict):
     def _durations(cls, values: object) -> tuple[timedelta, ...]:
         if not isinstance(values, list | tuple):
             values = [values]
-        return tuple(_duration(v) for v in values)
+        return tuple(parse_duration(v) for v in values)
 
 
 class TierThresholds(_Strict):
@@ -89,7 +83,7 @@ class RetentionRules(_Strict):
     call_within: timedelta = timedelta(days=45)
 
     _durations = field_validator("review_grace", "after_drop", "call_within", mode="before")(
-        _duration
+        parse_duration
     )
 
     @field_validator("timezone")
@@ -117,9 +111,8 @@ class FollowupPolicy(_Strict):
 
 
 def load_policy(path: Path | None = None) -> FollowupPolicy:
-    """Read and validate a policy file; a bad file stops the service at start-up."""
-    raw = yaml.safe_load((path or BUNDLED_POLICY).read_text(encoding="utf-8"))
-    return FollowupPolicy.model_validate(raw)
+    """Read and validate a policy file; a bad one raises ConfigError naming the line."""
+    return load_yaml_model(path or BUNDLED_POLICY, FollowupPolicy, what="policy")
 
 
 def resolution_due(
