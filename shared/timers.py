@@ -94,6 +94,21 @@ async def cancel(
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
+async def cancel_unless_firing(session: AsyncSession | AsyncConnection, ids: list[int]) -> int:
+    """Cancel these pending timers, skipping any a scheduler is firing right now: waiting for
+    it while holding the caller's own rows could deadlock with a handler that wants them.
+    A skipped timer still fires; its handler must find nothing left to do."""
+    result = await session.execute(
+        sa.text(
+            "UPDATE timers SET cancelled_at = now() WHERE id IN ("
+            "  SELECT id FROM timers WHERE id = ANY(:ids) "
+            "  AND fired_at IS NULL AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED)"
+        ),
+        {"ids": ids},
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
 async def pending(session: AsyncSession | AsyncConnection, subject: str) -> list[Timer]:
     rows = await session.execute(
         sa.text(

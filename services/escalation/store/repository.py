@@ -155,15 +155,6 @@ async def add_outcomes(
 
 # ---- timers ------------------------------------------------------------------------------------
 
-# Cancel by id, skipping timers another scheduler holds right now: waiting for them while
-# holding the case row could deadlock with that scheduler (it holds the timer and wants the
-# case). A skipped timer still fires, finds nothing due in the case, and does nothing.
-_CANCEL = sa.text(
-    "UPDATE timers SET cancelled_at = now() WHERE id IN ("
-    "  SELECT id FROM timers WHERE id = ANY(:ids) AND fired_at IS NULL AND cancelled_at IS NULL"
-    "  FOR UPDATE SKIP LOCKED)"
-)
-
 
 async def sync_timers(
     session: AsyncSession, subject: str, wanted: list[Wakeup], firing: int | None = None
@@ -175,7 +166,9 @@ async def sync_timers(
     want = {(w.kind, w.due_at, _key(w.payload)): w for w in wanted}
     stale = [timer_id for key, timer_id in have.items() if key not in want]
     if stale:
-        await session.execute(_CANCEL, {"ids": stale})
+        # We hold the case row: a timer being fired (whose handler wants the case) is skipped,
+        # fires, finds nothing due in the case, and does nothing.
+        await timers.cancel_unless_firing(session, stale)
     for key, wakeup in want.items():
         if key not in have:
             await timers.arm(session, wakeup.kind, subject, wakeup.due_at, wakeup.payload)
