@@ -25,16 +25,10 @@ def policy_from(settings: SatisfactionSettings) -> ReportPolicy:
     )
 
 
-def source_topics(runtime: Runtime) -> list[str]:
-    """Everything the store is made of: lifecycle events and this service's own answers."""
-    t = runtime.topics
-    return [t.intake, t.handling, t.followup, t.satisfaction]
-
-
 def background_tasks(runtime: Runtime) -> list[Task]:
     settings: SatisfactionSettings = runtime.settings  # type: ignore[assignment]
     consume = runtime.consumer(
-        source_topics(runtime), usecases.handlers(settings.escalation_ladder)
+        usecases.source_topics(runtime.topics), usecases.handlers(settings.escalation_ladder)
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

@@ -59,7 +59,7 @@ async def rebuild(settings: SatisfactionSettings) -> int:
         await consumer.start()
         partitions = [
             TopicPartition(topic, p)
-            for topic in (t.intake, t.handling, t.followup, t.satisfaction)
+            for topic in usecases.source_topics(t)
             for p in sorted(await _partitions(settings.kafka_bootstrap_servers, topic))
         ]
         consumer.assign(partitions)

@@ -113,6 +113,12 @@ def change_for(session: AsyncSession, event: Envelope, ladder: list[str]) -> Cha
 HANDLED = frozenset({*FACT_EVENTS, "survey.requested", "survey.recorded"})
 
 
+def source_topics(topics: Topics) -> list[str]:
+    """Everything the store is made of: lifecycle events and this service's own answers; the
+    live consumer and the rebuild read the same."""
+    return [topics.intake, topics.handling, topics.followup, topics.satisfaction]
+
+
 def handlers(ladder: list[str]) -> dict[str, Handler]:
     """The consumer handlers, by event type, for the lifecycle and survey events."""
 

@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
-from services.satisfaction.app import create_app, source_topics
+from services.satisfaction.app import create_app
 from services.satisfaction.rebuild import rebuild
 from services.satisfaction.settings import SatisfactionSettings
 from services.satisfaction.store.tables import (
@@ -20,7 +20,7 @@ from services.satisfaction.store.tables import (
     rollup_resolve,
     rollup_resolve_month,
 )
-from services.satisfaction.usecases import handlers
+from services.satisfaction.usecases import handlers, source_topics
 from shared.db import create_engine
 from shared.events.common import ContactCard, Tier
 from shared.events.envelope import Envelope, new_event
@@ -47,7 +47,7 @@ async def publish(bootstrap: str, topics: Topics, events: list[tuple[str, Envelo
 async def consume_until(settings: SatisfactionSettings, processed: int, timeout: float = 30):
     """Run the service's own consumer until the inbox holds ``processed`` events."""
     runtime = Runtime.build(settings)
-    runner = runtime.consumer(source_topics(runtime), handlers(settings.escalation_ladder))
+    runner = runtime.consumer(source_topics(runtime.topics), handlers(settings.escalation_ladder))
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
