@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -18,6 +18,7 @@ from shared.messaging.consumer import ConsumerRunner, Handler
 from shared.messaging.kafka import KafkaLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from shared.timers import TimerHandler, TimerScheduler
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ class Runtime:
             kafka=self.kafka,
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
+        )
+
+    def scheduler(self, handlers: Mapping[str, TimerHandler]) -> TimerScheduler:
+        return TimerScheduler(
+            self.engine,
+            handlers,
+            batch_size=self.settings.timer_batch_size,
+            max_sleep=self.settings.timer_max_sleep_seconds,
         )
 
     def relay(self) -> OutboxRelay:

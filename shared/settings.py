@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_retries: int = Field(default=3, ge=0)
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    # Durable timers (services that have them): the longest an idle scheduler sleeps between
+    # looks (a NOTIFY wakes it sooner), and how many due timers one transaction fires.
+    timer_max_sleep_seconds: float = Field(default=30.0, gt=0)
+    timer_batch_size: int = Field(default=200, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     # Bearer tokens of the ops APIs, role:token pairs (see shared.web.ops_auth).

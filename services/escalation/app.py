@@ -12,11 +12,10 @@ from services.escalation.usecases import TIMER_KINDS, Escalation
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived
 from shared.runtime import Runtime, Task
-from shared.timers import TimerScheduler
 from shared.web.app import service_app
 
 
-def background_tasks(escalation: Escalation, settings: EscalationSettings):
+def background_tasks(escalation: Escalation):
     def tasks(runtime: Runtime) -> list[Task]:
         consumer = runtime.consumer(
             [runtime.topics.intake, runtime.topics.followup],
@@ -28,12 +27,7 @@ def background_tasks(escalation: Escalation, settings: EscalationSettings):
                 FollowupUnreachable.event_type: escalation.on_followup_done,
             },
         )
-        scheduler = TimerScheduler(
-            runtime.engine,
-            dict.fromkeys(TIMER_KINDS, escalation.on_timer),
-            batch_size=settings.scheduler_batch_size,
-            max_sleep=settings.scheduler_max_sleep_seconds,
-        )
+        scheduler = runtime.scheduler(dict.fromkeys(TIMER_KINDS, escalation.on_timer))
         return [
             runtime.relay().run,
             consumer.run,
@@ -53,7 +47,7 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
         description="Every complaint's case on tiered SLA clocks and the escalation ladder.",
         settings=settings,
         runtime=runtime,
-        tasks=background_tasks(escalation, settings),
+        tasks=background_tasks(escalation),
         router=router,
     )
     app.state.policy = policy

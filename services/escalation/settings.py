@@ -3,7 +3,6 @@ policy file, not here: ``ESCALATION_POLICY_FILE`` (default: the bundled policies
 
 from __future__ import annotations
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -19,6 +18,4 @@ class EscalationSettings(ServiceSettings):
     policy_file: str = ""
     # The scheduler sleeps until the next due timer (woken early when one is armed); this
     # caps a sleep so a clock change or a lost notification costs at most this much.
-    scheduler_max_sleep_seconds: float = Field(default=30.0, gt=0)
-    scheduler_batch_size: int = Field(default=200, ge=1)
     # Fired and cancelled timers are deleted after this long (the timeline keeps the story).

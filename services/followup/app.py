@@ -10,23 +10,17 @@ from services.followup.callbacks import Deps
 from services.followup.domain.policy import load_policy
 from services.followup.settings import FollowupSettings
 from shared.runtime import Runtime, Task
-from shared.timers import TimerScheduler
 from shared.web.app import service_app
 
 
-def tasks_for(deps: Deps, settings: FollowupSettings):
+def tasks_for(deps: Deps):
     def background_tasks(runtime: Runtime) -> list[Task]:
         activity_handlers, review_timers = retention.handlers(deps)
         consumer = runtime.consumer(
             [runtime.topics.handling, runtime.topics.satisfaction, runtime.topics.activity],
             consumers.handlers(deps) | activity_handlers,
         )
-        scheduler = TimerScheduler(
-            runtime.engine,
-            callbacks.timer_handlers(deps) | review_timers,
-            batch_size=settings.timer_batch_size,
-            max_sleep=settings.timer_max_sleep_seconds,
-        )
+        scheduler = runtime.scheduler(callbacks.timer_handlers(deps) | review_timers)
         return [runtime.relay().run, consumer.run, scheduler.run]
 
     return background_tasks
@@ -45,7 +39,7 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         runtime=runtime,
-        tasks=tasks_for(deps, settings),
+        tasks=tasks_for(deps),
         router=router,
     )
     app.state.deps = deps

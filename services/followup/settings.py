@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.followup.domain.policy import BUNDLED_POLICY
@@ -21,5 +20,3 @@ class FollowupSettings(ServiceSettings):
     max_body_bytes: int = 32 * 1024
     # The timer scheduler sleeps until the next due timer, at most this long (a NOTIFY
     # wakes it when a timer is armed).
-    timer_max_sleep_seconds: float = Field(default=30.0, gt=0)
-    timer_batch_size: int = Field(default=200, ge=1)
