@@ -63,11 +63,12 @@ async def record_complaint(
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         if idempotency_key:
+            fingerprint = request_hash(submission)
             claim = await repo.claim_idempotency_key(
-                session, channel.value, idempotency_key, request_hash(submission), complaint_id
+                session, channel.value, idempotency_key, fingerprint, complaint_id
             )
             if not claim.fresh:
-                if claim.request_hash != request_hash(submission):
+                if claim.request_hash != fingerprint:
                     raise IdempotencyConflict
                 existing = await repo.get_complaint(session, claim.complaint_id)
                 assert existing is not None  # written in the same transaction as the key
@@ -184,8 +185,7 @@ async def complete_contact(
             raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
         supplied = contact.model_dump(exclude_unset=True, mode="json")
         merged = CustomerIn.model_validate(complaint["customer"] | supplied)
-        probe = ComplaintSubmission.model_construct(customer=merged)
-        missing = missing_contact(probe, policy)
+        missing = missing_contact(merged, policy)
         changes: dict[str, Any] = {
             "customer": merged.model_dump(mode="json"),
             "missing_fields": missing,

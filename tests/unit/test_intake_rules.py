@@ -87,15 +87,18 @@ class TestValidity:
 
 class TestContact:
     def test_complete(self):
-        assert missing_contact(submission(), POLICY) == []
+        assert missing_contact(submission().customer, POLICY) == []
 
     def test_email_instead_of_phone_is_enough(self):
         s = submission(customer={"name": "Li", "email": "li@example.com"})
-        assert missing_contact(s, POLICY) == []
+        assert missing_contact(s.customer, POLICY) == []
 
     def test_missing_fields_are_named(self):
         s = submission(customer={"tier": "A"})
-        assert missing_contact(s, POLICY) == ["customer.name", "customer.phone|customer.email"]
+        assert missing_contact(s.customer, POLICY) == [
+            "customer.name",
+            "customer.phone|customer.email",
+        ]
 
 
 class TestAcknowledgement:

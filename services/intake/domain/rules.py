@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.intake.domain.submission import ComplaintSubmission
+from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from shared.events.common import Mode, Severity, Tier
 from shared.events.intake import OutcomeKind, RejectionReason
 
@@ -49,9 +49,8 @@ def invalidity(submission: ComplaintSubmission, received_at: datetime) -> Reject
     return None
 
 
-def missing_contact(submission: ComplaintSubmission, policy: IntakePolicy) -> list[str]:
+def missing_contact(customer: CustomerIn, policy: IntakePolicy) -> list[str]:
     """The contact fields still needed, as ``customer.x`` (or ``customer.x|customer.y``)."""
-    customer = submission.customer
     missing = []
     for requirement in policy.required_contact:
         options = requirement.split("|")
@@ -90,7 +89,7 @@ def assess(
 ) -> Assessment:
     severity, reasons = classify(submission, policy)
     rejection = invalidity(submission, received_at)
-    missing = missing_contact(submission, policy)
+    missing = missing_contact(submission.customer, policy)
     # The acknowledgement clock starts once the contact data is complete (DOMAIN.md).
     due = None
     if rejection is None and not missing:
