@@ -14,7 +14,6 @@ early by a NOTIFY when a timer is armed: prompt when busy, idle when not."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import is_unavailable
+from shared.notifications import Notifications, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +140,7 @@ class TimerScheduler:
         self.max_attempts = max_attempts
         self.retention = retention
         self._pruned_at = float("-inf")
-        self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
+        self._notes = Notifications(engine, "timers")
 
     async def fire_due(self) -> tuple[int, float]:
         """Fire one batch of due timers, in one transaction; returns how many were handled
@@ -251,42 +249,21 @@ class TimerScheduler:
                 if asyncio.get_running_loop().time() - self._pruned_at > 3600:
                     self._pruned_at = asyncio.get_running_loop().time()
                     await self.prune()
-                await self._listen()
-                self._wake.clear()
+                await self._notes.listen()
+                self._notes.clear()
                 fired, until_next = await self.fire_due()
                 if fired >= self.batch_size:
                     continue
-                await self._sleep(stop, until_next)
+                await self._notes.wait(stop, until_next)
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if is_unavailable(exc):
                     log.warning("timer scheduler: database unavailable", extra={"error": str(exc)})
-                    await self._drop_listener()
+                    await self._notes.close()
                 else:
                     log.exception("timer scheduler failed")
-                await self._sleep(stop, backoff)
+                await sleep_unless_stopped(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
-        await self._drop_listener()
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-
-    async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        url = self.engine.url.set(drivername="postgresql")
-        self._listener = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=3)
-        await self._listener.add_listener("timers", lambda *_: self._wake.set())
-
-    async def _drop_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close(timeout=1)
-            self._listener = None
+        await self._notes.close()

@@ -10,13 +10,11 @@ dies between publishing and committing leaves its rows unsent: they are publishe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import zlib
 from collections.abc import Iterable
 from datetime import timedelta
 
-import asyncpg
 import sqlalchemy as sa
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from shared.db import is_unavailable
 from shared.events.envelope import CONTENT_TYPE, Envelope
 from shared.messaging.kafka import KafkaLink
+from shared.notifications import Notifications, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention = retention
-        self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
+        self._notes = Notifications(engine, "outbox")
 
     async def publish_once(self) -> int:
         """Publish one batch from the shards this relay can lock; returns how many."""
@@ -131,7 +129,8 @@ class OutboxRelay:
         housekeeping = asyncio.get_running_loop().time()
         while not stop.is_set():
             try:
-                await self._listen()
+                await self._notes.listen()
+                self._notes.clear()
                 published = await self.publish_once()
                 backoff = 0.2
                 now = asyncio.get_running_loop().time()
@@ -140,7 +139,7 @@ class OutboxRelay:
                     await self.housekeeping()
                 if published >= self.batch_size:
                     continue  # more may be waiting
-                await self._sleep(stop, self.poll_seconds)
+                await self._notes.wait(stop, self.poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -152,33 +151,12 @@ class OutboxRelay:
                     await self.kafka.reset()
                 elif is_unavailable(exc):
                     log.warning("outbox relay: database unavailable", extra={"error": str(exc)})
-                    await self._drop_listener()
+                    await self._notes.close()
                 else:
                     log.exception("outbox relay failed")
-                await self._sleep(stop, backoff)
+                await sleep_unless_stopped(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
-        await self._drop_listener()
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        """Sleep until woken by a NOTIFY from a committed insert, stopped, or timed out."""
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-        self._wake.clear()
-
-    async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        url = self.engine.url.set(drivername="postgresql")
-        self._listener = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=3)
-        await self._listener.add_listener("outbox", lambda *_: self._wake.set())
-
-    async def _drop_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close(timeout=1)
-            self._listener = None
+        await self._notes.close()
 
     async def housekeeping(self) -> None:
         """Forget events published longer ago than the retention; refresh the pending gauge."""

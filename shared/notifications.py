@@ -1,0 +1,54 @@
+"""Waking a polling loop early: PostgreSQL NOTIFY on a channel (sent by a trigger when rows
+are inserted) ends the loop's sleep, so an idle loop can poll rarely and still react at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class Notifications:
+    def __init__(self, engine: AsyncEngine, channel: str) -> None:
+        self.engine = engine
+        self.channel = channel
+        self._arrived = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+
+    async def listen(self) -> None:
+        """(Re)open the dedicated LISTEN connection when it is not open."""
+        if self._connection is not None and not self._connection.is_closed():
+            return
+        url = self.engine.url.set(drivername="postgresql")
+        self._connection = await asyncpg.connect(
+            url.render_as_string(hide_password=False), timeout=3
+        )
+        await self._connection.add_listener(self.channel, lambda *_: self._arrived.set())
+
+    def clear(self) -> None:
+        """Forget notifications so far: call before looking at the table."""
+        self._arrived.clear()
+
+    async def wait(self, stop: asyncio.Event, seconds: float) -> None:
+        """Sleep until a notification (since ``clear``), ``stop``, or ``seconds`` pass."""
+        if seconds <= 0:
+            return
+        waiters = [asyncio.ensure_future(self._arrived.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close(timeout=1)
+            self._connection = None
+
+
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """A back-off after a failure: notifications must not cut it short (they keep coming
+    while Kafka or the database is down), only ``stop`` does."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
