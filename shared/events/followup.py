@@ -63,6 +63,8 @@ class FollowupDue(EventData):
     due_at: datetime
     overdue_at: datetime
     attempt: int  # the attempt this is (1 = first call)
+    team: str | None = None  # the follow-up team whose queue it is in (staff directory)
+    assignee: str | None = None  # the person who took it, if anyone
 
 
 class FollowupRescheduled(EventData):

@@ -177,3 +177,45 @@ class CaseSuspended(EventData):
     by: str
     reason: CaseOutcome
     note: str | None = None
+
+
+class AssignmentReason(StrEnum):
+    OPENED = "opened"  # routed to a team when the case opened
+    ESCALATED = "escalated"  # the case climbed a rung: the team serving that rung
+    TAKEN = "taken"  # a person took it
+    HANDED_OVER = "handed_over"  # handed to another person or team, with a reason
+    FORWARDED = "forwarded"  # forwarded to another department
+
+
+class CaseAssigned(EventData):
+    """Who owns the case now: a team, and once someone takes it, a person. Actors are person
+    ids from the staff directory (with the display name where known), never credentials."""
+
+    event_type = "case.assigned"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    team: str | None
+    assignee: str | None = None
+    assignee_name: str | None = None
+    rung: str
+    reason: AssignmentReason
+    note: str | None = None
+    by: str | None = None
+    by_name: str | None = None
+
+
+class CaseForwarded(EventData):
+    """Forwarded to the responsible department (DOMAIN.md: record, explain, forward; tell the
+    customer when the answer will come: ``answer_by``)."""
+
+    event_type = "case.forwarded"
+
+    complaint_id: uuid.UUID
+    at: datetime
+    from_team: str | None
+    to_team: str
+    reason: str
+    answer_by: datetime | None = None
+    by: str
+    by_name: str | None = None

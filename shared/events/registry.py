@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events import activity, followup, handling, intake, satisfaction
+from shared.events import activity, followup, handling, intake, notify, satisfaction
 from shared.events.common import EventData
 
 # Each contract module and the topic (an attribute of ``Topics``) its events travel on.
@@ -13,6 +13,7 @@ _MODULES = {
     handling: "handling",
     followup: "followup",
     satisfaction: "satisfaction",
+    notify: "notify",
     activity: "activity",
 }
 

@@ -28,11 +28,22 @@ class Topics:
         return f"{self.prefix}complaints.satisfaction.v1"
 
     @property
+    def notify(self) -> str:
+        return f"{self.prefix}complaints.notify.v1"
+
+    @property
     def activity(self) -> str:
         return f"{self.prefix}customers.activity.v1"
 
     def all(self) -> list[str]:
-        main = [self.intake, self.handling, self.followup, self.satisfaction, self.activity]
+        main = [
+            self.intake,
+            self.handling,
+            self.followup,
+            self.satisfaction,
+            self.notify,
+            self.activity,
+        ]
         return main + [dead_letter(t) for t in main]
 
 
