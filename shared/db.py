@@ -35,6 +35,9 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
         max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=10,
+        # Errors name the statement, never its parameters: they hold customers' data, and
+        # exception messages end up in logs.
+        hide_parameters=True,
         # A dead server must fail a request quickly (503), not hang it.
         connect_args={"timeout": 3, "command_timeout": 30},
     )

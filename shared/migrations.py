@@ -47,7 +47,7 @@ def run_env(target_metadata: sa.MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
             await connection.commit()

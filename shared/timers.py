@@ -26,6 +26,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import is_unavailable
+from shared.logs import describe_error
 from shared.notifications import Notifications, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class TimerScheduler:
         log.error(
             "timer handler failed" + ("; giving up" if give_up else "; will retry"),
             extra={"timer_id": timer.id, "kind": timer.kind, "subject": timer.subject,
-                   "error": repr(exc), "attempts": attempts},
+                   "error": describe_error(exc), "attempts": attempts},
         )  # fmt: skip
         await session.execute(
             sa.text(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.db import is_unavailable
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter
+from shared.logs import describe_error
 from shared.messaging import inbox
 from shared.messaging.kafka import KafkaLink
 
@@ -89,7 +90,7 @@ class ConsumerRunner:
             try:
                 await self.prune_inbox()
             except Exception as exc:  # housekeeping: the next hour tries again
-                log.warning("consumer: inbox pruning failed", extra={"error": repr(exc)})
+                log.warning("consumer: inbox pruning failed", extra={"error": describe_error(exc)})
 
     async def prune_inbox(self) -> int:
         """Forget processed ids older than the retention (a redelivery comes within minutes
@@ -160,7 +161,8 @@ class ConsumerRunner:
                     outcomes.append((record, event.type, outcome))
         except Exception as exc:
             log.info(
-                "consumer: batch failed, replaying it event by event", extra={"error": repr(exc)}
+                "consumer: batch failed, replaying it event by event",
+                extra={"error": describe_error(exc)},
             )
             return False
         for record, event_type, outcome in outcomes:
@@ -206,7 +208,11 @@ class ConsumerRunner:
                 if poison or attempt > self.max_retries:
                     log.error(
                         "consumer: dead-lettering event",
-                        extra={"event_id": str(event.id), "type": event.type, "error": repr(exc)},
+                        extra={
+                            "event_id": str(event.id),
+                            "type": event.type,
+                            "error": describe_error(exc),
+                        },
                     )
                     await self._dead_letter(record, exc, attempts=attempt)
                     return self._count(record, event.type, "dead_lettered")
