@@ -64,5 +64,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         router=router,
     )
     app.state.policy = policy_from(settings)
-    app.state.credentials = settings.credentials()
+    app.state.api_keys = settings.keys()
     return app

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.events.common import Channel
+from services.intake.domain.access import ApiKey, parse_api_keys
 from shared.settings import ServiceSettings
-from shared.web.auth import parse_credentials
 
 DEFAULT_CATEGORIES = [
     "product_quality",
@@ -56,7 +55,11 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = 8001
-    api_keys: str = Field(default="", description="channel:key pairs, e.g. web:K1,hotline:K2")
+    api_keys: str = Field(
+        default="",
+        description="channel:key pairs, e.g. web:K1,hotline:K2; other clients name their "
+        "scopes: crm[read-all,tier]:K3 (see services/intake/domain/access.py)",
+    )
     categories: list[str] = DEFAULT_CATEGORIES
     major_categories: list[str] = ["safety"]
     major_keywords: list[str] = DEFAULT_MAJOR_KEYWORDS
@@ -73,11 +76,12 @@ class IntakeSettings(ServiceSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _channels_exist(cls, spec: str) -> str:
-        for name, _ in parse_credentials(spec):
-            if name not in {c.value for c in Channel}:
-                raise ValueError(f"unknown channel {name!r} in INTAKE_API_KEYS")
+    def _keys_parse(cls, spec: str) -> str:
+        try:
+            parse_api_keys(spec)
+        except ValueError as exc:
+            raise ValueError(f"INTAKE_API_KEYS: {exc}") from None
         return spec
 
-    def credentials(self) -> list[tuple[str, str]]:
-        return parse_credentials(self.api_keys)
+    def keys(self) -> list[ApiKey]:
+        return parse_api_keys(self.api_keys)

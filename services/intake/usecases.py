@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.domain.access import ApiClient
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
 from services.intake.domain.status import RESUME_EVENT, status_after
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
@@ -173,13 +174,19 @@ async def complete_contact(
     policy: IntakePolicy,
     complaint_id: uuid.UUID,
     contact: CustomerIn,
+    client: ApiClient,
 ) -> dict[str, Any]:
     """Merge the contact data a customer supplied; once complete, the complaint's clocks start
-    (``complaint.completed``)."""
+    (``complaint.completed``). Another channel's complaint is not found, unless the caller
+    may read it and changes nothing but the tier (the route checked the scopes)."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         complaint = await repo.get_complaint(session, complaint_id)
         if complaint is None:
+            raise NotFound
+        channel = complaint["channel"]
+        only_tier = contact.model_fields_set <= {"tier"}
+        if not (client.may_complete(channel) or (only_tier and client.may_read(channel))):
             raise NotFound
         if complaint["status"] != "awaiting_information":
             raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")

@@ -12,7 +12,8 @@ from tests.support.databases import Databases
 from tests.support.processes import ServiceProcess
 from tests.support.servers import Servers
 
-INTAKE_KEYS = {"web": "test-web-key", "hotline": "test-hotline-key", "counter": "test-counter-key"}
+INTAKE_KEYS = {"web": "test-web-key", "hotline": "test-hotline-key", "counter": "test-counter-key",
+               "crm[read-all,tier]": "test-crm-key"}  # fmt: skip
 OPS_TOKENS = {"agent": "test-agent-token", "supervisor": "test-supervisor-token",
               "admin": "test-admin-token"}  # fmt: skip
 

@@ -10,7 +10,8 @@ def test_settings_read_their_prefix(monkeypatch):
     monkeypatch.setenv("INTAKE_ACK_MINUTES_REMOTE", "60")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker:9092")
     settings = IntakeSettings()
-    assert settings.credentials() == [("web", "abc")]
+    [key] = settings.keys()
+    assert key.client.name == "web" and key.secret.get_secret_value() == "abc"
     assert settings.ack_minutes_remote == 60
     assert settings.kafka_bootstrap_servers == "broker:9092"
     assert settings.database_url.endswith("/intake")

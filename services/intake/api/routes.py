@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from services.intake import usecases
 from services.intake.api.schemas import ComplaintAnswer, ComplaintPage, ComplaintView, Rejection
+from services.intake.domain.access import ApiClient, Scope
 from services.intake.domain.status import Status
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from services.intake.store import repository as repo
@@ -21,25 +22,46 @@ from shared.web.pagination import cursor_param
 router = APIRouter(tags=["complaints"])
 
 
-async def authenticated_channel(  # async: a plain def would hop to a thread per request
+async def api_client(  # async: a plain def would hop to a thread per request
     request: Request, x_api_key: Annotated[str | None, Header()] = None
-) -> Channel:
-    name = identify(x_api_key, request.app.state.credentials)
-    if name is None:
+) -> ApiClient:
+    keys = request.app.state.api_keys
+    found = identify(x_api_key, ((str(i), k.secret.get_secret_value()) for i, k in enumerate(keys)))
+    if found is None:
         raise HTTPException(
             401, "missing or unknown X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
         )
-    return Channel(name)
+    return keys[int(found)].client
 
 
-ChannelDep = Annotated[Channel, Depends(authenticated_channel)]
+def missing_scope(*scopes: Scope) -> HTTPException:
+    names = " or ".join(s.value for s in scopes)
+    return HTTPException(403, f"this API key lacks the {names} scope")
+
+
+async def submitting_channel(client: Annotated[ApiClient, Depends(api_client)]) -> Channel:
+    if not client.has(Scope.SUBMIT) or client.channel is None:
+        raise missing_scope(Scope.SUBMIT)
+    return client.channel
+
+
+async def reader(client: Annotated[ApiClient, Depends(api_client)]) -> ApiClient:
+    if not (client.has(Scope.READ_OWN) or client.has(Scope.READ_ALL)):
+        raise missing_scope(Scope.READ_OWN, Scope.READ_ALL)
+    return client
+
+
+ChannelDep = Annotated[Channel, Depends(submitting_channel)]
+ReaderDep = Annotated[ApiClient, Depends(reader)]
+ClientDep = Annotated[ApiClient, Depends(api_client)]
+NOT_FOUND = "no such complaint"
 
 
 @router.post(
     "/complaints",
     status_code=201,
     response_model=ComplaintAnswer,
-    responses={401: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+    responses={401: {}, 403: {}, 409: {}, 413: {}, 422: {}, 503: {}},
 )
 async def post_complaint(
     submission: ComplaintSubmission,
@@ -123,20 +145,28 @@ def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Com
     )
 
 
-@router.get("/complaints/{complaint_id}", response_model=ComplaintView)
-async def get_complaint(complaint_id: uuid.UUID, request: Request, _: ChannelDep) -> ComplaintView:
+@router.get(
+    "/complaints/{complaint_id}",
+    response_model=ComplaintView,
+    responses={401: {}, 403: {}, 404: {}},
+)
+async def get_complaint(
+    complaint_id: uuid.UUID, request: Request, client: ReaderDep
+) -> ComplaintView:
+    """A complaint another channel submitted is a 404 under ``read-own``: its existence is not
+    this key's business."""
     async with request.app.state.runtime.sessions() as session:
         complaint = await repo.get_complaint(session, complaint_id)
-        if complaint is None:
-            raise HTTPException(404, "no such complaint")
+        if complaint is None or not client.may_read(complaint["channel"]):
+            raise HTTPException(404, NOT_FOUND)
         history = await repo.get_history(session, complaint_id)
     return _view(complaint, history)
 
 
-@router.get("/complaints", response_model=ComplaintPage)
+@router.get("/complaints", response_model=ComplaintPage, responses={401: {}, 403: {}})
 async def list_complaints(
     request: Request,
-    _: ChannelDep,
+    client: ReaderDep,
     customer: str | None = None,
     status: Status | None = None,
     channel: Channel | None = None,
@@ -144,6 +174,10 @@ async def list_complaints(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ComplaintPage:
     after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
+    if not client.has(Scope.READ_ALL):
+        if channel is not None and channel != client.channel:
+            raise missing_scope(Scope.READ_ALL)
+        channel = client.channel
     async with request.app.state.runtime.sessions() as session:
         rows, next_cursor = await repo.list_complaints(
             session,
@@ -156,18 +190,34 @@ async def list_complaints(
     return ComplaintPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.patch("/complaints/{complaint_id}/customer", response_model=ComplaintView)
+@router.patch(
+    "/complaints/{complaint_id}/customer",
+    response_model=ComplaintView,
+    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+)
 async def complete_contact(
-    complaint_id: uuid.UUID, contact: CustomerIn, request: Request, _: ChannelDep
+    complaint_id: uuid.UUID, contact: CustomerIn, request: Request, client: ClientDep
 ) -> ComplaintView:
-    """Supply the contact data a complaint was missing; its clocks start once complete."""
+    """Supply the contact data a complaint was missing; its clocks start once complete. The
+    channel that submitted the complaint completes it (``submit``); a customer's tier is
+    changed only with the ``tier`` scope."""
+    supplied = contact.model_fields_set
+    if "tier" in supplied and not client.has(Scope.TIER):
+        raise missing_scope(Scope.TIER)
+    if supplied - {"tier"} and not client.has(Scope.SUBMIT):
+        raise missing_scope(Scope.SUBMIT)
     state = request.app.state
     try:
         complaint = await usecases.complete_contact(
-            state.runtime.sessions, state.runtime.topics, state.policy, complaint_id, contact
+            state.runtime.sessions,
+            state.runtime.topics,
+            state.policy,
+            complaint_id,
+            contact,
+            client,
         )
     except usecases.NotFound:
-        raise HTTPException(404, "no such complaint") from None
+        raise HTTPException(404, NOT_FOUND) from None
     except usecases.WrongState as exc:
         raise HTTPException(409, str(exc)) from None
     return _view(complaint)
