@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.escalation import erasure
 from services.escalation.api.routes import router
 from services.escalation.policy_file import load_policy
 from services.escalation.settings import EscalationSettings
@@ -25,7 +26,8 @@ def background_tasks(escalation: Escalation):
                 ComplaintReopened.event_type: escalation.on_reopened,
                 FollowupCompleted.event_type: escalation.on_followup_done,
                 FollowupUnreachable.event_type: escalation.on_followup_done,
-            },
+            }
+            | erasure.handlers(runtime.topics),
         )
         scheduler = runtime.scheduler(dict.fromkeys(TIMER_KINDS, escalation.on_timer))
         return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.followup import callbacks, consumers, retention
+from services.followup import callbacks, consumers, erasure, retention
 from services.followup.api.routes import router
 from services.followup.callbacks import Deps
 from services.followup.domain.policy import load_policy
@@ -17,8 +17,13 @@ def tasks_for(deps: Deps):
     def background_tasks(runtime: Runtime) -> list[Task]:
         activity_handlers, review_timers = retention.handlers(deps)
         consumer = runtime.consumer(
-            [runtime.topics.handling, runtime.topics.satisfaction, runtime.topics.activity],
-            consumers.handlers(deps) | activity_handlers,
+            [
+                runtime.topics.handling,
+                runtime.topics.satisfaction,
+                runtime.topics.activity,
+                runtime.topics.intake,  # customer.erasure_requested
+            ],
+            consumers.handlers(deps) | activity_handlers | erasure.handlers(runtime.topics),
         )
         scheduler = runtime.scheduler(callbacks.timer_handlers(deps) | review_timers)
         return [runtime.relay().run, consumer.run, scheduler.run]

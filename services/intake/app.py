@@ -8,9 +8,11 @@ import contextlib
 from fastapi import FastAPI
 
 from services.intake import usecases
+from services.intake.api import privacy
 from services.intake.api.routes import router
 from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
+from services.intake.erasure import retention_sweep
 from services.intake.settings import IntakeSettings
 from services.intake.store import repository
 from shared.runtime import Runtime, Task
@@ -49,7 +51,12 @@ def background_tasks(runtime: Runtime) -> list[Task]:
         dict.fromkeys(status_events, usecases.follow_status),
     )
     retention = runtime.settings.idempotency_retention_days  # type: ignore[attr-defined]
-    return [runtime.relay().run, follow.run, forget_idempotency_keys(runtime, retention)]
+    return [
+        runtime.relay().run,
+        follow.run,
+        forget_idempotency_keys(runtime, retention),
+        retention_sweep(runtime, runtime.settings),  # type: ignore[arg-type]
+    ]
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -63,6 +70,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         tasks=background_tasks,
         router=router,
     )
+    app.include_router(privacy.router)
     app.state.policy = policy_from(settings)
     app.state.api_keys = settings.keys()
     return app

@@ -73,6 +73,12 @@ class IntakeSettings(ServiceSettings):
     ack_major_factor: float = 0.5
     rejection_answers: dict[str, tuple[str, str]] = DEFAULT_REJECTION_ANSWERS
     idempotency_retention_days: int = 7
+    # Personal data retention (PIPL, GDPR): a complaint in one of these statuses for longer
+    # than this is anonymised, in every service (customer.erasure_requested, reason retention).
+    retention_days: float = Field(default=365, gt=0)
+    retention_statuses: list[str] = ["closed", "rejected"]
+    retention_sweep_seconds: float = Field(default=3600, gt=0)
+    retention_batch_size: int = Field(default=100, ge=1)
 
     @field_validator("api_keys")
     @classmethod

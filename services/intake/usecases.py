@@ -188,6 +188,8 @@ async def complete_contact(
         only_tier = contact.model_fields_set <= {"tier"}
         if not (client.may_complete(channel) or (only_tier and client.may_read(channel))):
             raise NotFound
+        if complaint.get("anonymised_at") is not None:
+            raise WrongState("the complaint's personal data was erased")
         if complaint["status"] != "awaiting_information":
             raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
         supplied = contact.model_dump(exclude_unset=True, mode="json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.satisfaction import usecases
+from services.satisfaction import erasure, usecases
 from services.satisfaction.alerts import watcher
 from services.satisfaction.api.routes import router
 from services.satisfaction.domain.report import ReportPolicy
@@ -28,7 +28,8 @@ def policy_from(settings: SatisfactionSettings) -> ReportPolicy:
 def background_tasks(runtime: Runtime) -> list[Task]:
     settings: SatisfactionSettings = runtime.settings  # type: ignore[assignment]
     consume = runtime.consumer(
-        usecases.source_topics(runtime.topics), usecases.handlers(settings.escalation_ladder)
+        usecases.source_topics(runtime.topics),
+        usecases.handlers(settings.escalation_ladder) | erasure.handlers(runtime.topics),
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.satisfaction import usecases
+from services.satisfaction import erasure, usecases
 from services.satisfaction.domain.contribution import COUNTERS, Contribution, merge
 from services.satisfaction.settings import SatisfactionSettings
 from services.satisfaction.store import rollups
@@ -52,6 +52,7 @@ async def rebuild(settings: SatisfactionSettings) -> int:
         auto_offset_reset="earliest",
     )
     applied = 0
+    erasures = []  # applied after everything: an answer may be read after its erasure
     try:
         async with engine.begin() as conn:
             names = ", ".join([table.name for table in DERIVED] + ["inbox"])
@@ -77,9 +78,12 @@ async def rebuild(settings: SatisfactionSettings) -> int:
             ]
             async with sessions.begin() as session:
                 applied += await apply_batch(session, events, ladder)
+            erasures += erasure.requests_in(events)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+        async with sessions.begin() as session:
+            await erasure.apply_all(session, erasures)
         async with engine.begin() as conn:
             # Increments that cancelled out (answers met before their complaint's facts)
             # leave rows of zeros: they carry nothing.

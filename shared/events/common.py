@@ -76,10 +76,15 @@ class SatisfactionLevel(StrEnum):
 
 
 class ContactCard(BaseModel):
-    """Who to call back: the customer's identity and contact data as intake recorded it."""
+    """Who to call back: the customer's identity and contact data as intake recorded it.
+
+    Personal data: it travels only to the services that contact the customer (follow-up calls
+    back, notify writes) and stays in each service's database until erased. An erased card is
+    a tombstone: ``erased`` set, the id a pseudonym, the tier kept for the figures."""
 
     id: str | None = None
     name: str | None = None
     phone: str | None = None
     email: str | None = None
     tier: Tier = Tier.C
+    erased: bool = False

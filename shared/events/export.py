@@ -20,6 +20,8 @@ def schemas() -> dict[str, dict]:
         schema = model.model_json_schema()
         schema["title"] = event_type
         schema["x-topic"] = getattr(Topics(), EVENT_TOPICS[event_type])
+        if len(also := getattr(model, "published_on", ())) > 1:
+            schema["x-topics"] = [getattr(Topics(), topic) for topic in also]
         schema["$id"] = f"urn:complaint-platform:schema:{event_type}:v{model.schema_version}"
         out[f"{event_type}.v{model.schema_version}.json"] = schema
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events import activity, followup, handling, intake, notify, satisfaction
+from shared.events import activity, followup, handling, intake, notify, privacy, satisfaction
 from shared.events.common import EventData
 
 # Each contract module and the topic (an attribute of ``Topics``) its events travel on.
@@ -15,6 +15,7 @@ _MODULES = {
     satisfaction: "satisfaction",
     notify: "notify",
     activity: "activity",
+    privacy: "intake",  # customer.erased names its own topics (published_on)
 }
 
 EVENT_TYPES: dict[str, type[EventData]] = {}
@@ -23,7 +24,7 @@ for _module, _topic in _MODULES.items():
     for _cls in vars(_module).values():
         if isinstance(_cls, type) and issubclass(_cls, EventData) and _cls is not EventData:
             EVENT_TYPES[_cls.event_type] = _cls
-            EVENT_TOPICS[_cls.event_type] = _topic
+            EVENT_TOPICS[_cls.event_type] = getattr(_cls, "published_on", (_topic,))[0]
 
 
 def data_model(event_type: str) -> type[EventData]:

@@ -63,6 +63,12 @@ def main() -> None:
     replication = int(os.environ.get("KAFKA_TOPIC_REPLICATION", "1"))
     created = asyncio.run(ensure_topics(bootstrap, Topics(prefix).all(), partitions, replication))
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
+    from shared import privacy_topics  # it imports this module
+
+    days = privacy_topics.retention_days_from_env()
+    names = privacy_topics.personal_data_topics(Topics(prefix))
+    asyncio.run(privacy_topics.apply_retention(bootstrap, names, days))
+    print(f"personal data topics keep {days:g} days" if days > 0 else "topics keep everything")
 
 
 if __name__ == "__main__":

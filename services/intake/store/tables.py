@@ -35,10 +35,17 @@ complaints = sa.Table(
     sa.Column("acknowledge_by", sa.DateTime(timezone=True)),
     sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("escalation_level", sa.Text),
+    # Set when the complaint's personal data was erased (on request or after retention).
+    sa.Column("anonymised_at", sa.DateTime(timezone=True)),
     sa.Index("ix_complaints_received", "received_at", "id"),
     sa.Index("ix_complaints_customer", "customer_id", "received_at"),
     sa.Index("ix_complaints_status", "status", "received_at"),
     sa.Index("ix_complaints_channel", "channel", "received_at"),
+    sa.Index(
+        "ix_complaints_retention",
+        "status_changed_at",
+        postgresql_where=sa.text("anonymised_at IS NULL"),
+    ),
 )
 
 status_history = sa.Table(
@@ -63,4 +70,16 @@ idempotency_keys = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     ),
+)
+
+# The ledger of erasures: what was asked when, never whose data it was (only a hash of the
+# customer id, to answer "was this customer erased?").
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("customer_sha256", sa.Text),
+    sa.Column("complaints", sa.Integer, nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
 )

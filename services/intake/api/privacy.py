@@ -1,0 +1,38 @@
+"""Operations on personal data: erasure of one customer's data across every service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel
+
+from services.intake import erasure
+from shared.web.ops_auth import Principal, Role, require
+
+router = APIRouter(tags=["personal data"])
+
+
+class ErasureStarted(BaseModel):
+    erasure_id: uuid.UUID
+    complaints: int  # the customer's complaints anonymised here; the other services follow
+
+
+@router.post(
+    "/customers/{customer_id}/erase",
+    status_code=202,
+    response_model=ErasureStarted,
+    responses={401: {}, 403: {}, 422: {}, 503: {}},
+)
+async def erase_customer(
+    customer_id: Annotated[str, Path(min_length=1, max_length=200)],
+    request: Request,
+    _: Annotated[Principal, require(Role.ADMIN)],
+) -> ErasureStarted:
+    """Erase the customer's personal data: intake's copy at once, every other service's as it
+    consumes ``customer.erasure_requested`` (each confirms with ``customer.erased``). Figures
+    and the anonymous history stay. Asking again is harmless."""
+    runtime = request.app.state.runtime
+    done = await erasure.erase_customer(runtime.sessions, runtime.topics, customer_id)
+    return ErasureStarted(erasure_id=done.erasure_id, complaints=done.complaints)
