@@ -1,4 +1,11 @@
-"""Events the intake service publishes on ``complaints.intake.v1``."""
+"""Events the intake service publishes on ``complaints.intake.v1``.
+
+Personal data: ``customer`` (name, phone, e-mail, organisation, address) and the free text
+(``description``, the expected outcome's ``details``) are personal. They travel because
+some consumers need them, named in each event's docstring; a consumer that does not need them
+keeps only the customer's id and tier. The topic keeps them for its bounded retention
+(``KAFKA_PERSONAL_DATA_RETENTION_DAYS``, shared/privacy_topics.py); the databases lose them
+on erasure (``customer.erasure_requested``, shared/events/privacy.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from shared.events.common import Channel, EventData, Mode, Severity, Tier
 
 
 class Customer(BaseModel):
+    """The complainant as the channel recorded them (DOMAIN.md's required data)."""
+
     id: str | None = None
     name: str | None = None
     phone: str | None = None
@@ -68,7 +77,12 @@ class Document(BaseModel):
 
 class ComplaintReceived(EventData):
     """A valid complaint was recorded. ``information_complete`` is false while contact data is
-    missing; the acknowledgement clock starts once it is complete (DOMAIN.md)."""
+    missing; the acknowledgement clock starts once it is complete (DOMAIN.md).
+
+    Who needs what: notify writes to the customer (contact data, language of the text);
+    escalation keeps the contact card only to hand it to follow-up in ``case.resolved``
+    (follow-up calls the customer back), and uses the tier, channel, category and severity;
+    satisfaction uses only the id, tier, channel, category and severity."""
 
     event_type = "complaint.received"
 
@@ -97,7 +111,10 @@ class RejectionReason(StrEnum):
 
 
 class ComplaintRejected(EventData):
-    """An invalid complaint (outside the company's commitments) was recorded and answered."""
+    """An invalid complaint (outside the company's commitments) was recorded and answered.
+
+    Who needs what: notify sends the answer to the customer (contact data); satisfaction
+    counts it by channel, category and tier; no case is opened."""
 
     event_type = "complaint.rejected"
 
@@ -112,7 +129,10 @@ class ComplaintRejected(EventData):
 
 
 class ComplaintCompleted(EventData):
-    """The missing contact data of a complaint was supplied; its clocks can start."""
+    """The missing contact data of a complaint was supplied; its clocks can start.
+
+    Who needs what: escalation opens the clocks and carries the card on to follow-up; notify
+    acknowledges receipt to the customer."""
 
     event_type = "complaint.completed"
 
