@@ -226,7 +226,7 @@ class TimerScheduler:
                 "              ELSE now() + make_interval(secs => :delay) END, "
                 "cancelled_at = CASE WHEN :give_up THEN now() END WHERE id = :id"
             ),
-            {"attempts": attempts, "error": repr(exc)[:2000], "give_up": give_up,
+            {"attempts": attempts, "error": describe_error(exc)[:2000], "give_up": give_up,
              "delay": self.retry_after * attempts, "id": timer.id},
         )  # fmt: skip
 
