@@ -7,7 +7,7 @@ import contextlib
 
 from fastapi import FastAPI
 
-from services.intake import usecases
+from services.intake import erasure, usecases
 from services.intake.api import privacy
 from services.intake.api.routes import router
 from services.intake.domain.rules import IntakePolicy
@@ -15,6 +15,7 @@ from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
 from services.intake.erasure import retention_sweep
 from services.intake.settings import IntakeSettings
 from services.intake.store import repository
+from shared.events.privacy import CustomerErased
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
 
@@ -47,8 +48,9 @@ def forget_idempotency_keys(runtime: Runtime, retention_days: int) -> Task:
 def background_tasks(runtime: Runtime) -> list[Task]:
     status_events = [*STATUS_BY_EVENT, RESUME_EVENT, "case.escalated"]
     follow = runtime.consumer(
-        [runtime.topics.handling, runtime.topics.followup],
-        dict.fromkeys(status_events, usecases.follow_status),
+        [runtime.topics.handling, runtime.topics.followup, runtime.topics.satisfaction],
+        dict.fromkeys(status_events, usecases.follow_status)
+        | {CustomerErased.event_type: erasure.on_erased},
     )
     retention = runtime.settings.idempotency_retention_days  # type: ignore[attr-defined]
     return [

@@ -17,7 +17,7 @@ from services.intake.domain.erasure import StoredComplaint, anonymised
 from services.intake.settings import IntakeSettings
 from services.intake.store import erasure as store
 from shared.events.envelope import Envelope, new_event
-from shared.events.privacy import CustomerErasureRequested, ErasureReason
+from shared.events.privacy import CustomerErased, CustomerErasureRequested, ErasureReason
 from shared.events.topics import Topics
 from shared.messaging import outbox
 from shared.privacy import forget_published, key_of, pseudonym_for
@@ -31,6 +31,27 @@ SOURCE = "/complaint-platform/intake"
 class Erasure:
     erasure_id: uuid.UUID
     complaints: int
+
+
+@dataclass(frozen=True)
+class ErasureProgress:
+    """How far an erasure got: each service confirms each of its requests."""
+
+    erasure_id: uuid.UUID
+    reason: str
+    requested_at: datetime
+    complaints: int
+    confirmed: dict[str, int]  # service -> requests confirmed
+    services: tuple[str, ...]  # the services expected to confirm
+
+    @property
+    def requests(self) -> int:
+        # One per complaint, and for an erasure on request one for the customer's own records.
+        return self.complaints + (1 if self.reason == ErasureReason.REQUEST else 0)
+
+    @property
+    def pending(self) -> list[str]:
+        return [s for s in self.services if self.confirmed.get(s, 0) < self.requests]
 
 
 def _request(
@@ -87,6 +108,32 @@ async def erase_customer(
         extra={"erasure_id": str(erasure_id), "complaints": len(found)},
     )
     return Erasure(erasure_id, len(found))
+
+
+async def progress(
+    sessions: async_sessionmaker[AsyncSession], erasure_id: uuid.UUID, services: list[str]
+) -> ErasureProgress | None:
+    async with sessions() as session:
+        found = await store.get_erasure(session, erasure_id)
+        if found is None:
+            return None
+        confirmed = await store.confirmations(session, erasure_id)
+    return ErasureProgress(
+        erasure_id=erasure_id,
+        reason=found["reason"],
+        requested_at=found["requested_at"],
+        complaints=found["complaints"],
+        confirmed=confirmed,
+        services=tuple(services),
+    )
+
+
+async def on_erased(session: AsyncSession, event: Envelope) -> None:
+    """Consumer handler: a service confirmed one request of an erasure."""
+    erased = CustomerErased.model_validate(event.data)
+    await store.record_confirmation(
+        session, erased.erasure_id, erased.service, event.subject, erased.records, erased.at
+    )
 
 
 async def anonymise_expired(

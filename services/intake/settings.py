@@ -79,6 +79,9 @@ class IntakeSettings(ServiceSettings):
     retention_statuses: list[str] = ["closed", "rejected"]
     retention_sweep_seconds: float = Field(default=3600, gt=0)
     retention_batch_size: int = Field(default=100, ge=1)
+    # The services that erase personal data and confirm it (customer.erased): an erasure is
+    # complete when each has confirmed each of its requests (GET /erasures/{id}).
+    erasure_services: list[str] = ["escalation", "followup", "satisfaction"]
 
     @field_validator("api_keys")
     @classmethod

@@ -214,23 +214,28 @@ async def test_erasing_a_customer_leaves_no_trace_but_the_figures(
         assert started.json()["complaints"] == 2
         erasure_id = started.json()["erasure_id"]
 
-        # Every service confirms each of the three requests (two complaints, the customer).
-        for topic, service in (
-            (topics.handling, "escalation"),
-            (topics.followup, "followup"),
-            (topics.satisfaction, "satisfaction"),
-        ):
-            await read_until(
-                bootstrap,
-                topic,
-                lambda kept: len(kept) == 3,
-                lambda r, s=service: (
-                    r.value["type"] == "customer.erased"
-                    and r.value["data"]["erasure_id"] == erasure_id
-                    and r.value["data"]["service"] == s
-                ),
-                timeout=60,
-            )
+        # Every service confirms each of the three requests (two complaints, the customer),
+        # on its own topic; intake follows them.
+        await read_until(
+            bootstrap,
+            topics.handling,
+            lambda kept: len(kept) == 3,
+            lambda r: (
+                r.value["type"] == "customer.erased" and r.value["data"]["erasure_id"] == erasure_id
+            ),
+        )
+        progress_url = f"{intake.url}/erasures/{erasure_id}"
+        assert (await http.get(progress_url, headers=AGENT)).status_code == 403
+
+        async def complete():
+            found = (await http.get(progress_url, headers=ADMIN)).json()
+            return found if found["complete"] else None
+
+        progress = await eventually(complete)
+        assert progress["requests"] == 3 and progress["pending"] == []
+        assert progress["confirmed"] == {"escalation": 3, "followup": 3, "satisfaction": 3}
+        unknown = await http.get(f"{intake.url}/erasures/{uuid.uuid4()}", headers=ADMIN)
+        assert unknown.status_code == 404
 
         # The figures and the anonymous history stay.
         shown = (await http.get(f"{intake.url}/complaints/{first}", headers=CRM)).json()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from services.intake import erasure
@@ -36,3 +37,39 @@ async def erase_customer(
     runtime = request.app.state.runtime
     done = await erasure.erase_customer(runtime.sessions, runtime.topics, customer_id)
     return ErasureStarted(erasure_id=done.erasure_id, complaints=done.complaints)
+
+
+class ErasureView(BaseModel):
+    erasure_id: uuid.UUID
+    reason: str
+    requested_at: datetime
+    complaints: int
+    requests: int  # per service: one per complaint (+ one for the customer's own records)
+    confirmed: dict[str, int]
+    pending: list[str]  # services that have not confirmed every request yet
+    complete: bool
+
+
+@router.get(
+    "/erasures/{erasure_id}", response_model=ErasureView, responses={401: {}, 403: {}, 404: {}}
+)
+async def get_erasure(
+    erasure_id: uuid.UUID, request: Request, _: Annotated[Principal, require(Role.ADMIN)]
+) -> ErasureView:
+    """How far an erasure got: which services confirmed it (``customer.erased``)."""
+    state = request.app.state
+    found = await erasure.progress(
+        state.runtime.sessions, erasure_id, state.settings.erasure_services
+    )
+    if found is None:
+        raise HTTPException(404, "no such erasure")
+    return ErasureView(
+        erasure_id=found.erasure_id,
+        reason=found.reason,
+        requested_at=found.requested_at,
+        complaints=found.complaints,
+        requests=found.requests,
+        confirmed=found.confirmed,
+        pending=found.pending,
+        complete=not found.pending,
+    )

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.domain.erasure import StoredComplaint
-from services.intake.store.tables import complaints, erasures
+from services.intake.store.tables import complaints, erasure_confirmations, erasures
 
 _COLUMNS = (complaints.c.id, complaints.c.customer, complaints.c.subject)
 
@@ -78,3 +79,32 @@ async def record_erasure(
             requested_at=at,
         )
     )
+
+
+async def record_confirmation(
+    session: AsyncSession, erasure_id: uuid.UUID, service: str, key: str, records: int, at: datetime
+) -> None:
+    await session.execute(
+        insert(erasure_confirmations)
+        .values(erasure_id=erasure_id, service=service, key=key, records=records, at=at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def get_erasure(session: AsyncSession, erasure_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        (await session.execute(sa.select(erasures).where(erasures.c.id == erasure_id)))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def confirmations(session: AsyncSession, erasure_id: uuid.UUID) -> dict[str, int]:
+    """How many of the erasure's requests each service confirmed."""
+    rows = await session.execute(
+        sa.select(erasure_confirmations.c.service, sa.func.count())
+        .where(erasure_confirmations.c.erasure_id == erasure_id)
+        .group_by(erasure_confirmations.c.service)
+    )
+    return {service: count for service, count in rows.tuples()}

@@ -83,3 +83,14 @@ erasures = sa.Table(
     sa.Column("complaints", sa.Integer, nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Each service's customer.erased, per request (a complaint's, or the customer-level one).
+erasure_confirmations = sa.Table(
+    "erasure_confirmations",
+    metadata,
+    sa.Column("erasure_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)

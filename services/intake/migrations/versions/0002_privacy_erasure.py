@@ -1,4 +1,5 @@
-"""erasures (the ledger of erasure requests) and the complaints' anonymisation mark
+"""erasures (the ledger of erasure requests and the services' confirmations) and the
+complaints' anonymisation mark
 
 Revision ID: privacy_erasure
 Revises: 0001
@@ -24,6 +25,17 @@ def upgrade() -> None:
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
     )
+    op.create_table(
+        "erasure_confirmations",
+        sa.Column("erasure_id", sa.UUID(), nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("records", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "erasure_id", "service", "key", name=op.f("pk_erasure_confirmations")
+        ),
+    )
     op.add_column(
         "complaints", sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True)
     )
@@ -38,4 +50,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_complaints_retention", table_name="complaints")
     op.drop_column("complaints", "anonymised_at")
+    op.drop_table("erasure_confirmations")
     op.drop_table("erasures")
