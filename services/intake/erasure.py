@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.intake.domain.erasure import StoredComplaint, anonymised
+from services.intake.domain.erasure import ErasureProgress, StoredComplaint, anonymised
 from services.intake.settings import IntakeSettings
 from services.intake.store import erasure as store
 from shared.events.envelope import Envelope, new_event
@@ -31,27 +31,6 @@ SOURCE = "/complaint-platform/intake"
 class Erasure:
     erasure_id: uuid.UUID
     complaints: int
-
-
-@dataclass(frozen=True)
-class ErasureProgress:
-    """How far an erasure got: each service confirms each of its requests."""
-
-    erasure_id: uuid.UUID
-    reason: str
-    requested_at: datetime
-    complaints: int
-    confirmed: dict[str, int]  # service -> requests confirmed
-    services: tuple[str, ...]  # the services expected to confirm
-
-    @property
-    def requests(self) -> int:
-        # One per complaint, and for an erasure on request one for the customer's own records.
-        return self.complaints + (1 if self.reason == ErasureReason.REQUEST else 0)
-
-    @property
-    def pending(self) -> list[str]:
-        return [s for s in self.services if self.confirmed.get(s, 0) < self.requests]
 
 
 def _request(
@@ -101,7 +80,9 @@ async def erase_customer(
         events = await _anonymise_all(session, found, erasure_id, ErasureReason.REQUEST, now)
         events.append(_request(erasure_id, ErasureReason.REQUEST, None, customer_id, now))
         digest = hashlib.sha256(customer_id.encode()).hexdigest()
-        await store.record_erasure(session, erasure_id, "request", digest, len(found), now)
+        await store.record_erasure(
+            session, erasure_id, ErasureReason.REQUEST, digest, len(found), now
+        )
         await outbox.add(session, topics.intake, events)
     log.info(
         "customer erasure requested",
@@ -154,7 +135,7 @@ async def anonymise_expired(
             events += await _anonymise_all(
                 session, [(complaint_id, complaint)], erasure_id, ErasureReason.RETENTION, now
             )
-            await store.record_erasure(session, erasure_id, "retention", None, 1, now)
+            await store.record_erasure(session, erasure_id, ErasureReason.RETENTION, None, 1, now)
         await outbox.add(session, topics.intake, events)
     if found:
         log.info("complaints anonymised after retention", extra={"complaints": len(found)})

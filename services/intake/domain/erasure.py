@@ -4,9 +4,12 @@ reaches the customer, or was written by them, goes."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from shared.events.privacy import ErasureReason
 from shared.privacy import ERASED_TEXT, tombstone
 
 
@@ -35,3 +38,24 @@ def anonymised(complaint: StoredComplaint, pseudonym: str) -> dict[str, Any]:
         "subject": subject,
         "expected_outcome": outcome,
     }
+
+
+@dataclass(frozen=True)
+class ErasureProgress:
+    """How far an erasure got: each service confirms each of its requests."""
+
+    erasure_id: uuid.UUID
+    reason: str
+    requested_at: datetime
+    complaints: int
+    confirmed: dict[str, int]  # service -> requests confirmed
+    services: tuple[str, ...]  # the services expected to confirm
+
+    @property
+    def requests(self) -> int:
+        # One per complaint, and for an erasure on request one for the customer's own records.
+        return self.complaints + (1 if self.reason == ErasureReason.REQUEST else 0)
+
+    @property
+    def pending(self) -> list[str]:
+        return [s for s in self.services if self.confirmed.get(s, 0) < self.requests]
