@@ -46,6 +46,17 @@ class Recorded:
     replayed: bool
 
 
+# What of the customer's record travels: the consumers that contact the customer need these
+# (shared/events/intake.py says who); organisation, address and relation stay in intake.
+PUBLISHED_CUSTOMER_FIELDS = frozenset({"id", "name", "phone", "email", "tier"})
+
+
+def published(customer: dict[str, Any]) -> Customer:
+    return Customer.model_validate(
+        {k: v for k, v in customer.items() if k in PUBLISHED_CUSTOMER_FIELDS}
+    )
+
+
 def request_hash(submission: ComplaintSubmission) -> str:
     canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -125,7 +136,7 @@ def _event_for(
     mode: Mode,
     answers: dict[str, tuple[str, str]],
 ) -> Envelope:
-    customer = Customer.model_validate(values["customer"])
+    customer = published(values["customer"])
     subject = str(values["id"])
     if values["rejection_reason"]:
         explanation, other_channel = answers[values["rejection_reason"]]
@@ -221,7 +232,7 @@ async def complete_contact(
             ComplaintCompleted(
                 complaint_id=complaint_id,
                 completed_at=now,
-                customer=Customer.model_validate(changes["customer"]),
+                customer=published(changes["customer"]),
                 acknowledge_by=due,
             ),
             time=now,

@@ -19,7 +19,10 @@ from shared.events.common import Channel, EventData, Mode, Severity, Tier
 
 
 class Customer(BaseModel):
-    """The complainant as the channel recorded them (DOMAIN.md's required data)."""
+    """The complainant as the channel recorded them (DOMAIN.md's required data). Intake
+    publishes the id, name, phone, e-mail and tier only: ``organisation``, ``address`` and
+    ``relation`` are needed by no consumer and stay in intake's record (the fields remain
+    in the schema, optional, so readers of earlier events keep working)."""
 
     id: str | None = None
     name: str | None = None

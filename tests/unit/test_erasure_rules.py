@@ -47,3 +47,12 @@ def test_escalation_timeline_steps_lose_cards_and_free_text_not_facts():
     assert erased["by"] == "agent-1" and erased["level"] == "frontline"
     escalated = {"reason": "deadline", "to_level": "supervisor"}
     assert erased_step("case.escalated", escalated, "erased-x") == escalated
+
+
+def test_intake_publishes_only_the_contact_data_consumers_need():
+    from services.intake.usecases import published
+
+    record = {"id": "c-1", "name": "李娜", "phone": "138", "email": None, "tier": "A",
+              "organisation": "X Co", "address": "北京市朝阳区", "relation": "buyer"}  # fmt: skip
+    sent = published(record).model_dump(mode="json", exclude_none=True)
+    assert sent == {"id": "c-1", "name": "李娜", "phone": "138", "tier": "A"}
