@@ -203,9 +203,7 @@ def create_messaging_tables_v2(op: object) -> None:
     op.create_table(  # type: ignore[attr-defined]
         "ops_audit",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column(
-            "at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.Text, nullable=False),  # outbox.retry, timer.cancel...
         sa.Column("target", sa.Text, nullable=False),  # the row's id
