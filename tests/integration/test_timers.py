@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from shared import timers
-from shared.migrations import create_timer_table_v1
+from shared.migrations import create_timer_table_v1, create_timer_table_v2
 from shared.timers import Timer, TimerScheduler
 
 
@@ -20,7 +20,9 @@ async def timer_engine(messaging_engine):
     async with messaging_engine.begin() as conn:
 
         def create(sync_conn) -> None:
-            create_timer_table_v1(Operations(MigrationContext.configure(sync_conn)))
+            operations = Operations(MigrationContext.configure(sync_conn))
+            create_timer_table_v1(operations)
+            create_timer_table_v2(operations)
 
         await conn.run_sync(create)
         await conn.execute(sa.text("CREATE TABLE effects (timer_id bigint, subject text)"))
