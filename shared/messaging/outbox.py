@@ -313,7 +313,9 @@ class OutboxRelay:
                 producer = await self._fresh_producer()
                 for i, failure in enumerate(results):
                     if failure and failure.queued and is_permanent(failure.error):
-                        results[i] = (await self._send(producer, [wave[i]], missing))[0]
+                        results[i] = alone = (await self._send(producer, [wave[i]], missing))[0]
+                        if alone is not None and alone.queued:
+                            producer = await self._fresh_producer()  # sequence numbers, again
             queued_failed = False
             for row, failure in zip(wave, results, strict=True):
                 if failure is None:
