@@ -361,3 +361,12 @@ async def test_command_line_lists_shows_retries_and_discards(messaging_engine, t
         ("cli:ana", "outbox.discard", "duplicate")
     ]
     assert (await ops.get_row(messaging_engine, second)).row.status is ops.OutboxStatus.PENDING
+
+
+async def test_housekeeping_deletes_sent_rows_through_an_index(messaging_engine):
+    async with messaging_engine.begin() as conn:
+        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = await conn.execute(
+            sa.text("EXPLAIN DELETE FROM outbox WHERE sent_at < now() - interval '1 day'")
+        )
+        assert "ix_outbox_sent" in "\n".join(plan.scalars())

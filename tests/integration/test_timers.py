@@ -356,3 +356,39 @@ async def test_timer_admin_api_and_command_line(timer_engine, messaging_engine, 
     without = await databases.create("satisfaction")
     none = await asyncio.to_thread(cli, "timers", "list", database=without)
     assert none.exit_code == 1 and "keeps no durable timers" in none.output
+
+
+async def test_version_2_brings_back_timers_version_1_gave_up_on(messaging_engine):
+    async with messaging_engine.begin() as conn:
+
+        def create_v1(sync_conn) -> None:
+            create_timer_table_v1(Operations(MigrationContext.configure(sync_conn)))
+
+        await conn.run_sync(create_v1)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO timers (kind, subject, due_at, attempts, last_error, cancelled_at) "
+                "VALUES ('probe', 'gave-up', now(), 10, 'boom', now()), "
+                "       ('probe', 'cancelled', now(), 0, NULL, now())"
+            )
+        )
+
+        def create_v2(sync_conn) -> None:
+            create_timer_table_v2(Operations(MigrationContext.configure(sync_conn)))
+
+        await conn.run_sync(create_v2)
+        rows = await conn.execute(
+            sa.text(
+                "SELECT subject, failed_at IS NOT NULL, cancelled_at IS NOT NULL "
+                "FROM timers ORDER BY subject"
+            )
+        )
+        assert rows.all() == [("cancelled", False, True), ("gave-up", True, False)]
+        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = await conn.execute(
+            sa.text(
+                "EXPLAIN DELETE FROM timers WHERE (fired_at IS NOT NULL OR cancelled_at IS NOT "
+                "NULL) AND coalesce(fired_at, cancelled_at) < now() - interval '7 days'"
+            )
+        )
+        assert "ix_timers_done" in "\n".join(plan.scalars())
