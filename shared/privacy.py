@@ -39,13 +39,16 @@ def is_erased(card: dict[str, Any] | None) -> bool:
 
 
 async def forget_published(session: AsyncSession, keys: list[str]) -> int:
-    """Delete the already published outbox rows of ``keys``: they are kept a while only for
-    inspection, and hold the events' personal data. Unsent rows stay (they must go out; the
-    erasure request reaches the consumers after them, in order)."""
+    """Delete the published (or discarded) outbox rows of ``keys``: they are kept a while only
+    for inspection, and hold the events' personal data. Unsent rows stay, parked ones too
+    (they must go out; the erasure reaches the consumers after them, in order)."""
     if not keys:
         return 0
     result = await session.execute(
-        sa.text("DELETE FROM outbox WHERE key = ANY(:keys) AND sent_at IS NOT NULL"),
+        sa.text(
+            "DELETE FROM outbox WHERE key = ANY(:keys) "
+            "AND (sent_at IS NOT NULL OR discarded_at IS NOT NULL)"
+        ),
         {"keys": keys},
     )
     return result.rowcount or 0
