@@ -25,6 +25,11 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# Per connection: statements run with bound parameters, and PostgreSQL would copy them into
+# its log's context line when a statement fails if this were above 0.
+SERVER_SETTINGS = {"log_parameter_max_length_on_error": "0"}
+
+
 def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(
         url,
@@ -38,8 +43,9 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
         # Errors name the statement, never its parameters: they hold customers' data, and
         # exception messages end up in logs.
         hide_parameters=True,
-        # A dead server must fail a request quickly (503), not hang it.
-        connect_args={"timeout": 3, "command_timeout": 30},
+        # A dead server must fail a request quickly (503), not hang it. The server's log
+        # never gets a failed statement's parameters, whatever the server's default.
+        connect_args={"timeout": 3, "command_timeout": 30, "server_settings": SERVER_SETTINGS},
     )
 
 

@@ -33,6 +33,8 @@ def run_env(target_metadata: sa.MetaData) -> None:
     from alembic import context
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from shared.db import SERVER_SETTINGS
+
     url = context.config.get_main_option("sqlalchemy.url")
 
     def migrate(connection: sa.Connection) -> None:
@@ -47,7 +49,9 @@ def run_env(target_metadata: sa.MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(
+            url, hide_parameters=True, connect_args={"server_settings": SERVER_SETTINGS}
+        )
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
             await connection.commit()
