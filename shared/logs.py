@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import StatementError
 
 # Internationalised too: local part and domain in any script (李娜@例子.中国).
 _EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
@@ -76,8 +77,8 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def _is_database_error(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.startswith(("sqlalchemy", "asyncpg"))
+    # A statement's errors (their messages quote parameters) and the driver's own.
+    return isinstance(exc, StatementError) or type(exc).__module__.startswith("asyncpg")
 
 
 def format_exception(exc: BaseException) -> str:

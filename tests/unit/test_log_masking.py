@@ -126,3 +126,11 @@ def test_json_log_line_masks_message_and_extra_fields():
     line = json.loads(stream.getvalue())
     assert "李娜@" not in line["message"]
     assert line["customer"]["tel"] == "tel***12"
+
+
+def test_other_errors_keep_their_redacted_message():
+    from sqlalchemy.exc import NoResultFound
+
+    assert describe_error(NoResultFound("No row was found")) == "NoResultFound: No row was found"
+    assert describe_error(KeyError("tier")) == "KeyError: 'tier'"
+    assert describe_error(ValueError("call 13800138000")) == "ValueError: call ***00"
