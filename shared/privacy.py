@@ -39,9 +39,10 @@ def is_erased(card: dict[str, Any] | None) -> bool:
 
 
 async def forget_published(session: AsyncSession, keys: list[str]) -> int:
-    """Delete the published (or discarded) outbox rows of ``keys``: they are kept a while only
-    for inspection, and hold the events' personal data. Unsent rows stay, parked ones too
-    (they must go out; the erasure reaches the consumers after them, in order)."""
+    """Delete the copies of ``keys``' events a service keeps once done with them: published
+    (or discarded) outbox rows, and consumed events parked and since resolved (redriven or
+    discarded). They are kept a while only for inspection, and hold personal data. Rows still
+    to be published or replayed stay: they must go out, and the erasure follows them."""
     if not keys:
         return 0
     result = await session.execute(
@@ -51,7 +52,17 @@ async def forget_published(session: AsyncSession, keys: list[str]) -> int:
         ),
         {"keys": keys},
     )
-    return result.rowcount or 0
+    forgotten = result.rowcount or 0
+    if await session.scalar(sa.text("SELECT to_regclass('parked_events') IS NOT NULL")):
+        result = await session.execute(
+            sa.text(
+                "DELETE FROM parked_events WHERE key = ANY(:keys) "
+                "AND status IN ('redriven', 'discarded')"
+            ),
+            {"keys": keys},
+        )
+        forgotten += result.rowcount or 0
+    return forgotten
 
 
 def request_of(event: Envelope) -> CustomerErasureRequested:
