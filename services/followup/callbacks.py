@@ -157,7 +157,9 @@ async def schedule(
             callback_id=callback_id,
             complaint_id=complaint_id,
             kind=kind,
-            customer=customer,
+            # The id and tier: no consumer contacts the customer from this event (agents
+            # read the contact data from this service's API).
+            customer=ContactCard(id=customer.id, tier=customer.tier),
             due_at=due_at,
             overdue_at=late,
             reason=reason,

@@ -39,6 +39,9 @@ class TierChange(BaseModel):
 
 
 class FollowupScheduled(EventData):
+    """A call-back was scheduled. ``customer`` carries the id and tier only: no consumer
+    contacts the customer from it (the agents read the contact data from follow-up)."""
+
     event_type = "followup.scheduled"
 
     callback_id: uuid.UUID
