@@ -41,6 +41,7 @@ from shared.messaging.failures import (
     Failure,
     PoisonEvent,
     classify,
+    error_type,
     redacted_message,
     redacted_trace,
 )
@@ -343,7 +344,7 @@ class ConsumerRunner:
                         extra={
                             "event_id": str(event.id),
                             "type": event.type,
-                            "error_type": type(exc).__name__,
+                            "error_type": error_type(exc),
                             "error": redacted_message(exc),
                             "attempts": attempt,
                         },
@@ -375,7 +376,7 @@ class ConsumerRunner:
     ) -> None:
         """Write the parked row; until it is written the record's offset is not committed."""
         failure = parked.Failure(
-            type(exc).__name__, redacted_message(exc), redacted_trace(exc), attempts
+            error_type(exc), redacted_message(exc), redacted_trace(exc), attempts
         )
         while True:
             try:
@@ -446,7 +447,7 @@ class ConsumerRunner:
                 if kind is Failure.PERMANENT or attempt > self.max_retries or stop.is_set():
                     log.error(
                         "consumer: redriven event failed again, parked",
-                        extra={"parked_id": row.id, "error_type": type(exc).__name__,
+                        extra={"parked_id": row.id, "error_type": error_type(exc),
                                "error": redacted_message(exc)},
                     )  # fmt: skip
                     await parked.mark(
@@ -454,7 +455,7 @@ class ConsumerRunner:
                         row.id,
                         parked.Status.PARKED,
                         parked.Failure(
-                            type(exc).__name__, redacted_message(exc), redacted_trace(exc), attempt
+                            error_type(exc), redacted_message(exc), redacted_trace(exc), attempt
                         ),
                     )
                     return False

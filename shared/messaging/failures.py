@@ -94,6 +94,14 @@ def redacted_message(exc: BaseException, limit: int = 500) -> str:
     return redact(text)[:limit]
 
 
+def error_type(exc: BaseException) -> str:
+    """The exception's type; for a database error, the driver's (``QueryCanceledError``,
+    ``DeadlockDetectedError``), which says more than SQLAlchemy's wrapper."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return type(exc.orig).__name__
+    return type(exc).__name__
+
+
 def redacted_trace(exc: BaseException, limit: int = 4000) -> str:
     """Where it failed: the stack's frames (files, lines, code), without the message."""
     return "".join(traceback.format_tb(exc.__traceback__))[-limit:]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
+from shared.web.admin_parked import router as admin_parked_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.middleware import MetricsMiddleware
@@ -37,5 +38,6 @@ def service_app(
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(router)
+    app.include_router(admin_parked_router)
     app.add_middleware(MetricsMiddleware)
     return app
