@@ -86,7 +86,7 @@ def redacted_message(exc: BaseException, limit: int = 500) -> str:
         text = f"missing key {key!r}" if named else "missing key"
     elif isinstance(exc, DBAPIError):
         # str() of a database error carries the statement and its parameters.
-        text = f"database error {type(exc.orig).__name__} (SQLSTATE {sqlstate(exc) or '?'})"
+        text = f"database error {error_type(exc)} (SQLSTATE {sqlstate(exc) or '?'})"
     elif isinstance(exc, json.JSONDecodeError):
         text = f"not JSON: {exc.msg} at position {exc.pos}"
     else:
@@ -98,7 +98,8 @@ def error_type(exc: BaseException) -> str:
     """The exception's type; for a database error, the driver's (``QueryCanceledError``,
     ``DeadlockDetectedError``), which says more than SQLAlchemy's wrapper."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return type(exc.orig).__name__
+        driver = exc.orig.__cause__ or exc.orig  # SQLAlchemy's adapter wraps asyncpg's
+        return type(driver).__name__
     return type(exc).__name__
 
 
