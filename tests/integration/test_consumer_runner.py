@@ -159,9 +159,10 @@ async def test_a_failing_event_is_retried_then_parked_and_other_keys_move_on(
     )
 
     async def all_settled() -> bool:
-        return str(good.id) in await count_effects(messaging_engine) and len(
-            await parked_rows(messaging_engine)
-        ) == 2
+        return (
+            str(good.id) in await count_effects(messaging_engine)
+            and len(await parked_rows(messaging_engine)) == 2
+        )
 
     await run_until(runner, all_settled)
     assert attempts == 3  # the first try and two retries
