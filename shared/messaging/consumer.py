@@ -100,12 +100,16 @@ class ConsumerRunner:
     housekeeping_seconds: float = 2.0
     _pruned_at: float = field(default=float("-inf"), init=False)
     _housekept_at: float = field(default=float("-inf"), init=False)
+    _parked_new: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _gauge_labels: set[tuple[str, str]] = field(default_factory=set, init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = await self._start(stop)
         if consumer is None:
             return
+        # Dead-letter copies are published beside the loop: a slow or missing dead-letter
+        # topic never holds up consumption (the parked row is what counts).
+        copies = asyncio.create_task(self._dead_letter_loop(stop))
         try:
             while not stop.is_set():
                 try:
@@ -128,6 +132,8 @@ class ConsumerRunner:
                     await self._commit(consumer, offsets)
                 await self._housekeeping(stop)
         finally:
+            copies.cancel()
+            await asyncio.gather(copies, return_exceptions=True)
             await consumer.stop()
 
     # ---- housekeeping: redrives, dead-letter copies, the gauge, the inbox -------------------
@@ -136,7 +142,7 @@ class ConsumerRunner:
         now = asyncio.get_running_loop().time()
         if now - self._housekept_at >= self.housekeeping_seconds:
             self._housekept_at = now
-            for step in (self.redrive, self.publish_dead_letters, self.refresh_gauge):
+            for step in (self.redrive, self.refresh_gauge):
                 if stop.is_set():
                     return
                 try:
@@ -382,7 +388,7 @@ class ConsumerRunner:
             try:
                 async with self.sessions.begin() as session:
                     await parked.park(session, self._parked_record(record, event), failure)
-                self._housekept_at = float("-inf")  # publish its dead-letter copy soon
+                self._parked_new.set()  # publish its dead-letter copy now
                 return
             except Exception as exc2:
                 if classify(exc2) not in (Failure.UNAVAILABLE, Failure.CONFLICT):
@@ -479,9 +485,30 @@ class ConsumerRunner:
 
     # ---- the dead-letter copies --------------------------------------------------------------
 
-    async def publish_dead_letters(self, stop: asyncio.Event | None = None) -> int:
-        """Publish the copies of parked records not yet on ``<topic>.dlq``; returns how many.
-        Gives up at once when asked to stop, and for this round when Kafka fails."""
+    async def _dead_letter_loop(self, stop: asyncio.Event) -> None:
+        """Publish copies as rows are parked (and every half minute, for rows a replica
+        that stopped left without a copy); after a failure, back off (5 s doubling to 5 min)
+        without waking for new parks."""
+        backoff = 0.0
+        while not stop.is_set():
+            self._parked_new.clear()  # before reading: a park meanwhile wakes the next round
+            try:
+                failed = await self.publish_dead_letters(stop) is None
+            except Exception as exc:  # the database: the next round tries again
+                log.warning("consumer: dead-letter copies", extra={"error": type(exc).__name__})
+                failed = True
+            backoff = min(max(backoff * 2, 5.0), 300.0) if failed else 0.0
+            waits = [asyncio.ensure_future(stop.wait())]
+            if not failed:
+                waits.append(asyncio.ensure_future(self._parked_new.wait()))
+            await asyncio.wait(waits, timeout=backoff or 30.0, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+
+    async def publish_dead_letters(self, stop: asyncio.Event | None = None) -> int | None:
+        """Publish the copies of parked records not yet on ``<topic>.dlq``; returns how many,
+        None when Kafka failed (or the stop came) before all were out. Gives up at once when
+        asked to stop."""
         stop = stop or asyncio.Event()
         sent: list[int] = []
         async with self.sessions.begin() as session:
@@ -509,8 +536,8 @@ class ConsumerRunner:
                     "consumer: dead-letter copies not published yet",
                     extra={"error": type(exc).__name__, "pending": len(rows) - len(sent)},
                 )
-                if isinstance(exc, KafkaError):
-                    connectivity.lost(f"dead-letter publish: {type(exc).__name__}")
+                await parked.mark_dead_lettered(session, sent)
+                return None
             await parked.mark_dead_lettered(session, sent)
         return len(sent)
 

@@ -147,6 +147,7 @@ async def test_a_failing_event_is_retried_then_parked_and_other_keys_move_on(
         servers.kafka_bootstrap,
         fresh_topic,
         [(bad.subject, bad.to_bytes()), (junk_key, b"{not json"), (good.subject, good.to_bytes())],
+        0,  # one partition, one batch: the unparseable record sends it event by event at once
     )
     runner = ConsumerRunner(
         [fresh_topic],
