@@ -5,7 +5,8 @@ A record that fails for good is ``parked``. Later records of the same key (the c
 for the same group are ``held`` behind it, in order, so a complaint never moves on as if its
 failed event had happened. An operator redrives the parked event (``redrive``: the group's
 consumer replays it, then the key's held events, in order) or discards it (the held events
-are then replayed). Every operator action leaves an audit row: who, when, why."""
+are then replayed). Every operator decision goes to the audit trail (``ops_audit``):
+who, when, why."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import ops
 from shared.db import new_metadata
 from shared.messaging.parked_tables import OPEN_STATUSES
+from shared.ops import audit
 
 _metadata = new_metadata()
 parked_events = sa.Table(
@@ -43,16 +46,6 @@ parked_events = sa.Table(
     sa.Column("parked_at", sa.DateTime(timezone=True)),
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.Column("dead_lettered_at", sa.DateTime(timezone=True)),
-)
-audit = sa.Table(
-    "parked_events_audit",
-    _metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True),
-    sa.Column("parked_id", sa.BigInteger),
-    sa.Column("action", sa.Text),
-    sa.Column("actor", sa.Text),
-    sa.Column("reason", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True)),
 )
 _p = parked_events.c
 
@@ -120,11 +113,11 @@ class ParkedEvent:
         return self.status in OPEN_STATUSES
 
 
-class NotFound(Exception):
+class NotFound(ops.NotFound):
     pass
 
 
-class Refused(Exception):
+class Refused(ops.Conflict):
     """The action does not fit the event's state (a 409 on the API)."""
 
 
@@ -365,13 +358,10 @@ async def get(session: AsyncSession, row_id: int, *, lock: bool = False) -> Park
     row = (await session.execute(stmt)).first()
     if row is None:
         raise NotFound(row_id)
-    entries = await session.execute(
-        sa.select(audit.c.action, audit.c.actor, audit.c.reason, audit.c.at)
-        .where(audit.c.parked_id == row_id)
-        .order_by(audit.c.id)
-    )
+    trail = await audit.trail(await session.connection(), _target(row_id))
     found = _from_row(row._mapping)
-    return ParkedEvent(**{**found.__dict__, "audit": tuple(AuditEntry(*e) for e in entries.all())})
+    entries = tuple(AuditEntry(e.action, e.actor, e.reason or "", e.at) for e in trail)
+    return ParkedEvent(**{**found.__dict__, "audit": entries})
 
 
 async def request_redrive(
@@ -405,9 +395,17 @@ def _refusal(found: ParkedEvent, action: str) -> str:
     return f"event {found.id} is {found.status}; only a parked event can be {action}"
 
 
+def _target(row_id: int) -> str:
+    return f"parked_event:{row_id}"
+
+
 async def _audit(session: AsyncSession, row_id: int, action: str, actor: str, reason: str) -> None:
-    await session.execute(
-        sa.insert(audit).values(parked_id=row_id, action=action, actor=actor, reason=reason)
+    await audit.record(
+        await session.connection(),
+        actor=actor,
+        action=action,
+        target=_target(row_id),
+        reason=reason,
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql
 OPEN_STATUSES = ("parked", "held", "redrive")
 _OPEN = "status IN ('parked', 'held', 'redrive')"
 
-PARKED_TABLES = frozenset({"parked_events", "parked_events_audit"})
+PARKED_TABLES = frozenset({"parked_events"})
 
 
 def create_parked_tables_v1(op: object) -> None:
@@ -57,23 +57,8 @@ def create_parked_tables_v1(op: object) -> None:
         ["group_id", "id"],
         postgresql_where=sa.text("dead_lettered_at IS NULL"),
     )
-    op.create_table(  # type: ignore[attr-defined]
-        "parked_events_audit",
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column(
-            "parked_id",
-            sa.BigInteger,
-            sa.ForeignKey("parked_events.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
-        ),
-        sa.Column("action", sa.Text, nullable=False),  # redrive | discard
-        sa.Column("actor", sa.Text, nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    )
+    # Operators' decisions go to the shared audit trail (ops_audit, shared.ops.audit).
 
 
 def drop_parked_tables_v1(op: object) -> None:
-    op.drop_table("parked_events_audit")  # type: ignore[attr-defined]
     op.drop_table("parked_events")  # type: ignore[attr-defined]

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.cli import app as cli
+from shared.cli import build_app
+from shared.cli.common import CliContext
 from shared.db import session_factory
 from shared.events.envelope import Envelope
 from shared.messaging import parked
@@ -87,10 +88,13 @@ def database_url(engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-async def invoke(*args: str):
-    """The CLI as an operator runs it (its own event loop, so in a thread here)."""
-    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
-    assert result.exit_code == 0, result.output
+async def invoke(*args: str, url: str | None = None, code: int = 0) -> str:
+    """The CLI as an operator runs it, ``python -m services.<name> parked ...`` (the service
+    hands its database to the command; its own event loop, so in a thread here)."""
+    result = await asyncio.to_thread(
+        CliRunner().invoke, build_app(), list(args), obj=CliContext(url) if url else None
+    )
+    assert result.exit_code == code, result.output
     return result.output
 
 
@@ -125,15 +129,14 @@ async def test_a_key_is_held_behind_its_parked_event_and_a_redrive_replays_it_in
     assert REGISTRY.get_sample_value("consumer_parked_events", labels | {"status": "held"}) == 2
 
     url = database_url(messaging_engine)
-    listing = await invoke("parked", "list", "--database-url", url, "--group", svc.group)
+    listing = await invoke("parked", "list", "--group", svc.group, url=url)
     assert "parked" in listing and "held" in listing and str(rows[0]["id"]) in listing
     shown = await invoke("parked", "show", str(rows[0]["id"]), "--database-url", url)
     assert "downstream table is missing" in shown and '"seq": 1' in shown
-    refused = await asyncio.to_thread(
-        CliRunner().invoke, cli,
-        ["parked", "redrive", str(rows[1]["id"]), "-r", "out of order", "--database-url", url],
-    )  # fmt: skip
-    assert refused.exit_code == 1 and "held behind" in refused.output
+    refused = await invoke(
+        "parked", "redrive", str(rows[1]["id"]), "-r", "out of order", url=url, code=1
+    )
+    assert "held behind" in refused
 
     # Fixed: the operator redrives the parked event; a later event of the key arrives too.
     svc.broken.clear()

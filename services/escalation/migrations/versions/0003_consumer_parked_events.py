@@ -1,7 +1,7 @@
 """parked consumer events: what a consumer group could not process, and the audit of redrives
 
 Revision ID: consumer_parked_events
-Revises: 0002
+Revises: relay_delivery_v2
 Create Date: 2026-11-25 19:00:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from shared.messaging.parked_tables import create_parked_tables_v1, drop_parked_tables_v1
 
 revision = "consumer_parked_events"
-down_revision = "0002"
+down_revision = "relay_delivery_v2"
 branch_labels = None
 depends_on = None
 
