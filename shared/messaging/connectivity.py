@@ -25,9 +25,11 @@ SUPPRESSED = Counter(
 )
 CONNECTED.set(1)
 
-# What aiokafka says when it cannot reach a broker (connection, metadata, coordinator).
+# What aiokafka says when it cannot reach a broker: connections failing or closed, metadata
+# unreachable. Not a coordinator still being elected (a broker starting up says that).
 _CONNECTION_TROUBLE = re.compile(
-    r"connect|metadata|coordinator|NodeNotReady|broker|timed? ?out|unreachable|refused",
+    r"unable (to )?connect|connection (at|to|refused|reset|error)|KafkaConnectionError|"
+    r"closed|unable to (update|request) metadata|NodeNotReady|unreachable|refused",
     re.IGNORECASE,
 )
 
@@ -78,13 +80,15 @@ class KafkaLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("aiokafka") or record.levelno < logging.WARNING:
             return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed aiokafka record: keep it
-            return True
-        if not _CONNECTION_TROUBLE.search(message):
-            return True
-        STATE.mark_lost(message)
+        if not STATE.lost:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed aiokafka record: keep it
+                return True
+            if not _CONNECTION_TROUBLE.search(message):
+                return True
+            STATE.mark_lost(message)
+        # While the broker is lost, whatever aiokafka says is a consequence of it.
         SUPPRESSED.inc()
         return False
 

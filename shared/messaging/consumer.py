@@ -130,7 +130,7 @@ class ConsumerRunner:
                            if last is not None}  # fmt: skip
                 if offsets:
                     await self._commit(consumer, offsets)
-                await self._housekeeping(stop)
+                await self._housekeeping(stop, consumer)
         finally:
             copies.cancel()
             await asyncio.gather(copies, return_exceptions=True)
@@ -138,7 +138,7 @@ class ConsumerRunner:
 
     # ---- housekeeping: redrives, dead-letter copies, the gauge, the inbox -------------------
 
-    async def _housekeeping(self, stop: asyncio.Event) -> None:
+    async def _housekeeping(self, stop: asyncio.Event, consumer: AIOKafkaConsumer) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._housekept_at >= self.housekeeping_seconds:
             self._housekept_at = now
@@ -152,8 +152,8 @@ class ConsumerRunner:
                         "consumer: housekeeping step failed",
                         extra={"step": step.__name__, "error": type(exc).__name__},
                     )
-            if connectivity.is_lost() and await self.kafka.ready():
-                connectivity.restored()
+            if connectivity.is_lost():
+                await _probe(consumer)
         if now - self._pruned_at >= 3600:
             self._pruned_at = now
             try:
@@ -562,6 +562,16 @@ def dead_letter_headers(row: parked.ParkedEvent) -> list[tuple[str, bytes]]:
         ("dlq-attempts", str(row.attempts).encode()),
         ("dlq-failed-at", (row.parked_at or datetime.now(UTC)).isoformat().encode()),
     ]
+
+
+async def _probe(consumer: AIOKafkaConsumer) -> None:
+    """After a lost connection: a metadata request over the consumer's own client (not the
+    producer the relay shares) tells whether the broker is back."""
+    try:
+        await asyncio.wait_for(consumer.topics(), 2)
+    except (KafkaError, OSError, TimeoutError):
+        return
+    connectivity.restored()
 
 
 async def _sleep(seconds: float, stop: asyncio.Event) -> bool:

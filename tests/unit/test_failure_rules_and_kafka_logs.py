@@ -68,14 +68,20 @@ def test_a_kafka_outage_is_one_line_when_lost_and_one_when_back():
                 record = aiokafka_error(f"{text} #{n}")
                 if handler.filter(record):
                     handler.emit(record)
-        unrelated = logging.LogRecord(
+        # While lost, whatever else aiokafka says is a consequence: dropped too.
+        heartbeat = logging.LogRecord(
             "aiokafka.consumer", logging.WARNING, __file__, 1, "Heartbeat session expired", (), None
         )
-        assert handler.filter(unrelated)
+        assert not handler.filter(heartbeat)
+        assert handler.filter(logging.LogRecord("shared", logging.ERROR, "", 1, "mine", (), None))
         assert REGISTRY.get_sample_value("kafka_connected") == 0
         assert connectivity.restored() is True
         assert connectivity.restored() is False  # said once
         assert REGISTRY.get_sample_value("kafka_connected") == 1
+        # Connected: aiokafka's other warnings pass; a coordinator being elected is no outage.
+        assert handler.filter(heartbeat)
+        assert handler.filter(aiokafka_error("Group Coordinator Request failed: [Error 15]"))
+        assert not connectivity.is_lost()
         lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
         assert [line["message"] for line in lines] == [
             "kafka: connection to the broker lost",
