@@ -13,9 +13,7 @@ audited: who (``--by``, default the OS user), when, why."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -27,6 +25,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.cli.common import default_actor
 from shared.db import create_engine, session_factory
 from shared.messaging import parked
 
@@ -39,7 +38,7 @@ DatabaseUrl = Annotated[
     typer.Option("--database-url", envvar="DATABASE_URL", help="the service's database"),
 ]
 Reason = Annotated[str, typer.Option("--reason", "-r", help="why, for the audit trail")]
-By = Annotated[str | None, typer.Option("--by", help="who decides (default: the OS user)")]
+By = Annotated[str | None, typer.Option("--by", help="who decides (default: cli:<OS user>)")]
 
 
 def _url(ctx: typer.Context, given: str | None) -> str:
@@ -64,7 +63,7 @@ def _run(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[
 
 
 def _who(by: str | None) -> str:
-    return by or f"{getpass.getuser()}@{socket.gethostname()}"
+    return by or default_actor()
 
 
 @app.command("list")
@@ -91,7 +90,7 @@ def list_(
 
     found = _run(_url(ctx, database_url), work)
     table = Table(title=f"parked events ({len(found)})")
-    for column in ("id", "status", "group", "topic", "partition:offset", "key", "type", "error"):
+    for column in ("id", "status", "group", "topic", "part:offset", "key", "type", "error"):
         table.add_column(column, overflow="fold")
     for f in found:
         table.add_row(
