@@ -29,6 +29,19 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 ParkedId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# PostgreSQL refuses NUL in text: a 422 naming the field, not a 500 from the database.
+_TEXT = r"^[^\x00]*$"
+Text = Annotated[str | None, Query(max_length=500, pattern=_TEXT)]
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or unknown bearer token"},
+    403: {"description": "the admin role is needed"},
+}
+
+
+DECISION_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no parked event with this id"},
+    409: {"description": "the event is not parked (held behind another, or done)"},
+}
 
 
 class AuditOut(BaseModel):
@@ -68,7 +81,9 @@ class ParkedPage(BaseModel):
 
 
 class Decision(BaseModel):
-    reason: str = Field(min_length=3, max_length=500, description="why, for the audit trail")
+    reason: str = Field(
+        min_length=3, max_length=500, pattern=_TEXT, description="why, for the audit trail"
+    )
 
 
 def _out(found: parked.ParkedEvent) -> dict[str, Any]:
@@ -111,14 +126,14 @@ def _detail(found: parked.ParkedEvent) -> ParkedDetail:
     )
 
 
-@router.get("", response_model=ParkedPage, summary="Parked events, oldest first")
+@router.get("", response_model=ParkedPage, summary="Parked events, oldest first", responses=ANSWERS)
 async def list_parked(
     _: Admin,
     sessions: Sessions,
     status: Annotated[list[parked.Status] | None, Query()] = None,
-    group: str | None = None,
-    topic: str | None = None,
-    key: str | None = None,
+    group: Text = None,
+    topic: Text = None,
+    key: Text = None,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ParkedPage:
@@ -140,7 +155,12 @@ async def list_parked(
     )
 
 
-@router.get("/{parked_id}", response_model=ParkedDetail, summary="One parked event")
+@router.get(
+    "/{parked_id}",
+    response_model=ParkedDetail,
+    summary="One parked event",
+    responses=ANSWERS | {404: {"description": "no parked event with this id"}},
+)
 async def show_parked(parked_id: ParkedId, _: Admin, sessions: Sessions) -> ParkedDetail:
     async with sessions() as session:
         try:
@@ -173,6 +193,7 @@ async def _decide(
     "/{parked_id}/redrive",
     response_model=ParkedDetail,
     summary="Replay a parked event (then the events of its key held behind it)",
+    responses=ANSWERS | DECISION_ANSWERS,
 )
 async def redrive_parked(
     parked_id: ParkedId, decision: Decision, who: Admin, sessions: Sessions
@@ -186,6 +207,7 @@ async def redrive_parked(
     "/{parked_id}/discard",
     response_model=ParkedDetail,
     summary="Give up on a parked event (the events held behind it are then replayed)",
+    responses=ANSWERS | DECISION_ANSWERS,
 )
 async def discard_parked(
     parked_id: ParkedId, decision: Decision, who: Admin, sessions: Sessions
