@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import StatementError
 
+from shared.messaging import connectivity
+
 # Internationalised too: local part and domain in any script (李娜@例子.中国).
 _EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
 # What looks like a phone number but is not one: UUIDs (even when their first group is all
@@ -138,6 +140,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    connectivity.install(handler)  # one line per Kafka outage, not aiokafka's every retry
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -30,6 +30,7 @@ def background_tasks(runtime: Runtime) -> list[Task]:
     consume = runtime.consumer(
         usecases.source_topics(runtime.topics),
         usecases.handlers(settings.escalation_ladder) | erasure.handlers(runtime.topics),
+        hooks=usecases.LockOrder(),
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

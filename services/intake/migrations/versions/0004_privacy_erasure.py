@@ -2,7 +2,7 @@
 complaints' anonymisation mark
 
 Revision ID: privacy_erasure
-Revises: relay_delivery_v2
+Revises: consumer_parked_events
 Create Date: 2026-11-25 18:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "privacy_erasure"
-down_revision = "relay_delivery_v2"
+down_revision = "consumer_parked_events"
 branch_labels = None
 depends_on = None
 
