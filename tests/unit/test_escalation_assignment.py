@@ -33,7 +33,7 @@ def opened(
     category: str = "service_attitude",
     severity: Severity = Severity.GENERAL,
 ) -> tuple[Case, list]:
-    case, _ = Case.receive(
+    case, events = Case.receive(
         POLICY,
         uuid.uuid4(),
         mode=mode,
