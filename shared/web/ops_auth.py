@@ -121,7 +121,7 @@ class Authenticator:
         spec = spec.get_secret_value() if hasattr(spec, "get_secret_value") else spec
         dev_tokens = parse_ops_tokens(spec, directory)
         if verifier is None and not dev_tokens:
-            log.warning("no AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or OPS_TOKENS: ops APIs refuse all")
+            log.info("no AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or OPS_TOKENS: ops APIs refuse all")
         return cls(directory, verifier, dev_tokens, settings.auth_name_claim,
                    settings.auth_roles_claim)  # fmt: skip
 
