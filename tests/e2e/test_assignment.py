@@ -219,3 +219,26 @@ async def test_a_forwarded_case_lands_in_the_other_departments_queue(
             ("frontline", "remote-desk", "frontline-li", "taken"),
             ("frontline", "dept-furniture", None, "forwarded"),
         ]
+
+
+@pytest.mark.parametrize(
+    ("directory", "env", "expected"),
+    [
+        (
+            "people: []\nteams:\n  - id: t\n    name: T\n    rung: floor_manager\n",
+            {},
+            "line 5: teams.0.rung: unknown rung 'floor_manager'",
+        ),
+        (None, {"OPS_TOKENS": "supervisor:T1"}, "OPS_TOKENS: 'supervisor' is not a person"),
+    ],
+)
+def test_a_bad_staff_directory_or_dev_token_stops_the_service(tmp_path, directory, env, expected):
+    if directory is not None:
+        (tmp_path / "staff.yaml").write_text(directory)
+        env = env | {"STAFF_DIRECTORY_FILE": str(tmp_path / "staff.yaml")}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.escalation"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr
