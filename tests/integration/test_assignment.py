@@ -82,6 +82,9 @@ async def test_a_case_is_routed_taken_handed_over_and_forwarded(escalation):
     assert (case["site"], case["team"], case["assignee"]) == ("store-1", "store1-team-leads", None)
     assert await ids(client, LI, team="store1-team-leads") == {cid}
     assert await ids(client, LI, team="store2-team-leads") == {other.subject}
+    # Zhang leads both stores' teams; Li is in store 1's front line only.
+    assert await ids(client, ZHANG, team="mine") == {cid, other.subject}
+    assert await ids(client, LI, team="mine") == set()
     bad = await client.get("/cases", params={"team": "nope"}, headers=LI)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "team"]
 
@@ -214,6 +217,10 @@ async def test_call_backs_sit_in_their_teams_queue_until_someone_takes_one(follo
     assert (taken.json()["assignee"], taken.json()["assignee_name"]) == ("frontline-li", "Li Wei")
     mine = await client.get("/callbacks", params={"assignee": "me"}, headers=LI)
     assert [c["callback_id"] for c in mine.json()["items"]] == [first]
+    desk = await client.get("/callbacks", params={"team": "mine"}, headers=LI)  # Li is on it
+    assert [c["callback_id"] for c in desk.json()["items"]] == [first, second]
+    none = await client.get("/callbacks", params={"team": "mine"}, headers=ZHANG)
+    assert none.json()["items"] == []
     assert (await client.post(f"/callbacks/{first}/take", headers=SUN)).status_code == 409
     assert (await client.post(f"/callbacks/{first}/take", headers=WANG)).status_code == 200
     assert (await client.post(f"/callbacks/{uuid.uuid4()}/take", headers=LI)).status_code == 404
