@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
+from shared.events.asyncapi import asyncapi_document
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
 from shared.web.errors import install_error_handlers
@@ -37,5 +38,7 @@ def service_app(
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(router)
+    # The event contracts (AsyncAPI 3.0), the same document as schemas/asyncapi.yaml.
+    app.add_api_route("/asyncapi.json", asyncapi_document, methods=["GET"], tags=["contracts"])
     app.add_middleware(MetricsMiddleware)
     return app
