@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml
 
 up: install
 	@$(INFRA) up
-	@eval "$$($(INFRA) env)" && export KAFKA_BOOTSTRAP_SERVERS && $(PY) -m shared.messaging.admin
+	@eval "$$($(INFRA) env)" && export KAFKA_BOOTSTRAP_SERVERS KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS && \
+		$(PY) -m shared.messaging.admin
 
 down:
 	@$(INFRA) down
