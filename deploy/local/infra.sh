@@ -4,6 +4,7 @@
 # both bound to 127.0.0.1. Every command is idempotent.
 #
 #   infra.sh up | down | status | kafka-up | kafka-down | pg-up | pg-down | env | fetch
+#   infra.sh pg-restart fast|immediate   (the fault suite's, for a server this checkout owns)
 #
 # A three-node KRaft cluster (each node broker + controller, a quorum of three) beside the
 # single broker, for fault tests: brokers on 127.0.0.1:19092-19094, controllers on
@@ -33,8 +34,8 @@ KAFKA_LOG="$KAFKA_DIR/server.log"
 # As root the cluster belongs to the postgres user, who must be able to reach its folder: a
 # checkout under a private home (/root) cannot host it, so it goes under /var/lib then.
 pg_locate() {
-    PG_HOME="$LOCAL/postgres"
-    if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT"; then
+    PG_HOME="${LOCAL_PG_DIR:-$LOCAL/postgres}" # LOCAL_PG_DIR: a private, disposable server
+    if [ -z "${LOCAL_PG_DIR:-}" ] && [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT"; then
         PG_HOME="/var/lib/complaint-platform/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/postgres"
     fi
     PG_DATA="$PG_HOME/data"
@@ -415,6 +416,15 @@ pg_down() {
     fi
 }
 
+pg_restart() { # pg_restart fast|immediate: the fault suite's database restart
+    if databases_given; then
+        log "database URLs are set: that server is not this checkout's to restart"
+        return 1
+    fi
+    log "restarting PostgreSQL (-m $1)"
+    as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -m "$1" -w -t 60 restart >/dev/null
+}
+
 # ---------------------------------------------------------------- commands
 
 print_env() {
@@ -441,6 +451,7 @@ fetch) kafka_fetch ;;
 kafka-down) kafka_down ;;
 pg-up) pg_up ;;
 pg-down) pg_down ;;
+pg-restart) pg_restart "${2:-fast}" ;;
 env) print_env ;;
 cluster-up) cluster_up ;;
 cluster-down) cluster_down ;;
