@@ -87,8 +87,8 @@ def check_published(
             out.append(ContractCheck(published, Status.UNCHANGED))
             continue
         changes = breaking_changes(frozen, schema, mode)
-        out.append(ContractCheck(published, Status.BREAKING if changes else Status.COMPATIBLE,
-                                 changes))  # fmt: skip
+        status = Status.BREAKING if changes else Status.COMPATIBLE
+        out.append(ContractCheck(published, status, changes))
     return out
 
 
