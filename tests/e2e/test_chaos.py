@@ -185,10 +185,8 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, str, str]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        await consumer.topics()  # loads the cluster's metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
@@ -294,8 +292,12 @@ async def test_the_platform_survives_broker_controller_and_process_kills(
     load_task: asyncio.Task[None] | None = None
     try:
         topics = Topics(f"chaos-{uuid.uuid4().hex[:8]}.")
-        await ensure_topics(cluster.bootstrap, topics.all(), partitions=3, replication=3,
-                            min_insync=2)  # fmt: skip
+        # Replication from configuration, as `make up` or a deployment creates topics.
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in cluster.env().items():
+                env.setenv(name, value)
+            await ensure_topics(cluster.bootstrap, topics.all(), partitions=3)
+        assert await cluster.topic_replication(topics.intake) == ({3}, "2")
         platform = await platform_of(servers, databases, topics, cluster)
         for replica in range(REPLICAS):  # in waves: fewer processes importing at once
             await platform.restart([group[replica] for group in platform.processes.values()])
@@ -320,12 +322,15 @@ async def test_the_platform_survives_broker_controller_and_process_kills(
         await asyncio.to_thread(cluster.start_node, leader)
         await cluster.fully_replicated(topics.all())
 
-        # Every process, one replica at a time (the other carries on), then all at once.
+        # Every process: one replica of each service at a time (the other carries on), then
+        # all of them at once.
         load.phase = "service kill -9 storm"
         for _ in range(shape.storm_rounds):
-            for process in platform.all():
-                process.kill()
-                await platform.restart([process])
+            for replica in range(REPLICAS):
+                wave = [group[replica] for group in platform.processes.values()]
+                for process in wave:
+                    process.kill()
+                await platform.restart(wave)
         for process in platform.all():
             process.kill()
         await platform.restart(platform.all())

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.support.servers import INFRA
 
@@ -90,6 +91,8 @@ class KafkaCluster:
             time.sleep(1)
 
     def destroy(self) -> None:
+        for node in NODES:  # disposable: no orderly shutdown to wait for
+            subprocess.run([INFRA, "cluster-kill", str(node)], env=self._env, check=False)
         subprocess.run([INFRA, "cluster-down"], env=self._env, check=False)
         shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -118,3 +121,19 @@ class KafkaCluster:
             if loop.time() > deadline:
                 raise TimeoutError(f"partitions still under-replicated: {lagging[:5]}")
             await asyncio.sleep(1)
+
+    async def topic_replication(self, topic: str) -> tuple[set[int], str]:
+        """The replica counts of ``topic``'s partitions and its ``min.insync.replicas``."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+            replicas = {len(p["replicas"]) for p in described["partitions"]}
+            resource = ConfigResource(
+                ConfigResourceType.TOPIC, topic, {"min.insync.replicas": None}
+            )
+            [response] = await admin.describe_configs([resource])
+            entries = response.resources[0][4]
+            return replicas, next(e[1] for e in entries if e[0] == "min.insync.replicas")
+        finally:
+            await admin.close()
