@@ -65,6 +65,22 @@ async def wait_for_kafka(bootstrap_servers: str, timeout: float = 120) -> AIOKaf
             await asyncio.sleep(1)
 
 
+async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, where: str) -> None:
+    """A cluster that is starting registers its brokers one by one: wait for enough of them
+    to hold every copy, and name the setting when there will never be enough."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (brokers := len((await admin.describe_cluster())["brokers"])) < wanted:
+        if loop.time() > deadline:
+            raise KafkaError(
+                f"replication factor {wanted} needs as many brokers; the cluster at {where} "
+                f"has {brokers} (a single local broker: KAFKA_REPLICATION_FACTOR=1 "
+                "KAFKA_MIN_INSYNC_REPLICAS=1)"
+            )
+        print(f"waiting for {wanted} brokers at {where} ({brokers} so far)...", file=sys.stderr)
+        await asyncio.sleep(2)
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: list[str],
@@ -84,13 +100,7 @@ async def ensure_topics(
         missing = [t for t in topics if t not in existing]
         if not missing:
             return []
-        brokers = len((await admin.describe_cluster())["brokers"])
-        if replication > brokers:
-            raise KafkaError(
-                f"replication factor {replication} needs as many brokers; the cluster at "
-                f"{bootstrap_servers} has {brokers} (a single local broker: "
-                "KAFKA_REPLICATION_FACTOR=1 KAFKA_MIN_INSYNC_REPLICAS=1)"
-            )
+        await _wait_for_brokers(admin, replication, bootstrap_servers)
         config = {"min.insync.replicas": str(min_insync)}
         new = [NewTopic(t, partitions, replication, topic_configs=config) for t in missing]
         result = await admin.create_topics(new)

@@ -341,11 +341,11 @@ async def test_the_platform_survives_broker_controller_and_process_kills(
                 await asyncio.to_thread(restart_postgres, mode)
                 await asyncio.sleep(5)
 
+        faults_over = time.monotonic()
         load.phase = "after the faults"
         await asyncio.sleep(5)
         load.stop.set()
         await load_task
-        faults_over = time.monotonic()
         accepted = load.accepted
 
         recovered: float | None = None
