@@ -137,3 +137,12 @@ class KafkaCluster:
             return replicas, next(e[1] for e in entries if e[0] == "min.insync.replicas")
         finally:
             await admin.close()
+
+    async def partitions(self, topic: str) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+            return sorted(p["partition"] for p in described["partitions"])
+        finally:
+            await admin.close()
