@@ -122,19 +122,25 @@ class KafkaCluster:
                 raise TimeoutError(f"partitions still under-replicated: {lagging[:5]}")
             await asyncio.sleep(1)
 
-    async def topic_replication(self, topic: str) -> tuple[set[int], str]:
-        """The replica counts of ``topic``'s partitions and its ``min.insync.replicas``."""
+    async def topic_replication(self, topic: str, timeout: float = 30) -> tuple[set[int], str]:
+        """The replica counts of ``topic``'s partitions and its ``min.insync.replicas`` (a
+        broker that has not yet caught up with a new topic answers nothing: ask again)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
         await admin.start()
         try:
-            [described] = await admin.describe_topics([topic])
-            replicas = {len(p["replicas"]) for p in described["partitions"]}
-            resource = ConfigResource(
-                ConfigResourceType.TOPIC, topic, {"min.insync.replicas": None}
-            )
-            [response] = await admin.describe_configs([resource])
-            entries = response.resources[0][4]
-            return replicas, next(e[1] for e in entries if e[0] == "min.insync.replicas")
+            while True:
+                [described] = await admin.describe_topics([topic])
+                replicas = {len(p["replicas"]) for p in described["partitions"]}
+                wanted = {"min.insync.replicas": None}
+                resource = ConfigResource(ConfigResourceType.TOPIC, topic, wanted)
+                [response] = await admin.describe_configs([resource])
+                entries = dict(e[:2] for e in response.resources[0][4])
+                if replicas and "min.insync.replicas" in entries:
+                    return replicas, entries["min.insync.replicas"]
+                assert loop.time() < deadline, f"{topic}: no replication settings described"
+                await asyncio.sleep(1)
         finally:
             await admin.close()
 
