@@ -10,6 +10,9 @@ from fastapi import APIRouter, FastAPI
 from shared.events.asyncapi import asyncapi_document
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
+from shared.web.admin_outbox import admin_outbox_router
+from shared.web.admin_parked import router as admin_parked_router
+from shared.web.admin_timers import admin_timers_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.middleware import MetricsMiddleware
@@ -37,7 +40,10 @@ def service_app(
     app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(admin_outbox_router())
+    app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
+    app.include_router(admin_parked_router)
     # The event contracts (AsyncAPI 3.0), the same document as schemas/asyncapi.yaml.
     app.add_api_route("/asyncapi.json", asyncapi_document, methods=["GET"], tags=["contracts"])
     app.add_middleware(MetricsMiddleware)
