@@ -9,6 +9,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, FastAPI
 
 from shared.directory import Directory, directory_file, load_directory
+from shared.events.asyncapi import asyncapi_document
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
 from shared.web.admin_outbox import admin_outbox_router
@@ -49,5 +50,7 @@ def service_app(
     app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
     app.include_router(admin_parked_router)
+    # The event contracts (AsyncAPI 3.0), the same document as schemas/asyncapi.yaml.
+    app.add_api_route("/asyncapi.json", asyncapi_document, methods=["GET"], tags=["contracts"])
     app.add_middleware(MetricsMiddleware)
     return app
