@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from shared.config_files import ConfigError
 from shared.logs import configure_logging
@@ -18,6 +19,19 @@ from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def read_settings(settings_cls: type[ServiceSettings]) -> ServiceSettings:
+    """The settings, or exit 2 naming each bad one (never printing a value: it may be a
+    secret, and pydantic's own message would echo the input)."""
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        service = settings_cls.model_fields["service_name"].default
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"{service}: invalid configuration: {where}: {error['msg']}", file=sys.stderr)
+        sys.exit(2)
 
 
 def serve_or_migrate(
@@ -36,7 +50,7 @@ def serve_or_migrate(
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *extra])
     args = parser.parse_args()
-    settings = settings_cls()
+    settings = read_settings(settings_cls)
     configure_logging(settings.log_level)
     if check is not None:
         try:
@@ -45,11 +59,11 @@ def serve_or_migrate(
             print(f"{settings.service_name}: invalid configuration: {exc}", file=sys.stderr)
             sys.exit(2)
     if args.command in extra:
-        upgrade(migrations, settings.database_url)
+        upgrade(migrations, settings.database_url.get_secret_value())
         extra[args.command](settings)
         return
     if args.command == "migrate" or settings.run_migrations:
-        upgrade(migrations, settings.database_url)
+        upgrade(migrations, settings.database_url.get_secret_value())
         log.info("migrations applied", extra={"service": settings.service_name})
     if args.command == "migrate":
         return

@@ -1,18 +1,25 @@
 """The FastAPI application every service builds the same way: lifespan running the
-background tasks, health and metrics, error mapping, body limit, ops tokens."""
+background tasks, health and metrics, error mapping, body limit, input checks, ops tokens,
+docs and metrics exposed as configured, and an OpenAPI document listing every status."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from shared.runtime import Runtime, Task, lifespan
-from shared.settings import ServiceSettings
+from shared.settings import Exposure, ServiceSettings
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
+from shared.web.inputs import refuse_unstorable_input
+from shared.web.metrics import metrics_port_task, metrics_router
 from shared.web.middleware import MetricsMiddleware
-from shared.web.ops_auth import parse_ops_tokens
+from shared.web.openapi import install_openapi
+from shared.web.ops_auth import Principal, Role, parse_ops_tokens, require
 
 
 def service_app(
@@ -24,18 +31,50 @@ def service_app(
     tasks: Callable[[Runtime], list[Task]],
     router: APIRouter,
 ) -> FastAPI:
+    public_docs = settings.docs == Exposure.PUBLIC
+    if settings.metrics_port is not None:
+        service_tasks = tasks
+
+        def tasks(runtime: Runtime) -> list[Task]:
+            return [*service_tasks(runtime), metrics_port_task(settings)]
+
     app = FastAPI(
         title=title,
         version="1.0.0",
         description=description,
         lifespan=lifespan(runtime, tasks),
         max_body_size=settings.max_body_bytes,  # 413 beyond, declared or streamed
+        dependencies=[Depends(refuse_unstorable_input)],
+        openapi_url="/openapi.json" if public_docs else None,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
     )
     app.state.settings = settings
     app.state.runtime = runtime
-    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
+    app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens.get_secret_value())
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(metrics_router(settings))
     app.include_router(router)
+    openapi = install_openapi(app)
+    if settings.docs == Exposure.PROTECTED:
+        app.include_router(protected_docs(title, openapi))
     app.add_middleware(MetricsMiddleware)
     return app
+
+
+def protected_docs(title: str, openapi: Callable[[], dict]) -> APIRouter:
+    """/openapi.json and /docs behind an ops bearer token (any role). A browser reaches them
+    through a proxy that adds the header; scripts send it themselves."""
+    router = APIRouter(include_in_schema=False)
+    Staff = Annotated[Principal, require(Role.AGENT)]
+
+    @router.get("/openapi.json")
+    async def openapi_document(_: Staff) -> JSONResponse:
+        return JSONResponse(openapi())
+
+    @router.get("/docs")
+    async def docs(_: Staff) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=title)
+
+    return router
