@@ -30,7 +30,8 @@ def read_settings(settings_cls: type[ServiceSettings]) -> ServiceSettings:
         service = settings_cls.model_fields["service_name"].default
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"{service}: invalid configuration: {where}: {error['msg']}", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"{service}: invalid configuration: {where}: {message}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -154,12 +154,11 @@ class ServiceSettings(BaseSettings):
                 self.metrics = Exposure.PUBLIC
             else:
                 self.metrics = Exposure.OFF if self.metrics_port else Exposure.PROTECTED
+        problems = self.secret_problems() if production else []
         if self.metrics == Exposure.PROTECTED and self.metrics_token is None:
-            raise ValueError("METRICS_TOKEN is required when metrics are protected")
-        if production:
-            problems = self.secret_problems()
-            if problems:
-                raise ValueError("production mode refuses these secrets: " + "; ".join(problems))
+            problems.append("metrics_token (METRICS_TOKEN) is required when metrics are protected")
+        if problems:
+            raise ValueError("refused secrets: " + "; ".join(problems))
         return self
 
     def secret_problems(self) -> list[str]:

@@ -21,6 +21,8 @@ from shared.web.middleware import MetricsMiddleware
 from shared.web.openapi import install_openapi
 from shared.web.ops_auth import Principal, Role, parse_ops_tokens, require
 
+Staff = Annotated[Principal, require(Role.AGENT)]
+
 
 def service_app(
     *,
@@ -67,7 +69,6 @@ def protected_docs(title: str, openapi: Callable[[], dict]) -> APIRouter:
     """/openapi.json and /docs behind an ops bearer token (any role). A browser reaches them
     through a proxy that adds the header; scripts send it themselves."""
     router = APIRouter(include_in_schema=False)
-    Staff = Annotated[Principal, require(Role.AGENT)]
 
     @router.get("/openapi.json")
     async def openapi_document(_: Staff) -> JSONResponse:
