@@ -5,6 +5,8 @@ database (these routes need none)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
 
@@ -20,7 +22,10 @@ from services.intake.app import create_app as intake_app
 from services.intake.settings import IntakeSettings
 from services.satisfaction.app import create_app as satisfaction_app
 from services.satisfaction.settings import SatisfactionSettings
+from shared.web.metrics import metrics_port_task
+from tests.support.processes import free_port
 from tests.support.servers import ROOT
+from tests.support.waiting import eventually
 
 STRONG = "s3cr3t-" + "x" * 20
 STRONG_DB = "postgresql://complaints:a-long-db-password@db/intake"
@@ -147,3 +152,23 @@ def test_every_operation_documents_what_its_shape_can_answer(build):
                 assert "503" in codes, (method, path)
             for code, answer in operation["responses"].items():
                 assert answer.get("description"), (method, path, code)
+
+
+async def test_metrics_on_their_own_port_until_the_app_stops():
+    port = free_port()
+    settings = IntakeSettings(api_keys="web:k", metrics_port=port)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(metrics_port_task(settings)(stop))
+    async with httpx.AsyncClient() as client:
+
+        async def scraped():
+            with contextlib.suppress(httpx.HTTPError):
+                answer = await client.get(f"http://127.0.0.1:{port}/metrics")
+                return answer.status_code == 200 and "python_info" in answer.text
+            return None
+
+        assert await eventually(scraped)
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{port}/metrics")
