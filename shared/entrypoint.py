@@ -1,4 +1,5 @@
-"""The command line every service shares: ``serve`` (migrate, then run uvicorn) or ``migrate``."""
+"""The command line every service shares: ``serve`` (migrate, then run uvicorn), ``migrate``,
+and the operators' commands (``outbox``, ``timers``, ``parked``: shared.cli)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
+from shared.cli import OPS_COMMANDS, run_cli
 from shared.config_files import ConfigError
 from shared.logs import configure_logging
 from shared.migrations import upgrade
@@ -47,6 +49,13 @@ def serve_or_migrate(
     ConfigError stops the process (exit 2) with its message. ``commands`` adds commands of
     the service's own, each called with the settings after the migrations."""
     service = app_factory.split(":")[0].rsplit(".", 1)[0]
+    if sys.argv[1:2] and sys.argv[1] in OPS_COMMANDS:
+        # Operators' commands: on the service's database as it is, no migrations, quiet logs.
+        settings = read_settings(settings_cls)
+        configure_logging("WARNING")
+        url = settings.database_url.get_secret_value()
+        run_cli(sys.argv[1:], url, prog_name=f"python -m {service}")
+        return
     extra = commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *extra])

@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import Exposure, ServiceSettings
+from shared.web.admin_outbox import admin_outbox_router
+from shared.web.admin_timers import admin_timers_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.inputs import refuse_unstorable_input
@@ -57,6 +59,8 @@ def service_app(
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(metrics_router(settings))
+    app.include_router(admin_outbox_router())
+    app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
     openapi = install_openapi(app)
     if settings.docs == Exposure.PROTECTED:
