@@ -14,8 +14,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
 from shared.web.errors import MAX_ERRORS
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+from shared.web.types import INT64_MAX, INT64_MIN
 
 Loc = tuple[str | int, ...]
 

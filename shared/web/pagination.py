@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.web.errors import field_error
-from shared.web.inputs import INT64_MAX, INT64_MIN
-from shared.web.types import on_calendar
+from shared.web.types import INT64_MAX, INT64_MIN, on_calendar
 
 
 def encode_cursor(*parts: object) -> str:

@@ -1,4 +1,4 @@
-"""Validated input types every service's API uses for dates and times.
+"""Validated input types every service's API uses for dates, times and row ids.
 
 pydantic's lax parsing reads ``0.5`` (or the string ``"0.5"``) as a Unix time and takes any
 year from 1 to 9999; a year-9999 time with an offset then overflows when converted to UTC,
@@ -11,9 +11,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import annotated_types
 from pydantic import AfterValidator, BeforeValidator
 
 MIN_YEAR, MAX_YEAR = 1970, 9998
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Int64 = Annotated[int, annotated_types.Interval(ge=INT64_MIN, le=INT64_MAX)]
+"""An integer the database's bigint holds (a row id in a path, say): beyond it, 422."""
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
