@@ -3,7 +3,7 @@
 pydantic's lax parsing reads ``0.5`` (or the string ``"0.5"``) as a Unix time and takes any
 year from 1 to 9999; a year-9999 time with an offset then overflows when converted to UTC,
 and ``to - 30 days`` overflows at year 1. These types take only ISO 8601 text and only years
-MIN_YEAR..MAX_YEAR, so arithmetic of a few days either way stays on the calendar."""
+MIN_YEAR..MAX_YEAR, so arithmetic of up to a year either way stays on the calendar."""
 
 from __future__ import annotations
 

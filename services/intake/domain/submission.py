@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from shared.events.common import Channel, Severity, Tier
 from shared.events.intake import Document, ExpectedOutcome, Subject
+from shared.web.types import IsoDate
 
 # What the error message promises: an optional leading +, then digits, spaces, dashes,
 # brackets, dots or slashes ("(010) 6552-9988", "+86 (0)10 6552 9988"), with 5 to 20 digits.
@@ -52,6 +53,15 @@ class CustomerIn(BaseModel):
         return value
 
 
+class SubjectIn(Subject):
+    """The event's Subject with its dates as ISO 8601 text only (no Unix times)."""
+
+    purchased_on: IsoDate | None = None
+    delivered_on: IsoDate | None = None
+    incident_on: IsoDate | None = None
+    warranty_until: IsoDate | None = None
+
+
 class Flags(BaseModel):
     """What the receiver observed; any of these makes a complaint major (DOMAIN.md)."""
 
@@ -75,7 +85,7 @@ class ComplaintSubmission(BaseModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
     ]
     severity: Severity | None = Field(default=None, description="Omit to classify by the rules")
-    subject: Subject | None = None
+    subject: SubjectIn | None = None
     expected_outcome: ExpectedOutcome | None = None
     documents: list[Document] = Field(default=[], max_length=50)
     in_litigation: bool = False
