@@ -74,5 +74,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.include_router(privacy.router)
     app.state.policy = policy_from(settings)
-    app.state.api_keys = settings.keys()
+    app.state.api_keys = settings.api_key_list()
     return app

@@ -3,11 +3,11 @@ DOMAIN.md that a deployment changes here, not in code."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.domain.access import ApiKey, parse_api_keys
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, secret_problem
 
 DEFAULT_CATEGORIES = [
     "product_quality",
@@ -55,8 +55,10 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = 8001
-    api_keys: str = Field(
-        default="",
+    # Not a plain name:secret list: scopes may hold commas (crm[read-all,tier]:K3), so the
+    # keys are checked one by one (secret_problems below).
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
         description="channel:key pairs, e.g. web:K1,hotline:K2; other clients name their "
         "scopes: crm[read-all,tier]:K3 (see services/intake/domain/access.py)",
     )
@@ -85,12 +87,20 @@ class IntakeSettings(ServiceSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _keys_parse(cls, spec: str) -> str:
+    def _keys_parse(cls, spec: SecretStr) -> SecretStr:
         try:
-            parse_api_keys(spec)
+            parse_api_keys(spec.get_secret_value())
         except ValueError as exc:
             raise ValueError(f"INTAKE_API_KEYS: {exc}") from None
         return spec
 
-    def keys(self) -> list[ApiKey]:
-        return parse_api_keys(self.api_keys)
+    def api_key_list(self) -> list[ApiKey]:
+        return parse_api_keys(self.api_keys.get_secret_value())
+
+    def secret_problems(self) -> list[str]:
+        problems = [p for p in super().secret_problems() if not p.startswith("api_keys ")]
+        for index, key in enumerate(self.api_key_list()):
+            problem = secret_problem(key.secret.get_secret_value())
+            if problem is not None:
+                problems.append(f"api_keys entry {index + 1} ({key.client.name}) {problem}")
+        return problems

@@ -73,6 +73,15 @@ def test_key_syntax_defaults_and_errors():
         IntakeSettings(api_keys="crm[read-everything]:K")
 
 
+def test_production_checks_each_scoped_key_for_placeholders():
+    from tests.unit.test_exposure_and_secrets import STRONG, production
+
+    spec = f"web:{STRONG},crm[read-all,tier]:{STRONG}"
+    assert len(production(api_keys=spec).api_key_list()) == 2
+    with pytest.raises(ValidationError, match=r"api_keys entry 2 \(crm\) is a placeholder"):
+        production(api_keys=f"web:{STRONG},crm[read-all,tier]:change-me")
+
+
 async def test_unknown_or_missing_keys_are_401_everywhere(intake):
     cid = str(uuid.uuid4())
     for headers in ({}, {"X-API-Key": "nope"}):

@@ -24,7 +24,6 @@ class ErasureStarted(BaseModel):
     "/customers/{customer_id}/erase",
     status_code=202,
     response_model=ErasureStarted,
-    responses={401: {}, 403: {}, 422: {}, 503: {}},
 )
 async def erase_customer(
     customer_id: Annotated[str, Path(min_length=1, max_length=200)],
@@ -50,9 +49,7 @@ class ErasureView(BaseModel):
     complete: bool
 
 
-@router.get(
-    "/erasures/{erasure_id}", response_model=ErasureView, responses={401: {}, 403: {}, 404: {}}
-)
+@router.get("/erasures/{erasure_id}", response_model=ErasureView)
 async def get_erasure(
     erasure_id: uuid.UUID, request: Request, _: Annotated[Principal, require(Role.ADMIN)]
 ) -> ErasureView:

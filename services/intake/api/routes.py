@@ -17,6 +17,7 @@ from services.intake.store import repository as repo
 from shared.events.common import Channel
 from shared.web.auth import identify
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.pagination import cursor_param
 
 router = APIRouter(tags=["complaints"])
@@ -61,7 +62,7 @@ NOT_FOUND = "no such complaint"
     "/complaints",
     status_code=201,
     response_model=ComplaintAnswer,
-    responses={401: {}, 403: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+    responses=responses(409),
 )
 async def post_complaint(
     submission: ComplaintSubmission,
@@ -145,11 +146,7 @@ def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Com
     )
 
 
-@router.get(
-    "/complaints/{complaint_id}",
-    response_model=ComplaintView,
-    responses={401: {}, 403: {}, 404: {}},
-)
+@router.get("/complaints/{complaint_id}", response_model=ComplaintView)
 async def get_complaint(
     complaint_id: uuid.UUID, request: Request, client: ReaderDep
 ) -> ComplaintView:
@@ -163,7 +160,7 @@ async def get_complaint(
     return _view(complaint, history)
 
 
-@router.get("/complaints", response_model=ComplaintPage, responses={401: {}, 403: {}})
+@router.get("/complaints", response_model=ComplaintPage)
 async def list_complaints(
     request: Request,
     client: ReaderDep,
@@ -191,9 +188,7 @@ async def list_complaints(
 
 
 @router.patch(
-    "/complaints/{complaint_id}/customer",
-    response_model=ComplaintView,
-    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+    "/complaints/{complaint_id}/customer", response_model=ComplaintView, responses=responses(409)
 )
 async def complete_contact(
     complaint_id: uuid.UUID, contact: CustomerIn, request: Request, client: ClientDep
