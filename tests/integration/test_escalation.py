@@ -25,6 +25,7 @@ from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
 from shared.events.topics import Topics
 from shared.messaging import inbox
 from shared.timers import TimerScheduler
+from tests.support.identity import as_role, auth_settings
 
 SECONDS_POLICY = """
 version: "test-seconds"
@@ -49,7 +50,6 @@ modes:
       investigate: {within: 1d, met_by: investigate}
       plan: {within: 2d, met_by: plan}
 """
-TOKENS = {"agent": "int-agent", "supervisor": "int-supervisor"}
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ async def api(escalation_db, tmp_path):
     settings = EscalationSettings(
         database_url=url,
         policy_file=str(policy),
-        ops_tokens=",".join(f"{r}:{t}" for r, t in TOKENS.items()),
+        **auth_settings(),
         kafka_topic_prefix="it.",
     )
     app = create_app(settings)
@@ -218,7 +218,7 @@ async def api(escalation_db, tmp_path):
 
 
 def auth(role: str = "agent") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"}
+    return as_role(role)
 
 
 async def test_ops_api_works_a_case_through_its_states(api):
