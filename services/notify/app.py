@@ -76,6 +76,7 @@ def create_app(
         runtime=runtime,
         tasks=tasks,
         router=router,
+        directory=deps.directory,
     )
     app.state.deps = deps
     app.state.worker = worker

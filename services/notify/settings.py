@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.notify.domain.quiet_hours import QuietHours
@@ -24,13 +24,7 @@ class NotifySettings(ServiceSettings):
     max_body_bytes: int = 16 * 1024
     db_pool_size: int = Field(default=10, ge=1)
 
-    # The staff directory (people, teams, rungs, preferences); shared with escalation.
-    staff_directory_file: Path | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "staff_directory_file", "NOTIFY_STAFF_DIRECTORY_FILE", "STAFF_DIRECTORY_FILE"
-        ),
-    )
+    # The staff directory is ServiceSettings.staff_directory_file (STAFF_DIRECTORY_FILE).
     templates_dir: Path = TEMPLATES
 
     # E-mail (SMTP).
