@@ -189,7 +189,7 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
     )
-    return {status: count for status, count in rows.tuples()}
+    return {status: count for status, count in rows.all()}
 
 
 async def failed_ids(session: AsyncSession, complaint_id: uuid.UUID | None) -> list[uuid.UUID]:
