@@ -22,6 +22,7 @@ from shared.config_files import At, ConfigError, load_yaml_model, parse_yaml_mod
 from shared.events.common import Channel, Severity
 
 __all__ = [
+    "FOLLOWUP_RUNG",
     "ConfigError",
     "Directory",
     "NotifyChannel",
@@ -32,6 +33,9 @@ __all__ = [
     "load_directory",
     "parse_directory",
 ]
+
+# The rung of teams working the follow-up call-back queue (not a rung of the escalation ladder).
+FOLLOWUP_RUNG = "followup"
 
 # Where the demo directory lives; services fall back to it when STAFF_DIRECTORY_FILE is unset.
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "staff.yaml"

@@ -7,6 +7,7 @@ import pytest
 
 from shared.directory import (
     DEMO_DIRECTORY,
+    FOLLOWUP_RUNG,
     ConfigError,
     StaffRole,
     load_directory,
@@ -20,6 +21,7 @@ LADDER = [
     "customer_relations",
     "department_manager",
     "executive_office",
+    FOLLOWUP_RUNG,
 ]
 
 
