@@ -237,7 +237,8 @@ def handlers(deps: Deps):
                 case.get("channel"),
                 case.get("severity"),
             )
-            team_id = routed.id if routed else None
+            # Nobody serves that rung here: the case stays with its team (as escalation does).
+            team_id = routed.id if routed else case.get("team")
         team = directory.team(team_id) if team_id else None
         recipients = who.team(directory, team_id, settings.default_language) if team_id else []
         context = await case_context(session, escalated.complaint_id) | {

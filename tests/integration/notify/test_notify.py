@@ -28,11 +28,10 @@ from tests.integration.notify.conftest import (
     SUPERVISOR,
     WEBHOOK_SECRET,
     Clock,
-    html_of,
     notify_replica,
     produce,
-    text_of,
 )
+from tests.integration.notify.receivers import html_of, text_of
 from tests.support.kafka import read_until
 from tests.support.waiting import eventually
 
