@@ -108,6 +108,7 @@ async def test_a_remote_complaint_the_customer_hears_receipt_plan_resolution_and
             await eventually(case_open)
             for step, body in (
                 ("acknowledge", {}),
+                ("investigate", {"findings": "密封圈老化"}),
                 ("plan", {"plan": "上门更换密封圈，三天内完成"}),
             ):
                 answer = await http.post(f"{case_url}/{step}", json=body, headers=AGENT)
