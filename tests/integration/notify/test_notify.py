@@ -46,6 +46,7 @@ def received(
     complete: bool = True,
     channel: Channel = Channel.WEB,
     site: str | None = None,
+    missing: tuple[str, ...] = ("customer.phone|customer.email",),
 ) -> Envelope:
     data = ComplaintReceived(
         complaint_id=complaint_id,
@@ -58,7 +59,7 @@ def received(
         customer=Customer.model_validate({k: v for k, v in customer.items() if k != "language"}),
         description=description,
         information_complete=complete,
-        missing_fields=[] if complete else ["customer.phone|customer.email"],
+        missing_fields=[] if complete else list(missing),
         acknowledge_by=ACK_BY if complete else None,
     )
     event = new_event("/test/intake", str(complaint_id), data)
@@ -105,6 +106,31 @@ async def test_receipt_in_chinese_and_english_with_the_promised_time(
 
 async def _async(value):
     return value
+
+
+async def test_a_complaint_awaiting_information_asks_for_it_with_a_link(
+    servers, own_topics, databases, mail_sink
+):
+    complaint = uuid.uuid4()
+    async with notify_replica(
+        servers,
+        own_topics,
+        await databases.create("notify"),
+        smtp_port=mail_sink.port,
+        completion_link="https://complaints.example.test/c/{complaint_id}/complete",
+    ):
+        await produce(
+            servers.kafka_bootstrap,
+            own_topics.intake,
+            [received(complaint, {"email": "anon@example.test"}, complete=False,
+                      missing=("customer.name",))],
+        )  # fmt: skip
+        (mail,) = await eventually(
+            lambda: _async(mail_sink.for_complaint(complaint, "information_needed"))
+        )
+    assert f"https://complaints.example.test/c/{complaint}/complete" in text_of(mail)
+    assert "name" in text_of(mail) and mail["To"] == "anon@example.test"
+    assert mail_sink.for_complaint(complaint, "receipt") == []  # no promise before it is complete
 
 
 async def test_a_duplicate_event_sends_one_mail(servers, own_topics, databases, mail_sink):
