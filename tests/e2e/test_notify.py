@@ -154,6 +154,21 @@ async def test_a_remote_complaint_the_customer_hears_receipt_plan_resolution_and
         )
         assert invited.value["data"]["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
         assert token not in str(invited.value)
+
+        # The link works against satisfaction, which knows the survey by that hash only. (A
+        # satisfaction without GET /surveys/{token} predates survey.invited: 405.)
+        async with httpx.AsyncClient(timeout=10) as http:
+            survey_url = f"{satisfaction.url}/surveys/{token}"
+            if (await http.get(survey_url)).status_code != 405:
+
+                async def known():
+                    return (await http.get(survey_url)).status_code == 200
+
+                await eventually(known)
+                answer = await http.post(survey_url, json={"level": "very_satisfied"})
+                assert answer.status_code == 201, answer.text
+                again = await http.post(survey_url, json={"level": "satisfied"})
+                assert again.status_code == 409  # single use
     finally:
         sink.stop()
 
