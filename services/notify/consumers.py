@@ -24,6 +24,7 @@ from shared.events.handling import (
     AssignmentReason,
     CaseAssigned,
     CaseEscalated,
+    CaseForwarded,
     CaseOpened,
     CasePlanRecorded,
     CaseResolved,
@@ -146,6 +147,19 @@ def handlers(deps: Deps):
         plan = read(CasePlanRecorded, event.data)
         await tell_customer(session, deps, event, plan.complaint_id, Template.PLAN,
                             {"plan": plan.plan})  # fmt: skip
+
+    async def on_forwarded(session: AsyncSession, event: Envelope) -> None:
+        """DOMAIN.md: record, explain, forward, and tell the customer when the answer will
+        come. (The department's team hears of it from the case.assigned that follows.)"""
+        forwarded = read(CaseForwarded, event.data)
+        team = directory.team(forwarded.to_team)
+        context = {
+            "department": team.name if team else forwarded.to_team,
+            "answer_by": forwarded.answer_by,
+        }
+        await tell_customer(
+            session, deps, event, forwarded.complaint_id, Template.FORWARDED, context
+        )
 
     async def on_resolved(session: AsyncSession, event: Envelope) -> None:
         case = read(CaseResolved, event.data)
@@ -311,6 +325,7 @@ def handlers(deps: Deps):
         ComplaintCompleted.event_type: on_completed,
         CaseOpened.event_type: on_opened,
         CasePlanRecorded.event_type: on_plan,
+        CaseForwarded.event_type: on_forwarded,
         CaseResolved.event_type: on_resolved,
         "survey.requested": on_survey_requested,
         CaseAssigned.event_type: on_assigned,

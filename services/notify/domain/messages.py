@@ -26,6 +26,7 @@ class Template(StrEnum):
     # Customers
     RECEIPT = "receipt"
     INFORMATION_NEEDED = "information_needed"
+    FORWARDED = "forwarded"  # passed to the responsible department, with when to expect the answer
     PLAN = "plan"
     RESOLUTION = "resolution"
     SURVEY = "survey_invitation"

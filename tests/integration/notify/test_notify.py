@@ -20,7 +20,13 @@ from services.notify.store import repository as repo
 from shared.db import create_engine
 from shared.events.common import Channel, ContactCard, Mode, Severity
 from shared.events.envelope import Envelope, new_event
-from shared.events.handling import AssignmentReason, CaseAssigned, CaseEscalated, CaseOpened
+from shared.events.handling import (
+    AssignmentReason,
+    CaseAssigned,
+    CaseEscalated,
+    CaseForwarded,
+    CaseOpened,
+)
 from shared.events.handling import EscalationReason as Reason
 from shared.events.intake import ComplaintReceived, Customer
 from shared.events.notify import DeliveryChannel, RecipientKind
@@ -339,6 +345,33 @@ async def test_staff_told_of_an_assignment_to_their_team_and_of_an_escalation(
                 if m["To"] == "chen.jing@example.test")  # fmt: skip
     assert "customer_relations" in text_of(chen)  # Chen Jing reads English
     assert text_of(chen).startswith("Hello Chen Jing")
+
+
+async def test_a_forwarded_case_tells_the_customer_when_the_answer_will_come(
+    servers, own_topics, databases, mail_sink
+):
+    complaint = uuid.uuid4()
+    forwarded = CaseForwarded(
+        complaint_id=complaint, at=RECEIVED_AT, from_team="remote-desk", to_team="dept-furniture",
+        reason="the sofa was sold by the furniture department", answer_by=ACK_BY,
+        by="frontline-li",
+    )  # fmt: skip
+    async with notify_replica(
+        servers, own_topics, await databases.create("notify"), smtp_port=mail_sink.port
+    ):
+        customer = {"name": "Ann Smith", "email": "ann@example.test"}
+        await produce(
+            servers.kafka_bootstrap,
+            own_topics.intake,
+            [received(complaint, customer, description="The sofa is torn")],
+        )
+        await eventually(lambda: _async(mail_sink.for_complaint(complaint, "receipt")))
+        await produce(
+            servers.kafka_bootstrap, own_topics.handling, [case_event(complaint, forwarded)]
+        )
+        (mail,) = await eventually(lambda: _async(mail_sink.for_complaint(complaint, "forwarded")))
+    assert "Furniture department" in text_of(mail)
+    assert "by 2026-11-25 20:00 (CST)" in text_of(mail)
 
 
 async def test_survey_invitation_link_matches_the_published_hash(
