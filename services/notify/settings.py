@@ -32,7 +32,8 @@ class NotifySettings(ServiceSettings):
     smtp_port: int = Field(default=8025, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_starttls: bool = False  # upgrade a plain connection (port 587)
+    smtp_use_tls: bool = False  # TLS from the first byte (port 465)
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Customer care <care@example.test>"
 

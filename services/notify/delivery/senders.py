@@ -59,6 +59,7 @@ class Senders:
                 username=self.settings.smtp_username,
                 password=password.get_secret_value() if password else None,
                 start_tls=self.settings.smtp_starttls,
+                use_tls=self.settings.smtp_use_tls,
                 timeout=self.settings.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
