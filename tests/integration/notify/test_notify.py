@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,12 +21,15 @@ from services.notify.store import repository as repo
 from shared.db import create_engine
 from shared.events.common import Channel, ContactCard, Mode, Severity
 from shared.events.envelope import Envelope, new_event
+from shared.events.followup import CallbackKind, FollowupDue
 from shared.events.handling import (
     AssignmentReason,
     CaseAssigned,
     CaseEscalated,
     CaseForwarded,
     CaseOpened,
+    CaseSlaBreached,
+    CaseSlaWarning,
 )
 from shared.events.handling import EscalationReason as Reason
 from shared.events.intake import ComplaintReceived, Customer
@@ -427,3 +431,73 @@ def test_webhook_signature_verifies_and_refuses_tampering():
     assert not verify(b"another secret", header, body, now)
     assert not verify(secret, header, body, now + 3600)  # replayed an hour later
     assert not verify(secret, "garbage", body, now)
+
+
+async def test_warnings_and_breaches_go_to_the_owner_and_due_call_backs_to_their_team(
+    servers, own_topics, databases, mail_sink
+):
+    complaint = uuid.uuid4()
+    now = datetime.now(UTC)
+    taken = CaseAssigned(
+        complaint_id=complaint, at=now, team="remote-desk", assignee="frontline-sun",
+        assignee_name="Sun Hui", rung="frontline", reason=AssignmentReason.HANDED_OVER,
+        by="frontline-li",
+    )  # fmt: skip
+    warning = CaseSlaWarning(
+        complaint_id=complaint, at=now, clock="acknowledge", deadline=ACK_BY, fraction=0.8,
+        level="frontline",
+    )  # fmt: skip
+    breach = CaseSlaBreached(
+        complaint_id=complaint, at=now, clock="acknowledge", deadline=ACK_BY, level="frontline"
+    )
+    due = FollowupDue(
+        callback_id=uuid.uuid4(), complaint_id=complaint, kind=CallbackKind.RESOLUTION,
+        due_at=now, overdue_at=ACK_BY, attempt=1, team="remote-desk",
+    )  # fmt: skip
+    async with notify_replica(
+        servers, own_topics, await databases.create("notify"), smtp_port=mail_sink.port
+    ):
+        await produce(
+            servers.kafka_bootstrap,
+            own_topics.handling,
+            [case_event(complaint, e) for e in (taken, warning, breach)],
+        )
+        await produce(servers.kafka_bootstrap, own_topics.followup, [case_event(complaint, due)])
+
+        def to(template: str):
+            return _async(sorted(m["To"] for m in mail_sink.for_complaint(complaint, template)))
+
+        sun = ["sun.hui@example.test"]
+        assert await eventually(lambda: to("case_assigned")) == sun  # handed to her
+        assert await eventually(lambda: to("sla_warning")) == sun  # she holds the case
+        assert await eventually(lambda: to("sla_breached")) == sun
+        desk = ["li.wei@example.test", "sun.hui@example.test"]
+        assert await eventually(lambda: to("callback_due")) == desk  # the team's queue
+    (warned,) = mail_sink.for_complaint(complaint, "sla_warning")
+    assert "80%" in text_of(warned) and "2026年11月25日 20:00" in text_of(warned)
+
+
+async def test_two_replicas_share_the_delivery_and_send_each_message_once(
+    servers, own_topics, databases, mail_sink
+):
+    complaints = [uuid.uuid4() for _ in range(40)]
+    url = await databases.create("notify")
+    group = f"notify-{uuid.uuid4().hex[:6]}"
+    async with (
+        notify_replica(servers, own_topics, url, smtp_port=mail_sink.port, consumer_group=group),
+        notify_replica(servers, own_topics, url, smtp_port=mail_sink.port, consumer_group=group),
+    ):
+        await produce(
+            servers.kafka_bootstrap,
+            own_topics.intake,
+            [received(c, {"name": "李娜", "email": f"c{i}@example.test"})
+             for i, c in enumerate(complaints)],
+        )  # fmt: skip
+        ours = {str(c) for c in complaints}
+
+        def delivered():
+            return _async({m["X-Complaint-Id"] for m in mail_sink.mails()} >= ours)
+
+        await eventually(delivered)
+    per_complaint = Counter(m["X-Complaint-Id"] for m in mail_sink.mails())
+    assert all(per_complaint[c] == 1 for c in ours), per_complaint
