@@ -11,6 +11,8 @@ from fastapi import APIRouter, FastAPI
 from shared.directory import Directory, directory_file, load_directory
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
+from shared.web.admin_outbox import admin_outbox_router
+from shared.web.admin_timers import admin_timers_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.middleware import MetricsMiddleware
@@ -42,6 +44,8 @@ def service_app(
     app.state.auth = Authenticator.from_settings(settings, app.state.directory)
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(admin_outbox_router())
+    app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
     app.add_middleware(MetricsMiddleware)
     return app
