@@ -61,22 +61,33 @@ class Issuer:
         issuer = issuer or os.environ.get("AUTH_ISSUER") or DEFAULT_ISSUER
         audience = audience or os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE
         path = folder / "private.pem"
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path}: not an RSA private key")
-            return cls(key, issuer, audience)
-        found = cls.generate(issuer, audience)
-        folder.mkdir(parents=True, exist_ok=True)
-        pem = found.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-        found.write_jwks(folder / "jwks.json")
+        if not path.exists():
+            found = cls.generate(issuer, audience)
+            folder.mkdir(parents=True, exist_ok=True)
+            pem = found.private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            # Written whole under a temporary name, then linked: a concurrent first start
+            # never reads half a key, and the first writer wins.
+            partial = folder / f".private-{os.getpid()}.pem"
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            try:
+                os.link(partial, path)
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path}: not an RSA private key")
+        found = cls(key, issuer, audience)
+        jwks = folder / "jwks.json"
+        if not jwks.exists():
+            found.write_jwks(jwks)
         return found
 
     @property

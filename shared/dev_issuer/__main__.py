@@ -7,6 +7,7 @@ The development identity provider: ``serve`` answers ``/.well-known/jwks.json`` 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def jwks(
     """Print the JWKS (or write it for AUTH_PUBLIC_KEY_FILE)."""
     issuer = _issuer(folder)
     if out is None:
-        typer.echo(__import__("json").dumps(issuer.jwks(), indent=2))
+        typer.echo(json.dumps(issuer.jwks(), indent=2))
     else:
         issuer.write_jwks(out)
         console.print(f"wrote {out}")

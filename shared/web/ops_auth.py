@@ -117,9 +117,11 @@ class Authenticator:
                 audience=settings.auth_audience,
                 algorithms=[a.strip() for a in settings.auth_algorithms.split(",") if a.strip()],
             )
-        dev_tokens = parse_ops_tokens(settings.ops_tokens, directory)
+        spec = settings.ops_tokens
+        spec = spec.get_secret_value() if hasattr(spec, "get_secret_value") else spec
+        dev_tokens = parse_ops_tokens(spec, directory)
         if verifier is None and not dev_tokens:
-            log.warning("no AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or OPS_TOKENS: ops APIs refuse all")
+            log.info("no AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or OPS_TOKENS: ops APIs refuse all")
         return cls(directory, verifier, dev_tokens, settings.auth_name_claim,
                    settings.auth_roles_claim)  # fmt: skip
 

@@ -31,14 +31,14 @@ STAFF = {
 
 
 @cache
-def test_issuer() -> Issuer:
+def issuer_for_tests() -> Issuer:
     return Issuer.generate(ISSUER, AUDIENCE)
 
 
 @cache
 def jwks_file() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="test-issuer-"))
-    return test_issuer().write_jwks(folder / "jwks.json")
+    return issuer_for_tests().write_jwks(folder / "jwks.json")
 
 
 def auth_env() -> dict[str, str]:
@@ -63,10 +63,10 @@ def token(person_id: str, ttl: timedelta = timedelta(hours=12), **claims: Any) -
     """A token for a person of the demo directory, with their name and roles."""
     person = load_directory(DEMO_DIRECTORY).person(person_id)
     if person is None:
-        return test_issuer().mint(person_id, ttl=ttl, **claims)
+        return issuer_for_tests().mint(person_id, ttl=ttl, **claims)
     claims.setdefault("name", person.name)
     claims.setdefault("roles", list(person.roles))
-    return test_issuer().mint(person_id, ttl=ttl, **claims)
+    return issuer_for_tests().mint(person_id, ttl=ttl, **claims)
 
 
 def bearer(person_id: str, **claims: Any) -> dict[str, str]:

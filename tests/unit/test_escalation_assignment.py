@@ -94,7 +94,7 @@ def test_routing_uses_category_and_falls_back_to_teams_serving_every_site():
 
 
 def test_a_major_complaint_is_routed_to_the_senior_rung_it_starts_at():
-    case, events = opened(severity=Severity.MAJOR)
+    _, events = opened(severity=Severity.MAJOR)
     assert assigned(events)[-1] == ("supervisor", "store1-duty", "escalated")
 
 
@@ -109,7 +109,11 @@ def test_no_team_for_a_rung_keeps_the_case_with_its_team():
 def test_take_then_handover_rules():
     case, _ = opened()
     (taken,) = case.take(LI, minutes(1))
-    assert (taken.assignee, taken.assignee_name, taken.reason) == ("frontline-li", "Li Wei", "taken")
+    assert (taken.assignee, taken.assignee_name, taken.reason) == (
+        "frontline-li",
+        "Li Wei",
+        "taken",
+    )
     assert (taken.by, taken.team) == ("frontline-li", "store1-team-leads")
     with pytest.raises(Forbidden, match="already"):
         case.take(LI, minutes(2))
@@ -167,7 +171,7 @@ def test_forward_to_another_department_with_the_answer_time():
 
 
 def test_closed_or_waiting_cases_cannot_be_taken():
-    case, events = Case.receive(
+    case, _ = Case.receive(
         POLICY,
         uuid.uuid4(),
         mode=Mode.REMOTE,

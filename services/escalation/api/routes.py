@@ -55,7 +55,9 @@ async def list_cases(
     severity: Severity | None = None,
     overdue: bool | None = None,
     breached: bool | None = None,
-    team: Annotated[str | None, Query(description="A team's queue (staff directory id)")] = None,
+    team: Annotated[
+        str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
+    ] = None,
     assignee: Annotated[
         str | None, Query(description="A person's cases; `me` for the caller's own")
     ] = None,
@@ -65,8 +67,7 @@ async def list_cases(
     levels = request.app.state.policy.levels
     if level is not None and level not in levels:
         raise field_error(("query", "level"), f"unknown level; one of {list(levels)}", level)
-    if team is not None and _directory(request).team(team) is None:
-        raise field_error(("query", "team"), "no such team in the staff directory", team)
+    teams = queues(_directory(request), team, who)
     if assignee == "me":
         assignee = who.person_id
     after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
@@ -77,7 +78,7 @@ async def list_cases(
         severity=severity.value if severity else None,
         overdue=overdue,
         breached=breached,
-        team=team,
+        teams=teams,
         assignee=assignee,
     )
     async with request.app.state.runtime.sessions() as session:
@@ -93,6 +94,17 @@ async def get_case(complaint_id: uuid.UUID, request: Request, _: Agent) -> CaseV
             raise HTTPException(404, "no case for this complaint")
         timeline = await repo.get_timeline(session, complaint_id)
     return CaseView.of(case, timeline)
+
+
+def queues(directory: Directory, team: str | None, who: Principal) -> tuple[str, ...] | None:
+    """The teams whose queues ``?team=`` asks for: one team, or ``mine`` (the caller's)."""
+    if team is None:
+        return None
+    if team == "mine":
+        return tuple(t.id for t in directory.teams_of(who.person_id))
+    if directory.team(team) is None:
+        raise field_error(("query", "team"), "no such team in the staff directory", team)
+    return (team,)
 
 
 def _directory(request: Request) -> Directory:

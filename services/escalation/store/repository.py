@@ -197,7 +197,7 @@ class CaseFilter:
     severity: str | None = None
     overdue: bool | None = None
     breached: bool | None = None
-    team: str | None = None
+    teams: tuple[str, ...] | None = None  # any of these teams' queues
     assignee: str | None = None
 
 
@@ -209,10 +209,12 @@ async def list_cases(
 ) -> tuple[list[Case], str | None]:
     """Newest first, keyset-paginated on (received_at, complaint_id)."""
     query = sa.select(cases).order_by(cases.c.received_at.desc(), cases.c.complaint_id.desc())
-    for column in ("status", "level", "tier", "severity", "team", "assignee"):
+    for column in ("status", "level", "tier", "severity", "assignee"):
         value = getattr(found, column)
         if value is not None:
             query = query.where(cases.c[column] == value)
+    if found.teams is not None:
+        query = query.where(cases.c.team.in_(found.teams))
     if found.overdue is not None:
         late = sa.and_(cases.c.next_deadline.is_not(None), cases.c.next_deadline < sa.func.now())
         query = query.where(late if found.overdue else sa.not_(late))

@@ -53,7 +53,9 @@ async def list_callbacks(
     tier: Annotated[list[Tier] | None, Query()] = None,
     kind: Annotated[list[CallbackKind] | None, Query()] = None,
     complaint_id: uuid.UUID | None = None,
-    team: Annotated[str | None, Query(description="A team's queue (staff directory id)")] = None,
+    team: Annotated[
+        str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
+    ] = None,
     assignee: Annotated[
         str | None, Query(description="A person's call-backs; `me` for the caller's own")
     ] = None,
@@ -63,8 +65,13 @@ async def list_callbacks(
     """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
     if due_before is not None and due_before.tzinfo is None:
         raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
-    if team is not None and request.app.state.directory.team(team) is None:
-        raise field_error(("query", "team"), "no such team in the staff directory", team)
+    teams = None
+    if team == "mine":
+        teams = tuple(t.id for t in request.app.state.directory.teams_of(who.person_id))
+    elif team is not None:
+        if request.app.state.directory.team(team) is None:
+            raise field_error(("query", "team"), "no such team in the staff directory", team)
+        teams = (team,)
     if assignee == "me":
         assignee = who.person_id
     after = cursor_param(cursor, datetime.fromisoformat, int, uuid.UUID)
@@ -78,7 +85,7 @@ async def list_callbacks(
             complaint_id=complaint_id,
             after=after,
             limit=limit,
-            team=team,
+            teams=teams,
             assignee=assignee,
         )
     return CallbackPage(items=[_view(r) for r in rows], next_cursor=next_cursor)

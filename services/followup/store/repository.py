@@ -88,7 +88,7 @@ async def list_callbacks(
     complaint_id: uuid.UUID | None,
     after: tuple[datetime, int, uuid.UUID] | None,
     limit: int,
-    team: str | None = None,
+    teams: tuple[str, ...] | None = None,
     assignee: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The work queue: soonest due first, then the most valuable tier; keyset-paginated."""
@@ -104,8 +104,8 @@ async def list_callbacks(
         query = query.where(c.c.kind.in_(kinds))
     if complaint_id is not None:
         query = query.where(c.c.complaint_id == complaint_id)
-    if team is not None:
-        query = query.where(c.c.team == team)
+    if teams is not None:
+        query = query.where(c.c.team.in_(teams))
     if assignee is not None:
         query = query.where(c.c.assignee == assignee)
     if after is not None:
