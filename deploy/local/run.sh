@@ -62,13 +62,16 @@ if [ -z "${AUTH_JWKS_URL:-}${AUTH_PUBLIC_KEY_FILE:-}" ]; then
     dev_issuer=1
 fi
 
-# Notify's mail catcher: an SMTP server writing every mail to .local/mail/ as .eml files.
-MAIL_PORT=${MAIL_CATCHER_PORT:-8025}
+# Notify's mail catcher: an SMTP server writing every mail to .local/mail/ as .eml files,
+# and a receiver writing webhooks (the demo directory's, on :8026) and texts to .local/mail/hooks/.
+MAIL_PORT=${MAIL_CATCHER_PORT:-8025} HOOKS_PORT=${HOOKS_CATCHER_PORT:-8026}
 if [ -f services/notify/mailcatcher.py ] && [ -z "${NOTIFY_SMTP_HOST:-}" ]; then
-    $PY -m services.notify.mailcatcher --port "$MAIL_PORT" --dir "$ROOT/.local/mail" >"$LOGS/mailcatcher.log" 2>&1 &
+    $PY -m services.notify.mailcatcher --port "$MAIL_PORT" --hooks-port "$HOOKS_PORT" \
+        --dir "$ROOT/.local/mail" >"$LOGS/mailcatcher.log" 2>&1 &
     pids+=($!)
     export NOTIFY_SMTP_HOST=127.0.0.1 NOTIFY_SMTP_PORT=$MAIL_PORT
-    mail_catcher="smtp://127.0.0.1:$MAIL_PORT -> .local/mail/ (one .eml file per mail)"
+    export NOTIFY_SMS_GATEWAY_URL=${NOTIFY_SMS_GATEWAY_URL:-http://127.0.0.1:$HOOKS_PORT/sms}
+    mail_catcher="smtp://127.0.0.1:$MAIL_PORT -> .local/mail/ (one .eml file per mail); webhooks and texts -> .local/mail/hooks/"
 fi
 export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
 

@@ -1,17 +1,22 @@
 """A development mail catcher: an SMTP server (aiosmtpd) that writes every mail it is given
-to a folder as an ``.eml`` file, so a newcomer can watch the messages go out.
+to a folder as an ``.eml`` file, so a newcomer can watch the messages go out; and, with
+``--hooks-port``, an HTTP receiver for the signed webhooks and the SMS gateway that writes
+each POST to ``<dir>/hooks/`` as JSON (with its path and signature header).
 
-``python -m services.notify.mailcatcher [--host 127.0.0.1] [--port 8025] [--dir .local/mail]``
+``python -m services.notify.mailcatcher [--host 127.0.0.1] [--port 8025] [--dir .local/mail]
+[--hooks-port 8026]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -43,6 +48,39 @@ class MailFolder:
         return "250 Message accepted for delivery"
 
 
+class _HookHandler(BaseHTTPRequestHandler):
+    folder: Path
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = body.decode(errors="replace")
+        record = {"path": self.path, "signature": self.headers.get("X-Signature"),
+                  "message_id": self.headers.get("X-Message-Id"), "body": payload}  # fmt: skip
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+        name = _UNSAFE.sub("_", self.path.strip("/")) or "hook"
+        path = self.folder / f"{stamp}-{name}-{uuid.uuid4().hex[:8]}.json"
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+def start_hooks(host: str, port: int, folder: Path) -> ThreadingHTTPServer:
+    """Webhooks and SMS-gateway posts, each written to ``folder`` (not verified: this is a
+    window for developers, the tests check signatures)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = type("HookHandler", (_HookHandler,), {"folder": folder})
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def start(host: str, port: int, folder: Path) -> Controller:
     controller = Controller(MailFolder(folder), hostname=host, port=port)
     controller.start()
@@ -54,9 +92,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--dir", type=Path, default=Path(".local/mail"))
+    parser.add_argument("--hooks-port", type=int, default=None)
     args = parser.parse_args(argv)
     controller = start(args.host, args.port, args.dir)
     print(f"mail catcher: smtp://{args.host}:{args.port} -> {args.dir.resolve()}", flush=True)
+    if args.hooks_port:
+        start_hooks(args.host, args.hooks_port, args.dir / "hooks")
+        print(
+            f"webhook catcher: http://{args.host}:{args.hooks_port}/... -> "
+            f"{(args.dir / 'hooks').resolve()}",
+            flush=True,
+        )
     try:
         while True:
             time.sleep(3600)
