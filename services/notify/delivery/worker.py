@@ -64,6 +64,7 @@ class DeliveryWorker:
             timedelta(seconds=settings.delivery_backoff_max_seconds),
         )
         self._notes = Notifications(engine, "messages")
+        self._listening = asyncio.Lock()  # lanes share one LISTEN connection: open it once
 
     # ---- one message ----------------------------------------------------------------------
 
@@ -239,7 +240,8 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                await self._notes.listen()
+                async with self._listening:
+                    await self._notes.listen()
                 self._notes.clear()
                 if gauges and loop.time() - refreshed > 5:
                     refreshed = loop.time()
