@@ -12,17 +12,22 @@ from services.notify.domain.messages import (
     Recipient,
     Retry,
     Status,
+    Template,
     after_failure,
     language_of,
     not_before,
 )
 from services.notify.domain.quiet_hours import QuietHours
+from services.notify.rendering import Renderer
+from services.notify.settings import TEMPLATES
 from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.events.notify import DeliveryChannel, RecipientKind
 
 QUIET = QuietHours.parse("22:00-08:00", "Asia/Shanghai")
 SMS = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.SMS, "zh-CN")
 MAIL = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.EMAIL, "zh-CN")
+CUSTOMER_TEMPLATES = {Template.RECEIPT, Template.INFORMATION_NEEDED, Template.FORWARDED,
+                      Template.PLAN, Template.RESOLUTION, Template.SURVEY}  # fmt: skip
 STAFF_SMS = Recipient(RecipientKind.STAFF, "duty-wang", DeliveryChannel.SMS, "zh-CN")
 
 
@@ -98,3 +103,30 @@ def test_staff_by_their_preference_and_teams_by_members_and_own_address():
     assert who.customer(contact, [DeliveryChannel.EMAIL, DeliveryChannel.SMS], False, "en") == []
     (sms,) = who.customer(contact, [DeliveryChannel.EMAIL, DeliveryChannel.SMS], True, "en")
     assert sms.channel == DeliveryChannel.SMS and sms.language == "zh-CN"
+
+
+CONTEXT = {
+    "complaint_id": "0c6f2a9e-0000-4000-8000-000000000001", "reference": "0C6F2A9E",
+    "name": "Tom <Lee>", "recipient_name": "Li Wei", "acknowledge_by": shanghai(25, 20),
+    "link": "https://x.test/s/abc", "missing": ["name"], "plan": "replace <the> seal",
+    "resolution": "replaced", "compensation": "a voucher", "expires_at": shanghai(30, 9),
+    "department": "Furniture department", "answer_by": shanghai(26, 12),
+    "case_link": "https://x.test/cases/1", "category": "product_quality", "severity": "general",
+    "team_name": "Store 1 duty", "assignee_name": None, "rung": "supervisor",
+    "reason": "opened", "note": None, "by_name": "Zhang Min", "from_level": "team_lead",
+    "to_level": "supervisor", "clock": "ladder", "deadline": shanghai(25, 21), "percent": 80,
+    "level": "supervisor", "kind": "resolution", "attempt": 1, "due_at": shanghai(25, 9),
+    "overdue_at": shanghai(25, 11),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", list(Template))
+def test_every_template_renders_in_both_languages(template, language):
+    renderer = Renderer(TEMPLATES, QUIET.zone)
+    content = renderer.render(template, language, CONTEXT)
+    assert content.subject and "\n" not in content.subject and "0C6F2A9E" in content.subject
+    assert content.text.strip() and content.html and "<html" in content.html
+    assert "<Lee>" not in content.html and "<the>" not in content.html  # autoescaped
+    customer = template in CUSTOMER_TEMPLATES
+    assert (content.sms is not None) == customer  # texts only to customers
