@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notify import usecases
 from services.notify.domain import recipients as who
 from services.notify.domain.messages import Template, language_of
+from services.notify.domain.recipients import Contact
 from services.notify.store import repository as repo
 from services.notify.usecases import Deps, tell_customer, write
 from shared.events.common import ContactCard
@@ -51,21 +52,18 @@ def _site_of(data: dict[str, Any]) -> str | None:
 
 
 async def _remember_contact(
-    session: AsyncSession,
     deps: Deps,
+    session: AsyncSession,
     complaint_id: uuid.UUID,
     customer: Customer | ContactCard,
     raw_customer: dict[str, Any],
     sample: str,
     now: datetime,
-) -> None:
-    known = await repo.get_contact(session, complaint_id)
+) -> Contact:
+    """Keep the customer's contact data; their language is the one first found for the
+    complaint (from their words), unless an event states it."""
     wanted = raw_customer.get("language")
-    if known is not None and not wanted:
-        language = known["language"]
-    else:
-        language = language_of(wanted, sample, deps.settings.default_language)
-    await repo.upsert_contact(
+    found = await repo.upsert_contact(
         session,
         {
             "complaint_id": complaint_id,
@@ -73,10 +71,12 @@ async def _remember_contact(
             "name": customer.name,
             "email": customer.email,
             "phone": customer.phone,
-            "language": language,
+            "language": language_of(wanted, sample, deps.settings.default_language),
             "updated_at": now,
         },
+        keep_language=not wanted,
     )
+    return Contact(found["name"], found["email"], found["phone"], found["language"])
 
 
 def handlers(deps: Deps):
@@ -90,8 +90,8 @@ def handlers(deps: Deps):
         raw = event.data.get("customer") or {}
         sample = " ".join(filter(None, [complaint.customer.name, complaint.description]))
         now = deps.clock()
-        await _remember_contact(
-            session, deps, complaint.complaint_id, complaint.customer, raw, sample, now
+        contact = await _remember_contact(
+            deps, session, complaint.complaint_id, complaint.customer, raw, sample, now
         )
         await repo.upsert_case(
             session,
@@ -107,7 +107,7 @@ def handlers(deps: Deps):
         if complaint.information_complete:
             context = {"acknowledge_by": complaint.acknowledge_by}
             await tell_customer(
-                session, deps, event, complaint.complaint_id, Template.RECEIPT, context
+                session, deps, event, complaint.complaint_id, Template.RECEIPT, context, contact
             )
             return
         link = settings.completion_link.format(complaint_id=complaint.complaint_id)
@@ -120,14 +120,15 @@ def handlers(deps: Deps):
             complaint.complaint_id,
             Template.INFORMATION_NEEDED,
             {"link": link, "missing": missing},
+            contact,
         )
 
     async def on_completed(session: AsyncSession, event: Envelope) -> None:
         completed = read(ComplaintCompleted, event.data)
         raw = event.data.get("customer") or {}
-        await _remember_contact(
-            session,
+        contact = await _remember_contact(
             deps,
+            session,
             completed.complaint_id,
             completed.customer,
             raw,
@@ -141,6 +142,7 @@ def handlers(deps: Deps):
             completed.complaint_id,
             Template.RECEIPT,
             {"acknowledge_by": completed.acknowledge_by},
+            contact,
         )
 
     async def on_plan(session: AsyncSession, event: Envelope) -> None:
@@ -164,25 +166,28 @@ def handlers(deps: Deps):
     async def on_resolved(session: AsyncSession, event: Envelope) -> None:
         case = read(CaseResolved, event.data)
         raw = event.data.get("customer") or {}
-        await _remember_contact(
-            session, deps, case.complaint_id, case.customer, raw, case.customer.name or "",
+        contact = await _remember_contact(
+            deps, session, case.complaint_id, case.customer, raw, case.customer.name or "",
             deps.clock(),
         )  # fmt: skip
         context = {"resolution": case.resolution, "compensation": case.compensation}
-        await tell_customer(session, deps, event, case.complaint_id, Template.RESOLUTION, context)
+        await tell_customer(
+            session, deps, event, case.complaint_id, Template.RESOLUTION, context, contact
+        )
 
     async def on_survey_requested(session: AsyncSession, event: Envelope) -> None:
         data = event.data
         complaint_id = uuid.UUID(str(data["complaint_id"]))
         # Version 2 names the survey; version 1 did not: its call-back stands for it.
         survey_id = uuid.UUID(str(data.get("survey_id") or data["callback_id"]))
+        contact = None
         if data.get("customer"):
             customer = ContactCard.model_validate(data["customer"])
-            await _remember_contact(
-                session, deps, complaint_id, customer, data["customer"], customer.name or "",
+            contact = await _remember_contact(
+                deps, session, complaint_id, customer, data["customer"], customer.name or "",
                 deps.clock(),
             )  # fmt: skip
-        await usecases.invite_to_survey(session, deps, event, survey_id, complaint_id)
+        await usecases.invite_to_survey(session, deps, event, survey_id, complaint_id, contact)
 
     # ---- staff -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class Renderer:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
+                auto_reload=False,  # templates are read once: no stat per message
             )
             env.filters["when"] = self._when_filter(language)
             self.environments[language] = env

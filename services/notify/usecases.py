@@ -125,8 +125,10 @@ async def tell_customer(
     complaint_id: uuid.UUID,
     template: Template,
     context: dict[str, Any],
+    contact: Contact | None = None,
 ) -> int:
-    contact = await contact_of(session, complaint_id)
+    """``contact``: when the caller has just written it (saves a look-up)."""
+    contact = contact or await contact_of(session, complaint_id)
     recipients = who.customer(
         contact,
         deps.settings.customer_channels,
@@ -145,6 +147,7 @@ async def invite_to_survey(
     event: Envelope,
     survey_id: uuid.UUID,
     complaint_id: uuid.UUID,
+    contact: Contact | None = None,
 ) -> None:
     """A fresh single-use token: in clear only in the customer's link; its hash goes to the
     satisfaction service in ``survey.invited`` (through the outbox, with the messages)."""
@@ -177,7 +180,7 @@ async def invite_to_survey(
     )
     link = deps.settings.survey_link_base + token
     context = {"link": link, "expires_at": expires_at}
-    await tell_customer(session, deps, event, complaint_id, Template.SURVEY, context)
+    await tell_customer(session, deps, event, complaint_id, Template.SURVEY, context, contact)
 
 
 # ---- parked messages ---------------------------------------------------------------------

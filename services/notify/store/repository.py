@@ -18,16 +18,28 @@ from shared.web.pagination import encode_cursor
 # ---- contacts and cases ---------------------------------------------------------------------
 
 
-async def upsert_contact(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Newer contact data wins; fields an event does not carry keep what was known."""
+async def upsert_contact(
+    session: AsyncSession, values: dict[str, Any], *, keep_language: bool
+) -> dict[str, Any]:
+    """Newer contact data wins; fields an event does not carry keep what was known, and so
+    does the language unless the event states one. Returns the contact as it now is."""
     given = {k: v for k, v in values.items() if v is not None}
     query = insert(contacts).values(**given)
-    await session.execute(
-        query.on_conflict_do_update(
-            index_elements=[contacts.c.complaint_id],
-            set_={k: query.excluded[k] for k in given if k != "complaint_id"},
+    changes = {k: query.excluded[k] for k in given if k != "complaint_id"}
+    if keep_language:
+        changes.pop("language", None)
+    row = (
+        (
+            await session.execute(
+                query.on_conflict_do_update(
+                    index_elements=[contacts.c.complaint_id], set_=changes
+                ).returning(*contacts.c)
+            )
         )
+        .mappings()
+        .one()
     )
+    return dict(row)
 
 
 async def get_contact(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
