@@ -49,10 +49,11 @@ def contact_card(customer: Customer) -> ContactCard:
     )
 
 
-def site_of(data: ComplaintReceived, raw: dict) -> str | None:
-    """The store / site / project the complaint is about: a ``site`` the event carries (a
-    producer that knows it), else the reference of a complaint about a site."""
-    named = raw.get("site")
+def site_of(data: ComplaintReceived) -> str | None:
+    """The store / site / project the complaint is about, for routing: the reference of a
+    complaint whose subject is a site (``complaint.received`` has no site field of its own;
+    should it gain one, that comes first)."""
+    named = getattr(data, "site", None)
     if isinstance(named, str) and named:
         return named
     if data.subject is not None and data.subject.kind == SubjectKind.SITE:
@@ -133,7 +134,7 @@ class Escalation:
             customer=contact_card(data.customer),
             received_at=data.received_at,
             information_complete=data.information_complete,
-            site=site_of(data, event.data),
+            site=site_of(data),
         )
         events += case.tick(self.policy, now)
         if not await self._record(session, case, events, now, insert=True):

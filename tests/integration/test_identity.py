@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,20 +31,28 @@ from shared.web.identity import JwtVerifier, RemoteJwks
 from tests.support.identity import AUDIENCE, ISSUER, auth_settings, bearer, issuer_for_tests, token
 from tests.support.processes import free_port
 
-# Per service: how to build it, and a request only a staff member gets past the credential
-# check with (its answer then: 200, or 422 for the empty body).
-SERVICES: dict[str, tuple[Callable[..., FastAPI], type, str, str, int]] = {
-    "escalation": (escalation_app, EscalationSettings, "GET", "/cases", 200),
-    "followup": (followup_app, FollowupSettings, "GET", "/callbacks", 200),
-    "satisfaction": (satisfaction_app, SatisfactionSettings, "POST", "/surveys", 422),
-}
+# Per service: how to build it, a request only staff get past the credential check with,
+# who may make it, and the answer then (200, or 422 for the empty body).
+Service = tuple[Callable[..., FastAPI], type, dict, str, str, str, int]
+SERVICES: dict[str, Service] = {
+    "escalation": (escalation_app, EscalationSettings, {}, "GET", "/cases", "frontline-li", 200),
+    "followup": (followup_app, FollowupSettings, {}, "GET", "/callbacks", "frontline-li", 200),
+    "satisfaction": (satisfaction_app, SatisfactionSettings, {}, "POST", "/surveys",
+                     "frontline-li", 422),
+}  # fmt: skip
+if importlib.util.find_spec("services.notify") is not None:  # the notification service
+    from services.notify.app import create_app as notify_app
+    from services.notify.settings import NotifySettings
+
+    SERVICES["notify"] = (notify_app, NotifySettings, {"webhook_secret": "test-secret"}, "GET",
+                          "/messages", "duty-wang", 200)  # fmt: skip
 
 
 @asynccontextmanager
 async def client_of(service: str, databases, **settings) -> AsyncIterator[httpx.AsyncClient]:
-    factory, settings_cls, *_ = SERVICES[service]
+    factory, settings_cls, extra, *_ = SERVICES[service]
     url = await databases.create(service)
-    app = factory(settings_cls(database_url=url, kafka_topic_prefix="it.", **settings))
+    app = factory(settings_cls(database_url=url, kafka_topic_prefix="it.", **extra, **settings))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}") as client:
         yield client
@@ -108,21 +117,21 @@ REFUSED = {
 
 @pytest.mark.parametrize("service", list(SERVICES))
 async def test_every_ops_api_takes_the_issuers_tokens_and_refuses_bad_ones(service, databases):
-    _, _, method, path, ok = SERVICES[service]
+    _, _, _, method, path, person, ok = SERVICES[service]
     async with client_of(service, databases, **auth_settings()) as client:
 
         async def call(headers: dict[str, str] | None = None) -> httpx.Response:
             return await client.request(method, path, headers=headers or {}, json={})
 
         assert (await call()).status_code == 401
-        answer = await call(bearer("frontline-li"))
+        answer = await call(bearer(person))
         assert answer.status_code == ok, answer.text
         for why, make in REFUSED.items():
             refused = await call({"Authorization": f"Bearer {make()}"})
             assert refused.status_code == 401, (why, refused.text)
             assert refused.headers["www-authenticate"].startswith("Bearer")
         # A person without any role the platform knows is let in by nobody.
-        assert (await call(bearer("frontline-li", roles=["janitor"]))).status_code == 403
+        assert (await call(bearer(person, roles=["janitor"]))).status_code == 403
 
 
 async def test_reasons_name_the_problem_and_never_echo_the_token(databases):

@@ -1,7 +1,7 @@
 """cases have an owner team, an assignee and the site they are about
 
 Revision ID: identity_assignment
-Revises: 0001
+Revises: relay_delivery_v2
 Create Date: 2026-11-25 19:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "identity_assignment"
-down_revision = "0001"
+down_revision = "relay_delivery_v2"
 branch_labels = None
 depends_on = None
 
