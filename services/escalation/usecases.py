@@ -141,7 +141,8 @@ class Escalation:
             return  # a concurrent delivery of the same complaint won
         log.info(
             "case opened" if events else "case waiting for contact data",
-            extra={"complaint_id": str(case.complaint_id), "level": case.level},
+            # "rung", not "level": that key is the log record's own severity.
+            extra={"complaint_id": str(case.complaint_id), "rung": case.level},
         )
 
     async def on_completed(self, session: AsyncSession, event: Envelope) -> None:
