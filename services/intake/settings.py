@@ -83,7 +83,7 @@ class IntakeSettings(ServiceSettings):
     retention_batch_size: int = Field(default=100, ge=1)
     # The services that erase personal data and confirm it (customer.erased): an erasure is
     # complete when each has confirmed each of its requests (GET /erasures/{id}).
-    erasure_services: list[str] = ["escalation", "followup", "satisfaction"]
+    erasure_services: list[str] = ["escalation", "followup", "satisfaction", "notify"]
 
     @field_validator("api_keys")
     @classmethod

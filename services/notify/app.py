@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.notify import consumers
+from services.notify import consumers, erasure
 from services.notify.api.routes import router
 from services.notify.delivery.worker import DeliveryWorker
 from services.notify.rendering import Renderer
@@ -60,7 +60,8 @@ def create_app(
     def tasks(runtime: Runtime) -> list[Task]:
         topics = runtime.topics
         consumer = runtime.consumer(
-            [topics.intake, topics.handling, topics.followup], consumers.handlers(deps)
+            [topics.intake, topics.handling, topics.followup],
+            consumers.handlers(deps) | erasure.handlers(topics),
         )
         return [runtime.relay().run, consumer.run, worker.run]
 

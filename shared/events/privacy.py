@@ -12,9 +12,10 @@ customer is dropped; figures and the anonymous history stay.
 
 ``customer.erased`` is each service's confirmation, published on its own topic (escalation on
 ``complaints.handling.v1``, follow-up on ``complaints.followup.v1``, satisfaction on
-``complaints.satisfaction.v1``), keyed like the request. Because it follows that service's
-earlier events of the complaint on the same partition, a downstream service erases again when
-it sees it: whatever was in flight when the request came is erased too."""
+``complaints.satisfaction.v1``, notify on ``complaints.notify.v1``), keyed like the request.
+Because it follows that service's earlier events of the complaint on the same partition, a
+downstream service erases again when it sees it: whatever was in flight when the request came
+is erased too."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class CustomerErased(EventData):
 
     event_type = "customer.erased"
     # Each service publishes it on its own topic (see the module's docstring).
-    published_on: ClassVar[tuple[str, ...]] = ("handling", "followup", "satisfaction")
+    published_on: ClassVar[tuple[str, ...]] = ("handling", "followup", "satisfaction", "notify")
 
     erasure_id: uuid.UUID
     complaint_id: uuid.UUID | None
