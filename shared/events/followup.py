@@ -6,10 +6,11 @@ A call-back's life: ``followup.scheduled`` -> ``followup.due`` (it is time to ca
 ``followup.overdue`` if nobody has called within the policy's window. An unanswered call is
 ``followup.attempt_failed`` (with the next attempt's time) until the last attempt, then
 ``followup.unreachable``. A reached customer ends it: satisfied -> ``followup.completed``
-then ``survey.requested`` (once per resolution cycle); not satisfied -> ``complaint.reopened`` (escalation reopens the
-case; its next ``case.resolved`` brings a new call-back). ``followup.rescheduled``: the
-customer asked to be called at another time. ``followup.cancelled``: a later resolution
-replaced an open call-back, or the case ended elsewhere."""
+then ``survey.requested`` (once per resolution cycle); not satisfied ->
+``complaint.reopened`` (escalation reopens the case; its next ``case.resolved`` brings a new
+call-back). ``followup.rescheduled``: the customer asked to be called at another time.
+``followup.cancelled``: a later resolution replaced an open call-back, or the case ended
+elsewhere."""
 
 from __future__ import annotations
 
