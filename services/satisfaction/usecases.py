@@ -23,7 +23,7 @@ from services.satisfaction.domain.contribution import (
     merge,
 )
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
-from services.satisfaction.domain.surveys import (  # the exceptions are the routes' too
+from services.satisfaction.domain.surveys import (
     AlreadyAnswered,
     SurveyStatus,
     check_answerable,
@@ -308,13 +308,13 @@ async def record_answer(
     token: str | None = None,
     complaint_id: uuid.UUID | None = None,
     valid_for: timedelta,
-) -> SurveyRecorded:
+) -> tuple[uuid.UUID, SurveyRecorded]:
     """Record an answer given with a survey token (the customer, or an agent who names the
     complaint too) or for a complaint (an agent on the phone, who then uses up the
     complaint's open survey, if any). One answer per complaint and resolution cycle: a second
     raises ``AlreadyAnswered`` naming the first. The answer is applied to the store and
     published as survey.recorded in one transaction; its id goes into the inbox so reading
-    it back from the topic changes nothing."""
+    it back from the topic changes nothing. Returns the answer's id (its event's) and data."""
     now = datetime.now(UTC)
     token_hash = token_sha256(token) if token is not None else None
     async with sessions.begin() as session:
@@ -369,7 +369,7 @@ async def record_answer(
         extra={"complaint_id": str(complaint_id), "score": data.score, "cycle": cycle,
                "by": data.taken_by},
     )  # fmt: skip
-    return data
+    return event.id, data
 
 
 @dataclass(frozen=True)

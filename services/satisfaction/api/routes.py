@@ -18,6 +18,7 @@ from services.satisfaction.api.schemas import (
     SurveyOut,
 )
 from services.satisfaction.domain.levels import clean_factors, parse_level
+from services.satisfaction.domain.surveys import AlreadyAnswered, Expired
 from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
 
@@ -54,7 +55,7 @@ def _valid_for(request: Request) -> timedelta:
 async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> Recorded:
     state = request.app.state
     try:
-        data = await usecases.record_answer(
+        answer_id, data = await usecases.record_answer(
             state.runtime.sessions,
             state.runtime.topics,
             answer,
@@ -63,13 +64,14 @@ async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> 
         )
     except usecases.NotFound:
         raise HTTPException(404, "no such survey or complaint") from None
-    except usecases.AlreadyAnswered as exc:
+    except AlreadyAnswered as exc:
         raise HTTPException(409, _already_answered(exc)) from None
-    except usecases.Expired:
+    except Expired:
         raise HTTPException(410, "this survey has expired") from None
     except usecases.WrongComplaint:
         raise invalid(("body", "survey_token"), "belongs to another complaint", None) from None
     return Recorded(
+        answer_id=answer_id,
         complaint_id=data.complaint_id,
         cycle=data.cycle,
         level=data.level.value,
@@ -80,7 +82,7 @@ async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> 
     )
 
 
-def _already_answered(exc: usecases.AlreadyAnswered) -> dict[str, Any]:
+def _already_answered(exc: AlreadyAnswered) -> dict[str, Any]:
     """The 409 names the answer that already measures the cycle: its id and when."""
     first = exc.first
     return {

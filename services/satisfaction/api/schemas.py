@@ -24,6 +24,7 @@ class AgentAnswerIn(AnswerIn):
 
 
 class Recorded(BaseModel):
+    answer_id: uuid.UUID  # the id of its survey.recorded event
     complaint_id: uuid.UUID
     cycle: int  # the resolution cycle this answer measures
     level: str
