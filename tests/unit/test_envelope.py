@@ -78,7 +78,6 @@ def test_exported_schemas_are_up_to_date():
     from pathlib import Path
 
     from shared.events.export import schemas
-
     from shared.events.versions import retired_schemas
 
     folder = Path(__file__).parents[2] / "schemas"
