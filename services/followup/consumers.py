@@ -19,13 +19,7 @@ from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
 from shared.events.handling import CaseClosed, CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
-from shared.events.versions import (
-    SurveyRecordedV1,
-    is_v1,
-    legacy_survey_id,
-    read,
-    token_sha256,
-)
+from shared.events.versions import SurveyRecordedV1, is_v1, read, v1_survey_id
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +129,7 @@ def _answer_of(event: Envelope) -> Answer:
     if is_v1(event.type, event.data):
         old = read(SurveyRecordedV1, event.data)
         # A version-1 answer named its survey by token: name it as every store now does.
-        survey_id = legacy_survey_id(token_sha256(old.survey_token)) if old.survey_token else None
+        survey_id = v1_survey_id(old.callback_id, old.survey_token)
         cycle = None
     else:
         new = read(SurveyRecorded, event.data)

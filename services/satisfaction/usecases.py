@@ -44,9 +44,9 @@ from shared.events.versions import (
     SurveyRecordedV1,
     SurveyRequestedV1,
     is_v1,
-    legacy_survey_id,
     read,
     token_sha256,
+    v1_survey_id,
 )
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Handler
@@ -160,7 +160,7 @@ def _requested(session: AsyncSession, event: Envelope) -> Change:
         old = read(SurveyRequestedV1, event.data)
         token_hash = token_sha256(old.survey_token)
         customer, requested_at = old.customer, old.requested_at
-        values = {"survey_id": legacy_survey_id(token_hash), "token_sha256": token_hash}
+        values = {"survey_id": v1_survey_id(old.callback_id, None), "token_sha256": token_hash}
         values |= {"callback_id": old.callback_id, "cycle": None}
     else:
         new = read(SurveyRequested, event.data)
@@ -224,8 +224,7 @@ class AnswerSeen:
 def answer_seen(event: Envelope) -> AnswerSeen:
     if is_v1(event.type, event.data):
         old = read(SurveyRecordedV1, event.data)
-        token = old.survey_token
-        survey_id = legacy_survey_id(token_sha256(token)) if token else None
+        survey_id = v1_survey_id(old.callback_id, old.survey_token)
         data, cycle = old, None
     else:
         new = read(SurveyRecorded, event.data)

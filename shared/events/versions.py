@@ -3,9 +3,10 @@
 
 Version 1 of ``survey.requested`` and ``survey.recorded`` carried the survey token in clear.
 Version 2 names the survey by an opaque ``survey_id`` and the resolution ``cycle`` it
-measures. A version-1 survey is named by :func:`legacy_survey_id`, derived from its token's
-hash, so the same survey gets the same id whoever meets it first (and the migrations of the
-stores derive it the same way)."""
+measures. Version 1 named no survey: its call-back stands for it (follow-up asked for one
+survey per call-back), so every reader, and the migrations of the stores, name a version-1
+survey by its ``callback_id`` (:func:`v1_survey_id`); only one known by nothing but its token
+is named by the token's hash."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from shared.events.common import ContactCard, EventData, SatisfactionLevel, Tier
 from shared.events.followup import SurveyReason
 from shared.events.topics import Topics
 
-# Fixed forever: legacy survey ids are uuid5(LEGACY_NAMESPACE, sha256 hex of the token).
+# Fixed forever: ids of surveys known by token only are uuid5(LEGACY_NAMESPACE, sha256 hex).
 LEGACY_NAMESPACE = uuid.UUID("5b0c2f61-94a4-4f0e-9d7c-3f1b2b6a9e01")
 
 M = TypeVar("M", bound=EventData)
@@ -30,7 +31,16 @@ def token_sha256(token: str) -> str:
 
 
 def legacy_survey_id(token_hash: str) -> uuid.UUID:
+    """The id of a version-1 survey known by its token's hash alone (no call-back)."""
     return uuid.uuid5(LEGACY_NAMESPACE, token_hash)
+
+
+def v1_survey_id(callback_id: uuid.UUID | None, token: str | None) -> uuid.UUID | None:
+    """The id of the survey a version-1 event speaks of: its call-back's id, else one derived
+    from the token; None for an answer taken without a survey."""
+    if callback_id is not None:
+        return callback_id
+    return legacy_survey_id(token_sha256(token)) if token else None
 
 
 def read(model: type[M], data: dict[str, Any]) -> M:

@@ -21,6 +21,7 @@ from tests.support.databases import migrations_of
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 X, Y = uuid.UUID(int=0x51), uuid.UUID(int=0x52)
+CB = uuid.UUID(int=0xCB)
 
 
 async def run(url: str, *statements: tuple[str, dict]) -> list[list[tuple]]:
@@ -51,10 +52,11 @@ async def test_satisfaction_forgets_the_tokens_and_counts_one_answer_per_cycle(
         # X was reopened once (two cycles); Y never was.
         ("INSERT INTO facts (complaint_id, case_reopens, max_round) VALUES (:c, 1, 2)", {"c": X}),
         ("INSERT INTO facts (complaint_id) VALUES (:c)", {"c": Y}),
+        # X's survey came with its call-back; Y's only with an answer (a rebuild's order).
         *(
-            ("INSERT INTO surveys (token, complaint_id, requested_at) VALUES (:t, :c, :at)",
-             {"t": t, "c": c, "at": T0})
-            for t, c in (("tok-x", X), ("tok-y", Y))
+            ("INSERT INTO surveys (token, complaint_id, callback_id, requested_at) "
+             "VALUES (:t, :c, :cb, :at)", {"t": t, "c": c, "cb": cb, "at": T0})
+            for t, c, cb in (("tok-x", X, CB), ("tok-y", Y, None))
         ),
         *(
             (answer, {"id": uuid.UUID(int=n), "c": c, "t": t, "s": s,
@@ -76,15 +78,17 @@ async def test_satisfaction_forgets_the_tokens_and_counts_one_answer_per_cycle(
             {},
         ),
     )
+    # A version-1 survey is named by its call-back (as every reader names it), one known by
+    # its token alone by the token's hash.
     assert surveys == [
-        (legacy_survey_id(token_sha256("tok-x")), token_sha256("tok-x"), X),
+        (CB, token_sha256("tok-x"), X),
         (legacy_survey_id(token_sha256("tok-y")), token_sha256("tok-y"), Y),
     ]
     assert {(t, c) for t, c in columns} >= {("surveys", "token_sha256"), ("answers", "cycle")}
     assert not {c for _, c in columns} & {"token", "survey_token"}
     ids = {n: uuid.UUID(int=n) for n in range(1, 7)}
     assert answers == [
-        (ids[1], legacy_survey_id(token_sha256("tok-x")), 1),
+        (ids[1], CB, 1),
         (ids[2], None, 2),
         (ids[3], None, None),
         (ids[4], legacy_survey_id(token_sha256("tok-y")), 1),
@@ -149,17 +153,14 @@ async def test_followup_keeps_no_token_in_its_surveys_origins_or_outbox(database
         ("SELECT payload::text FROM outbox", {}),
     )
     # The first survey of cycle 1 keeps it; the second one (after the remedial call) none.
-    assert requests == [
-        (legacy_survey_id(token_sha256("tok-x1")), cb1, 1),
-        (legacy_survey_id(token_sha256("tok-x2")), cb2, None),
-    ]
+    assert requests == [(cb1, cb1, 1), (cb2, cb2, None)]  # named by their call-backs
     assert origins == [
         (cb1, f"resolved:{X}:1"),
-        (cb2, f"survey:{X}:{legacy_survey_id(token_sha256('tok-x1'))}"),
+        (cb2, f"survey:{X}:{cb1}"),  # the remedial call after the survey of call-back 1
         (cb3, f"survey:{Y}:{answer_event}"),  # named by an answer's event id: unchanged
     ]
     (payload,) = outbox[0]
     event = json.loads(payload)
     assert "tok-x2" not in payload and event["dataschema"].endswith(":v2")
-    assert event["data"]["survey_id"] == str(legacy_survey_id(token_sha256("tok-x2")))
+    assert event["data"]["survey_id"] == str(cb2)
     assert event["data"]["cycle"] == 1

@@ -24,17 +24,17 @@ def upgrade() -> None:
     bind = op.get_bind()
     op.add_column("survey_requests", sa.Column("survey_id", sa.UUID()))
     op.add_column("survey_requests", sa.Column("cycle", sa.Integer()))
-    # Existing surveys: the id derived from the token's hash (as every reader of a version-1
-    # event derives it); the cycle of their call-back; a second survey of a cycle (what the
-    # old rules allowed) keeps no cycle, so it does not block anything.
+    # Existing surveys: named by their call-back (version 1 asked one survey per call-back;
+    # every reader of a version-1 event names it so); the cycle of their call-back; a second
+    # survey of a cycle (what the old rules allowed) keeps no cycle, so it blocks nothing.
     rows = bind.execute(
         sa.text(
-            "SELECT s.token_sha256, s.complaint_id, c.round FROM survey_requests s "
-            "JOIN callbacks c ON c.id = s.callback_id ORDER BY s.requested_at, s.token_sha256"
+            "SELECT s.callback_id, s.complaint_id, c.round FROM survey_requests s "
+            "JOIN callbacks c ON c.id = s.callback_id ORDER BY s.requested_at, s.callback_id"
         )
     ).all()
     seen: set[tuple[uuid.UUID, int]] = set()
-    for token_hash, complaint_id, round_ in rows:
+    for callback_id, complaint_id, round_ in rows:
         cycle = round_ or 1
         if (complaint_id, cycle) in seen:
             cycle = None
@@ -42,11 +42,31 @@ def upgrade() -> None:
             seen.add((complaint_id, cycle))
         bind.execute(
             sa.text(
-                "UPDATE survey_requests SET survey_id = :id, cycle = :cycle "
-                "WHERE token_sha256 = :hash"
+                "UPDATE survey_requests SET survey_id = callback_id, cycle = :cycle "
+                "WHERE callback_id = :id"
             ),
-            {"id": legacy_survey_id(token_hash), "cycle": cycle, "hash": token_hash},
+            {"id": callback_id, "cycle": cycle},
         )
+
+    # Remedial call-backs named the survey by its token: name it by its id (found by the
+    # token's hash while it is still here).
+    for callback_id, origin in bind.execute(
+        sa.text("SELECT id, origin FROM callbacks WHERE origin LIKE 'survey:%'")
+    ).all():
+        _, complaint_id, ref = origin.split(":", 2)
+        if _is_uuid(ref):
+            continue  # an answer without a survey: named by its event id already
+        token_hash = token_sha256(ref)
+        found = bind.execute(
+            sa.text("SELECT survey_id FROM survey_requests WHERE token_sha256 = :h"),
+            {"h": token_hash},
+        ).scalar()
+        new = f"survey:{complaint_id}:{found or legacy_survey_id(token_hash)}"
+        bind.execute(
+            sa.text("UPDATE callbacks SET origin = :o WHERE id = :id"),
+            {"o": new, "id": callback_id},
+        )
+
     op.drop_constraint("pk_survey_requests", "survey_requests", type_="primary")
     op.drop_column("survey_requests", "token_sha256")
     op.alter_column("survey_requests", "survey_id", nullable=False)
@@ -54,19 +74,6 @@ def upgrade() -> None:
     op.create_unique_constraint(
         "uq_survey_requests_complaint_id_cycle", "survey_requests", ["complaint_id", "cycle"]
     )
-
-    # Remedial call-backs named the survey by its token: name it by its id.
-    for callback_id, origin in bind.execute(
-        sa.text("SELECT id, origin FROM callbacks WHERE origin LIKE 'survey:%'")
-    ).all():
-        _, complaint_id, ref = origin.split(":", 2)
-        if _is_uuid(ref):
-            continue  # an answer without a survey: named by its event id already
-        new = f"survey:{complaint_id}:{legacy_survey_id(token_sha256(ref))}"
-        bind.execute(
-            sa.text("UPDATE callbacks SET origin = :o WHERE id = :id"),
-            {"o": new, "id": callback_id},
-        )
 
     # survey.requested events still in the outbox (sent or not) become version 2.
     for row_id, payload in bind.execute(
@@ -77,12 +84,12 @@ def upgrade() -> None:
         if "survey_token" not in data:
             continue
         found = bind.execute(
-            sa.text("SELECT survey_id, cycle FROM survey_requests WHERE callback_id = :c"),
+            sa.text("SELECT cycle FROM survey_requests WHERE callback_id = :c"),
             {"c": data["callback_id"]},
         ).first()
-        token = data.pop("survey_token")
-        data["survey_id"] = str(found[0] if found else legacy_survey_id(token_sha256(token)))
-        data["cycle"] = (found[1] if found else None) or 1
+        del data["survey_token"]
+        data["survey_id"] = data["callback_id"]
+        data["cycle"] = (found[0] if found else None) or 1
         event["dataschema"] = "urn:complaint-platform:schema:survey.requested:v2"
         bind.execute(
             sa.text("UPDATE outbox SET payload = CAST(:p AS json) WHERE id = :id"),

@@ -1,6 +1,7 @@
-"""surveys named by survey_id with only the token's SHA-256 (existing tokens hashed), the
-invitation's expiry; answers name their survey and the resolution cycle they measure, one
-per complaint and cycle; rollups count resolutions by cycle
+"""surveys named by survey_id (an existing one by its call-back) with only the token's
+SHA-256 (existing tokens hashed), the invitation's expiry; answers name their survey and the
+resolution cycle they measure, one per complaint and cycle; rollups count resolutions by
+cycle
 
 Existing answers of a complaint take its cycles 1, 2, ... in the order they were given, as
 many as the complaint has had; answers beyond (a second answer of a cycle, which the old
@@ -35,44 +36,45 @@ def upgrade() -> None:
         ("invited_at", TS), ("expires_at", TS),
     ):  # fmt: skip
         op.add_column("surveys", sa.Column(name, type_))
-    for (token,) in bind.execute(sa.text("SELECT token FROM surveys")).all():
+    # Named by their call-back, as every reader names a version-1 survey (follow-up asked
+    # one per call-back); one known by its token alone, by the token's hash.
+    for token, callback_id in bind.execute(sa.text("SELECT token, callback_id FROM surveys")):
         token_hash = token_sha256(token)
         bind.execute(
             sa.text("UPDATE surveys SET survey_id = :id, token_sha256 = :h WHERE token = :t"),
-            {"id": legacy_survey_id(token_hash), "h": token_hash, "t": token},
+            {"id": callback_id or legacy_survey_id(token_hash), "h": token_hash, "t": token},
         )
-    op.drop_constraint("pk_surveys", "surveys", type_="primary")
-    op.drop_column("surveys", "token")
-    op.alter_column("surveys", "survey_id", nullable=False)
-    op.create_primary_key("pk_surveys", "surveys", ["survey_id"])
-    op.create_unique_constraint("uq_surveys_token_sha256", "surveys", ["token_sha256"])
 
     op.add_column("answers", sa.Column("survey_id", sa.UUID()))
     op.add_column("answers", sa.Column("cycle", sa.Integer()))
     rows = bind.execute(
         sa.text(
-            "SELECT a.answer_id, a.complaint_id, a.survey_token, "
+            "SELECT a.answer_id, a.complaint_id, a.survey_token, s.survey_id, "
             "1 + GREATEST(f.case_reopens, f.followup_reopens, f.max_round - 1, 0) AS cycles "
             "FROM answers a LEFT JOIN facts f USING (complaint_id) "
+            "LEFT JOIN surveys s ON s.token = a.survey_token "
             "ORDER BY a.complaint_id, a.recorded_at, a.answer_id"
         )
     ).all()
     given: dict[object, int] = defaultdict(int)
-    for answer_id, complaint_id, token, cycles in rows:
+    for answer_id, complaint_id, token, survey_id, cycles in rows:
         given[complaint_id] += 1
         cycle = given[complaint_id] if given[complaint_id] <= (cycles or 1) else None
+        if survey_id is None and token:
+            survey_id = legacy_survey_id(token_sha256(token))
         bind.execute(
             sa.text("UPDATE answers SET survey_id = :s, cycle = :c WHERE answer_id = :a"),
-            {
-                "s": legacy_survey_id(token_sha256(token)) if token else None,
-                "c": cycle,
-                "a": answer_id,
-            },
+            {"s": survey_id, "c": cycle, "a": answer_id},
         )
     op.drop_column("answers", "survey_token")
     op.create_unique_constraint(
         "uq_answers_complaint_id_cycle", "answers", ["complaint_id", "cycle"]
     )
+    op.drop_constraint("pk_surveys", "surveys", type_="primary")
+    op.drop_column("surveys", "token")
+    op.alter_column("surveys", "survey_id", nullable=False)
+    op.create_primary_key("pk_surveys", "surveys", ["survey_id"])
+    op.create_unique_constraint("uq_surveys_token_sha256", "surveys", ["token_sha256"])
     for name in CYCLE_COUNTERS:
         op.add_column(
             "rollup_daily", sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
