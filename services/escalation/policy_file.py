@@ -5,12 +5,20 @@ file, the line and the problem, and the service does not start."""
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import holidays as official
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.escalation.domain.calendar import ALWAYS, Calendar, Interval
 from services.escalation.domain.policy import ACTIONS, ClockRule, ModeRule, Policy
@@ -73,6 +81,48 @@ class _Calendar(_Strict):
     time_zone: str
     hours: dict[str, list[str]]
     holidays: list[date] = []
+    # Make-up working days (a weekend day worked to bridge a public holiday): open with the
+    # hours of ``workday_hours``, a weekday name.
+    workdays: list[date] = []
+    # Public holidays and make-up days of a country (ISO 3166 code, e.g. CN) from the
+    # python-holidays library, for ``years`` (default: last year to two years ahead, as of
+    # start-up). Dates listed above are added to them.
+    country: str | None = None
+    subdivision: str | None = None
+    years: list[int] = []
+    workday_hours: str = "mon"
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and value not in official.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r}")
+        return value
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: list[int]) -> list[int]:
+        for year in value:
+            if not 1970 <= year <= 2100:
+                raise ValueError(f"year {year} is out of range (1970..2100)")
+        return value
+
+    @field_validator("workday_hours")
+    @classmethod
+    def _workday_hours(cls, value: str, info: ValidationInfo) -> str:
+        if value not in _DAYS:
+            raise ValueError(f"unknown day {value!r}; one of {', '.join(_DAYS)}")
+        uses = info.data.get("workdays") or info.data.get("country")
+        if uses and not info.data.get("hours", {}).get(value):
+            raise ValueError(f"{value} has no opening hours for make-up working days")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> _Calendar:
+        both = sorted(set(self.workdays) & set(self.holidays))
+        if both:
+            raise ValueError(f"{both[0]} is listed both as a holiday and as a working day")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -184,14 +234,18 @@ def _cross_checks(raw: _PolicyFile) -> None:
 def _to_policy(raw: _PolicyFile) -> Policy:
     calendars = {"always": ALWAYS}
     for name, cal in raw.calendars.items():
+        hours = {
+            _DAYS.index(d): tuple(sorted(_interval(s) for s in spans))
+            for d, spans in cal.hours.items()
+        }
+        public, made_up = _official_days(cal)
         calendars[name] = Calendar(
             name=name,
             time_zone=cal.time_zone,
-            hours={
-                _DAYS.index(d): tuple(sorted(_interval(s) for s in spans))
-                for d, spans in cal.hours.items()
-            },
-            holidays=frozenset(cal.holidays),
+            hours=hours,
+            holidays=frozenset(cal.holidays) | (public - set(cal.workdays)),
+            workdays=frozenset(cal.workdays) | (made_up - set(cal.holidays)),
+            workday_hours=hours.get(_DAYS.index(cal.workday_hours), ()),
         )
     modes = {
         mode: ModeRule(
@@ -215,6 +269,16 @@ def _to_policy(raw: _PolicyFile) -> Policy:
         tier_factors=dict(raw.factors.tier),
         severity_factors=dict(raw.factors.severity),
     )
+
+
+def _official_days(cal: _Calendar) -> tuple[set[date], set[date]]:
+    """A country's public holidays and make-up working days, from python-holidays."""
+    if cal.country is None:
+        return set(), set()
+    this_year = datetime.now(UTC).year
+    years = cal.years or list(range(this_year - 1, this_year + 3))
+    found = official.country_holidays(cal.country, subdiv=cal.subdivision, years=years)
+    return set(found), set(getattr(found, "weekend_workdays", ()))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:

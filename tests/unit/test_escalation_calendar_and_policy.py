@@ -60,6 +60,22 @@ def test_business_hours_skip_holidays():
     assert BUSINESS.add(sh(2026, 9, 30, 17), timedelta(hours=2)) == sh(2026, 10, 5, 10)
 
 
+def test_a_make_up_saturday_counts_as_a_working_day():
+    # Saturday 14 Feb 2026 was worked in China to bridge the Spring Festival.
+    made_up = Calendar(
+        name="business",
+        time_zone="Asia/Shanghai",
+        hours={d: WEEKDAYS for d in range(5)},
+        workdays=frozenset({date(2026, 2, 14)}),
+        workday_hours=WEEKDAYS,
+    )
+    # Friday 13 Feb 17:00 + 2 h: one hour on Friday, the next on Saturday morning...
+    assert made_up.add(sh(2026, 2, 13, 17), timedelta(hours=2)) == sh(2026, 2, 14, 10)
+    # ...where the plain weekday calendar waits for Monday.
+    assert BUSINESS.add(sh(2026, 2, 13, 17), timedelta(hours=2)) == sh(2026, 2, 16, 10)
+    assert made_up.between(sh(2026, 2, 14, 0), sh(2026, 2, 15, 0)) == timedelta(hours=8)
+
+
 def test_business_time_between_counts_only_open_hours():
     assert BUSINESS.between(sh(2026, 11, 20, 17), sh(2026, 11, 23, 10)) == timedelta(hours=2)
     assert BUSINESS.between(sh(2026, 11, 21, 8), sh(2026, 11, 22, 20)) == timedelta(0)
@@ -151,6 +167,29 @@ def test_deadline_by_a_business_calendar(policy):
     assert due == sh(2026, 11, 21, 11)
 
 
+def test_the_bundled_china_calendar_comes_from_the_holidays_library(policy):
+    business = policy.calendars["business"]
+    # Spring Festival 2026 (17 Feb) is a holiday; Saturday 14 and 28 Feb are worked.
+    assert date(2026, 2, 17) in business.holidays
+    assert {date(2026, 2, 14), date(2026, 2, 28)} <= business.workdays
+    assert business.workday_hours == ((time(9), time(12)), (time(13), time(18)))
+    # Saturday 28 Feb keeps Monday's hours, not the Saturday 10:00-16:00 of the store.
+    assert business.add(sh(2026, 2, 28, 8), timedelta(hours=1)) == sh(2026, 2, 28, 10)
+    # Sunday 4 Jan 2026 is worked (New Year's bridge): a Sunday otherwise closed.
+    assert business.add(sh(2026, 1, 4, 9), timedelta(minutes=30)) == sh(2026, 1, 4, 9, 30)
+
+
+def test_a_calendar_lists_its_own_workdays_and_holidays():
+    text = DEFAULT_TEXT.replace(
+        "    country: CN\n", "    workdays: [2026-11-28]\n    holidays: [2026-11-27]\n"
+    )
+    business = parse_policy(text).calendars["business"]
+    assert business.workdays == {date(2026, 11, 28)}
+    assert business.holidays == {date(2026, 11, 27)}
+    # Friday 27 is off, Saturday 28 worked with Monday's hours.
+    assert business.add(sh(2026, 11, 26, 17, 30), timedelta(hours=1)) == sh(2026, 11, 28, 9, 30)
+
+
 # ---- the policy file ----------------------------------------------------------------------
 
 
@@ -183,6 +222,13 @@ def line_of(text: str, needle: str) -> int:
         ("Asia/Shanghai", "Mars/Base", "calendars.business.time_zone", "unknown time zone"),
         ("met_by: plan}", "met_by: fix}", "modes.remote.clocks.plan.met_by", "unknown action"),
         ("warn_at: [0.8]", "warn_at: [1.5]", "warn_at", "between 0 and 1"),
+        ("country: CN", "country: XX", "calendars.business.country", "no public holidays"),
+        (
+            "workday_hours: mon",
+            "workday_hours: sun",
+            "calendars.business.workday_hours",
+            "sun has no opening",
+        ),
         ("tier: {VIP: 0.5", "tier: {VIP: -1", "factors.tier", "above 0"),
         (
             "severity: {major: 0.5}",

@@ -1,5 +1,6 @@
 """Clock calendars: a clock counts either around the clock or only in business hours (a time
-zone, weekly opening hours, holidays). Deadlines are "start + so much counted time"."""
+zone, weekly opening hours, holidays, and make-up working days: China moves weekends to
+working days around public holidays). Deadlines are "start + so much counted time"."""
 
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ Interval = tuple[time, time | None]  # end None means midnight (24:00)
 @dataclass(frozen=True)
 class Calendar:
     """``hours`` maps a weekday (0 = Monday) to its opening intervals, local time, sorted and
-    non-overlapping. A calendar without ``time_zone`` counts around the clock."""
+    non-overlapping. A calendar without ``time_zone`` counts around the clock. A date in
+    ``workdays`` (a make-up working day) is open for ``workday_hours`` whatever its weekday;
+    a date in ``holidays`` is closed."""
 
     name: str = "always"
     time_zone: str | None = None
     hours: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    workday_hours: tuple[Interval, ...] = ()
 
     @property
     def around_the_clock(self) -> bool:
@@ -58,19 +63,25 @@ class Calendar:
         local = start.astimezone(tz)
         day = local.date()
         for _ in range(_MAX_DAYS):
-            if day not in self.holidays:
-                for opens_at, closes_at in self.hours.get(day.weekday(), ()):
-                    opens = datetime.combine(day, opens_at, tz)
-                    closes = (
-                        datetime.combine(day + timedelta(days=1), time(0), tz)
-                        if closes_at is None
-                        else datetime.combine(day, closes_at, tz)
-                    )
-                    if closes <= start:
-                        continue
-                    # In UTC: aware arithmetic within one zone is wall-clock time (DST).
-                    yield max(opens, start).astimezone(UTC), closes.astimezone(UTC)
+            for opens_at, closes_at in self._intervals(day):
+                opens = datetime.combine(day, opens_at, tz)
+                closes = (
+                    datetime.combine(day + timedelta(days=1), time(0), tz)
+                    if closes_at is None
+                    else datetime.combine(day, closes_at, tz)
+                )
+                if closes <= start:
+                    continue
+                # In UTC: aware arithmetic within one zone is wall-clock time (DST).
+                yield max(opens, start).astimezone(UTC), closes.astimezone(UTC)
             day += timedelta(days=1)
+
+    def _intervals(self, day: date) -> tuple[Interval, ...]:
+        if day in self.workdays:
+            return self.workday_hours
+        if day in self.holidays:
+            return ()
+        return self.hours.get(day.weekday(), ())
 
 
 ALWAYS = Calendar()
