@@ -392,3 +392,39 @@ async def test_answer_api(settings: SatisfactionSettings, own_topics) -> None:
             assert again.json()["overall"] == live
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def test_two_answers_for_one_cycle_at_once_one_wins(
+    settings: SatisfactionSettings, own_topics
+) -> None:
+    """The customer's link and an agent on the phone, at the same moment: one answer is kept,
+    the other is a 409 naming it, and one is counted."""
+    now = datetime.now(UTC)
+    cid, token = uuid.uuid4(), f"tok-{uuid.uuid4().hex}"
+    await publish(
+        settings.kafka_bootstrap_servers,
+        own_topics,
+        survey_pair(cid, token, now, now + timedelta(hours=1)),
+    )
+    await consume_until(settings, 2)
+    app = create_app(settings)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            by_link, by_agent = await asyncio.gather(
+                client.post(f"/surveys/{token}", json={"level": 6}),
+                client.post("/surveys", json={"complaint_id": str(cid), "level": 1}, headers=AGENT),
+            )
+            codes = sorted([by_link.status_code, by_agent.status_code])
+            assert codes == [201, 409], (by_link.text, by_agent.text)
+            won, lost = (by_link, by_agent) if by_link.status_code == 201 else (by_agent, by_link)
+            assert lost.json()["detail"]["first_answer"]["answer_id"] == won.json()["answer_id"]
+            today = datetime.now(UTC).date().isoformat()
+            overall = (
+                await client.get(
+                    "/reports/summary", params={"from": today, "to": today}, headers=AGENT
+                )
+            ).json()["overall"]
+            assert overall["answers"] == 1 and overall["surveys_answered"] == 1
+    finally:
+        await app.state.runtime.engine.dispose()
