@@ -131,7 +131,9 @@ async def test_alert_once_below_target_again_after_recovery_and_dashboard(
         )
         assert len({a.value["id"] for a in alerts}) == 2
         first, second = (a.value["data"] for a in alerts[:2])
-        assert (first["answers"], first["value"]) == (7, 5 / 7)
+        # Below target from the first low answer on (5/6 = 83 %): the watcher may look
+        # between the two low answers or after both.
+        assert first["answers"] in (6, 7) and first["value"] == 5 / first["answers"]
         assert (second["answers"], second["value"]) == (28, 23 / 28)
         assert first["target"] == 0.85 and first["window_days"] == 1
 
