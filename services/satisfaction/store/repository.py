@@ -196,15 +196,20 @@ async def first_answer(
 
 async def upsert_requested_survey(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Returns whether the survey is already answered (its answer came first). A version-1
-    request brings the token's hash too (the invitation was the request then)."""
+    request brings its token's hash too, kept only while no invitation gave one (the
+    invitation's token is the one in the customer's link)."""
     stmt = insert(surveys).values(**values)
-    filled = [n for n in ("requested_at", "callback_id", "customer_id", "tier", "cycle",
-                          "token_sha256") if n in values]  # fmt: skip
+    filled = [n for n in ("requested_at", "callback_id", "customer_id", "tier", "cycle")
+              if n in values]  # fmt: skip
+    changes = {n: sa.func.coalesce(stmt.excluded[n], surveys.c[n]) for n in filled}
+    if "token_sha256" in values:
+        changes["token_sha256"] = sa.func.coalesce(
+            surveys.c.token_sha256, stmt.excluded.token_sha256
+        )
     answered_at = await session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=[surveys.c.survey_id],
-            set_={n: sa.func.coalesce(stmt.excluded[n], surveys.c[n]) for n in filled},
-        ).returning(surveys.c.answered_at)
+        stmt.on_conflict_do_update(index_elements=[surveys.c.survey_id], set_=changes).returning(
+            surveys.c.answered_at
+        )
     )
     return answered_at is not None
 
