@@ -1,4 +1,5 @@
-"""The command line every service shares: ``serve`` (migrate, then run uvicorn) or ``migrate``."""
+"""The command line every service shares: ``serve`` (migrate, then run uvicorn), ``migrate``,
+and the operators' commands (``outbox``, ``timers``, ``parked``: shared.cli)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from shared.cli import OPS_COMMANDS, run_cli
 from shared.config_files import ConfigError
 from shared.logs import configure_logging
 from shared.migrations import upgrade
@@ -32,6 +34,12 @@ def serve_or_migrate(
     ConfigError stops the process (exit 2) with its message. ``commands`` adds commands of
     the service's own, each called with the settings after the migrations."""
     service = app_factory.split(":")[0].rsplit(".", 1)[0]
+    if sys.argv[1:2] and sys.argv[1] in OPS_COMMANDS:
+        # Operators' commands: on the service's database as it is, no migrations, quiet logs.
+        settings = settings_cls()
+        configure_logging("WARNING")
+        run_cli(sys.argv[1:], settings.database_url, prog_name=f"python -m {service}")
+        return
     extra = commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *extra])

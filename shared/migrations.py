@@ -56,7 +56,9 @@ def run_env(target_metadata: sa.MetaData) -> None:
     asyncio.run(run())
 
 
-MESSAGING_TABLES = frozenset({"outbox", "outbox_shards", "inbox", "timers"})
+MESSAGING_TABLES = frozenset(
+    {"outbox", "outbox_shards", "outbox_relays", "ops_audit", "inbox", "timers"}
+)
 
 
 def _not_messaging_table(
@@ -161,3 +163,97 @@ def drop_timer_table_v1(op: object) -> None:
     op.execute("DROP TRIGGER IF EXISTS timers_notify ON timers")  # type: ignore[attr-defined]
     op.execute("DROP FUNCTION IF EXISTS timers_notify()")  # type: ignore[attr-defined]
     op.drop_table("timers")  # type: ignore[attr-defined]
+
+
+def create_messaging_tables_v2(op: object) -> None:
+    """Version 2 of the outbox: rows that can never be published are parked (``parked_at``,
+    ``last_error``) or discarded by an operator; relays share the shards through heartbeats
+    in ``outbox_relays``; operators' actions are recorded in ``ops_audit``; the housekeeping
+    delete of sent rows has an index to use."""
+    for column in (
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Column("parked_at", sa.DateTime(timezone=True)),
+        sa.Column("discarded_at", sa.DateTime(timezone=True)),
+    ):
+        op.add_column("outbox", column)  # type: ignore[attr-defined]
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_sent", "outbox", ["sent_at"], postgresql_where=sa.text("sent_at IS NOT NULL")
+    )
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_discarded",
+        "outbox",
+        ["discarded_at"],
+        postgresql_where=sa.text("discarded_at IS NOT NULL"),
+    )
+    # The parked rows, few: the relay holds their keys back, operators list them.
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_parked",
+        "outbox",
+        ["key"],
+        postgresql_where=sa.text(
+            "parked_at IS NOT NULL AND sent_at IS NULL AND discarded_at IS NULL"
+        ),
+    )
+    op.create_table(  # type: ignore[attr-defined]
+        "outbox_relays",
+        sa.Column("relay_id", sa.Text, primary_key=True),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(  # type: ignore[attr-defined]
+        "ops_audit",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),  # outbox.retry, timer.cancel...
+        sa.Column("target", sa.Text, nullable=False),  # the row's id
+        sa.Column("reason", sa.Text),
+    )
+
+
+def drop_messaging_tables_v2(op: object) -> None:
+    op.drop_table("ops_audit")  # type: ignore[attr-defined]
+    op.drop_table("outbox_relays")  # type: ignore[attr-defined]
+    for index in ("ix_outbox_parked", "ix_outbox_discarded", "ix_outbox_sent"):
+        op.drop_index(index, table_name="outbox")  # type: ignore[attr-defined]
+    for column in ("discarded_at", "parked_at", "last_error", "attempts"):
+        op.drop_column("outbox", column)  # type: ignore[attr-defined]
+
+
+def create_timer_table_v2(op: object) -> None:
+    """Version 2 of the timers: a timer that keeps failing is parked as failed
+    (``failed_at``), visible and still retried, never cancelled; pruning has an index."""
+    op.add_column(  # type: ignore[attr-defined]
+        "timers", sa.Column("failed_at", sa.DateTime(timezone=True))
+    )
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_timers_failed",
+        "timers",
+        ["id"],
+        postgresql_where=sa.text(
+            "failed_at IS NOT NULL AND fired_at IS NULL AND cancelled_at IS NULL"
+        ),
+    )
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_timers_done",
+        "timers",
+        [sa.text("coalesce(fired_at, cancelled_at)")],
+        postgresql_where=sa.text("fired_at IS NOT NULL OR cancelled_at IS NOT NULL"),
+    )
+    # Version 1 gave up on a timer after ten failures by cancelling it: bring those deadlines
+    # back as failed (visible, retried) rather than leave them silently dropped.
+    op.execute(  # type: ignore[attr-defined]
+        "UPDATE timers SET failed_at = cancelled_at, cancelled_at = NULL "
+        "WHERE cancelled_at IS NOT NULL AND fired_at IS NULL AND attempts >= 10 "
+        "AND last_error IS NOT NULL"
+    )
+
+
+def drop_timer_table_v2(op: object) -> None:
+    op.execute(  # type: ignore[attr-defined]
+        "UPDATE timers SET cancelled_at = failed_at WHERE failed_at IS NOT NULL "
+        "AND fired_at IS NULL AND cancelled_at IS NULL"
+    )
+    op.drop_index("ix_timers_done", table_name="timers")  # type: ignore[attr-defined]
+    op.drop_index("ix_timers_failed", table_name="timers")  # type: ignore[attr-defined]
+    op.drop_column("timers", "failed_at")  # type: ignore[attr-defined]

@@ -8,6 +8,12 @@ A handler's effects, its outbox events and the "fired" mark commit together: eac
 effect exactly once. A crash before the commit leaves the timer due; the next scheduler to
 look, in this process or another, fires it.
 
+A handler that fails is retried with exponential back-off (``retry_after`` doubling up to
+``max_backoff``). After ``max_attempts`` failures the timer is parked as failed
+(``failed_at``): counted in a gauge, listed and retried by operators (shared.ops.timers), and
+still retried at the longest back-off. A deadline is never dropped. A timer cancelled by the
+handler of another timer of the same batch is not fired (nor counted).
+
 Between firings the scheduler sleeps until the next due time (a single index lookup), woken
 early by a NOTIFY when a timer is armed: prompt when busy, idle when not."""
 
@@ -22,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import is_unavailable
@@ -32,6 +38,10 @@ log = logging.getLogger(__name__)
 
 FIRED = Counter("timers_fired_total", "Timers fired", ["kind"])
 FAILED = Counter("timers_failed_total", "Timer handler failures (retried later)", ["kind"])
+PARKED_ROWS = Gauge("timers_parked_rows", "Timers parked as failed, still being retried")
+PARKINGS = Counter(
+    "timers_parked_total", "Timers parked as failed after repeated failures", ["kind"]
+)
 LATENESS = Histogram(
     "timer_lateness_seconds",
     "How long after its due time a timer fired",
@@ -50,6 +60,9 @@ class Timer:
 
 
 TimerHandler = Callable[[AsyncSession, Timer], Awaitable[None]]
+
+# session.info key: ids of timers cancelled in the scheduler's transaction (see _still_pending).
+_CANCELLED = "shared.timers.cancelled"
 
 _ARM = sa.text(
     "INSERT INTO timers (kind, subject, due_at, payload) "
@@ -89,23 +102,36 @@ async def cancel(
     if kinds is not None:
         query += " AND kind = ANY(:kinds)"
         params["kinds"] = kinds
-    result = await session.execute(sa.text(query), params)
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    ids = (await session.execute(sa.text(query + " RETURNING id"), params)).scalars().all()
+    _note_cancelled(session, ids)
+    return len(ids)
 
 
 async def cancel_unless_firing(session: AsyncSession | AsyncConnection, ids: list[int]) -> int:
     """Cancel these pending timers, skipping any a scheduler is firing right now: waiting for
     it while holding the caller's own rows could deadlock with a handler that wants them.
     A skipped timer still fires; its handler must find nothing left to do."""
-    result = await session.execute(
-        sa.text(
-            "UPDATE timers SET cancelled_at = now() WHERE id IN ("
-            "  SELECT id FROM timers WHERE id = ANY(:ids) "
-            "  AND fired_at IS NULL AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED)"
-        ),
-        {"ids": ids},
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    cancelled = (
+        await session.execute(
+            sa.text(
+                "UPDATE timers SET cancelled_at = now() WHERE id IN ("
+                "  SELECT id FROM timers WHERE id = ANY(:ids) "
+                "  AND fired_at IS NULL AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED) "
+                "RETURNING id"
+            ),
+            {"ids": ids},
+        )
+    ).scalars().all()  # fmt: skip
+    _note_cancelled(session, cancelled)
+    return len(cancelled)
+
+
+def _note_cancelled(session: AsyncSession | AsyncConnection, ids: Any) -> None:
+    """Inside a scheduler's transaction, remember what a handler cancelled: a sibling timer of
+    the same batch must then not fire."""
+    noted = session.info.get(_CANCELLED)
+    if noted is not None:
+        noted.update(ids)
 
 
 async def pending(session: AsyncSession | AsyncConnection, subject: str) -> list[Timer]:
@@ -128,6 +154,7 @@ class TimerScheduler:
         batch_size: int = 200,
         max_sleep: float = 30.0,
         retry_after: float = 5.0,
+        max_backoff: float = 300.0,
         max_attempts: int = 10,
         retention: timedelta = timedelta(days=7),
     ) -> None:
@@ -137,14 +164,18 @@ class TimerScheduler:
         self.batch_size = batch_size
         self.max_sleep = max_sleep
         self.retry_after = retry_after
+        self.max_backoff = max_backoff
         self.max_attempts = max_attempts
         self.retention = retention
+        self.rounds = 0  # fire_due calls: a scheduler that spins shows here
         self._pruned_at = float("-inf")
+        self._counted_at = float("-inf")
         self._notes = Notifications(engine, "timers")
 
     async def fire_due(self) -> tuple[int, float]:
         """Fire one batch of due timers, in one transaction; returns how many were handled
         and the seconds until the next pending timer (at most ``max_sleep``)."""
+        self.rounds += 1
         async with self.sessions.begin() as session:
             rows = (
                 await session.execute(
@@ -158,22 +189,36 @@ class TimerScheduler:
             ).mappings().all()  # fmt: skip
             due = [Timer(**row) for row in rows]
             if due:
-                fired = await self._handle(session, due)
-                if fired:
-                    now = await session.scalar(
-                        sa.text(
-                            "UPDATE timers SET fired_at = clock_timestamp() WHERE id = ANY(:ids) "
-                            "RETURNING clock_timestamp()"
-                        ),
-                        {"ids": [t.id for t in fired]},
-                    )
-                    for timer in fired:
+                session.info[_CANCELLED] = set()
+                try:
+                    handled = await self._handle(session, due)
+                finally:
+                    session.info.pop(_CANCELLED, None)
+                if handled:
+                    # A timer a sibling's handler cancelled is neither marked nor counted.
+                    fired = (
+                        await session.execute(
+                            sa.text(
+                                "UPDATE timers SET fired_at = clock_timestamp() "
+                                "WHERE id = ANY(:ids) AND cancelled_at IS NULL "
+                                "RETURNING id, clock_timestamp() AS now"
+                            ),
+                            {"ids": [t.id for t in handled]},
+                        )
+                    ).all()
+                    kinds = {t.id: t for t in handled}
+                    for timer_id, now in fired:
+                        timer = kinds[timer_id]
                         FIRED.labels(timer.kind).inc()
                         LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+            # The next timer no other scheduler is firing right now: counting one that another
+            # replica holds (and will mark fired) would wake this one at once, again and again.
+            # FOR KEY SHARE: skips rows locked FOR UPDATE yet blocks no one's cancel().
             wait = await session.scalar(
                 sa.text(
-                    "SELECT EXTRACT(EPOCH FROM min(due_at) - clock_timestamp()) FROM timers "
-                    "WHERE fired_at IS NULL AND cancelled_at IS NULL"
+                    "SELECT EXTRACT(EPOCH FROM due_at - clock_timestamp()) FROM timers "
+                    "WHERE fired_at IS NULL AND cancelled_at IS NULL "
+                    "ORDER BY due_at LIMIT 1 FOR KEY SHARE SKIP LOCKED"
                 )
             )
         until_next = self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
@@ -184,9 +229,8 @@ class TimerScheduler:
         again one savepoint each, so the others still fire and the failure is recorded."""
         try:
             async with session.begin_nested():
-                for timer in due:
-                    await self._call(session, timer)
-            return due
+                called = [timer for timer in due if await self._call(session, timer)]
+            return called
         except Exception as exc:
             if is_unavailable(exc):
                 raise
@@ -194,7 +238,8 @@ class TimerScheduler:
         for timer in due:
             try:
                 async with session.begin_nested():
-                    await self._call(session, timer)
+                    if not await self._call(session, timer):
+                        continue
             except Exception as exc:
                 if is_unavailable(exc):
                     raise
@@ -203,31 +248,60 @@ class TimerScheduler:
             fired.append(timer)
         return fired
 
-    async def _call(self, session: AsyncSession, timer: Timer) -> None:
+    async def _call(self, session: AsyncSession, timer: Timer) -> bool:
+        """Run the timer's handler unless a handler earlier in the batch cancelled it."""
+        if timer.id in session.info.get(_CANCELLED, ()) and not await self._still_pending(
+            session, timer
+        ):
+            return False
         handler = self.handlers.get(timer.kind)
         if handler is None:
             raise LookupError(f"no handler for timer kind {timer.kind!r}")
         await handler(session, timer)
+        return True
+
+    async def _still_pending(self, session: AsyncSession, timer: Timer) -> bool:
+        # Noted as cancelled, but the savepoint that cancelled it may have been rolled back.
+        cancelled = await session.scalar(
+            sa.text("SELECT cancelled_at IS NOT NULL FROM timers WHERE id = :id"), {"id": timer.id}
+        )
+        return not cancelled
 
     async def _failed(self, session: AsyncSession, timer: Timer, exc: Exception) -> None:
         FAILED.labels(timer.kind).inc()
         attempts = timer.attempts + 1
-        give_up = attempts >= self.max_attempts
+        delay = min(self.retry_after * 2 ** (attempts - 1), self.max_backoff)
+        parks = attempts == self.max_attempts
         log.error(
-            "timer handler failed" + ("; giving up" if give_up else "; will retry"),
+            "timer handler failed" + ("; parked as failed" if parks else "; will retry"),
             extra={"timer_id": timer.id, "kind": timer.kind, "subject": timer.subject,
-                   "error": repr(exc), "attempts": attempts},
+                   "error": type(exc).__name__, "attempts": attempts, "retry_in": delay},
         )  # fmt: skip
         await session.execute(
             sa.text(
                 "UPDATE timers SET attempts = :attempts, last_error = :error, "
-                "due_at = CASE WHEN :give_up THEN due_at "
-                "              ELSE now() + make_interval(secs => :delay) END, "
-                "cancelled_at = CASE WHEN :give_up THEN now() END WHERE id = :id"
+                "due_at = now() + make_interval(secs => :delay), "
+                "failed_at = CASE WHEN :parks THEN coalesce(failed_at, now()) ELSE failed_at END "
+                "WHERE id = :id"
             ),
-            {"attempts": attempts, "error": repr(exc)[:2000], "give_up": give_up,
-             "delay": self.retry_after * attempts, "id": timer.id},
+            {"attempts": attempts, "error": repr(exc)[:2000], "delay": delay,
+             "parks": attempts >= self.max_attempts, "id": timer.id},
         )  # fmt: skip
+        if parks:
+            PARKINGS.labels(timer.kind).inc()
+            PARKED_ROWS.inc()
+
+    async def count_parked(self) -> int:
+        """Refresh the gauge of timers parked as failed."""
+        async with self.engine.connect() as conn:
+            parked = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM timers WHERE failed_at IS NOT NULL "
+                    "AND fired_at IS NULL AND cancelled_at IS NULL"
+                )
+            )
+        PARKED_ROWS.set(parked or 0)
+        return parked or 0
 
     async def prune(self) -> int:
         """Delete timers fired or cancelled longer ago than the retention: the table stays
@@ -235,8 +309,9 @@ class TimerScheduler:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 sa.text(
-                    "DELETE FROM timers WHERE coalesce(fired_at, cancelled_at) "
-                    "< now() - CAST(:keep AS interval)"
+                    # The IS NOT NULL test matches ix_timers_done's predicate, so it is used.
+                    "DELETE FROM timers WHERE (fired_at IS NOT NULL OR cancelled_at IS NOT NULL) "
+                    "AND coalesce(fired_at, cancelled_at) < now() - CAST(:keep AS interval)"
                 ),
                 {"keep": self.retention},
             )
@@ -246,9 +321,13 @@ class TimerScheduler:
         backoff = 0.5
         while not stop.is_set():
             try:
-                if asyncio.get_running_loop().time() - self._pruned_at > 3600:
-                    self._pruned_at = asyncio.get_running_loop().time()
+                now = asyncio.get_running_loop().time()
+                if now - self._pruned_at > 3600:
+                    self._pruned_at = now
                     await self.prune()
+                if now - self._counted_at > 30:
+                    self._counted_at = now
+                    await self.count_parked()
                 await self._notes.listen()
                 self._notes.clear()
                 fired, until_next = await self.fire_due()

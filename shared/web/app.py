@@ -9,6 +9,8 @@ from fastapi import APIRouter, FastAPI
 
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
+from shared.web.admin_outbox import admin_outbox_router
+from shared.web.admin_timers import admin_timers_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.middleware import MetricsMiddleware
@@ -36,6 +38,8 @@ def service_app(
     app.state.ops_tokens = parse_ops_tokens(settings.ops_tokens)
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(admin_outbox_router())
+    app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
     app.add_middleware(MetricsMiddleware)
     return app
