@@ -9,7 +9,7 @@ rules let through) are kept with no cycle and no longer counted. The rollups gai
 that old rows lack: run ``python -m services.satisfaction rederive`` once after upgrading.
 
 Revision ID: surveys_token_hash
-Revises: relay_delivery_v2
+Revises: consumer_parked_events
 Create Date: 2026-11-25 19:10:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from shared.events.versions import legacy_survey_id, token_sha256
 
 revision = "surveys_token_hash"
-down_revision = "relay_delivery_v2"
+down_revision = "consumer_parked_events"
 branch_labels = None
 depends_on = None
 
