@@ -21,14 +21,17 @@ from services.followup.api.schemas import (
     TierMonth,
 )
 from services.followup.callbacks import Closed, NotFound
+from services.followup.domain.assignment import Taker
 from services.followup.domain.outcomes import State
 from services.followup.domain.policy import reschedule_problem
 from services.followup.store import repository as repo
 from shared.events.common import Tier
 from shared.events.followup import CallbackKind
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param
+from shared.web.types import IsoDateTime
 
 router = APIRouter(tags=["call-backs"])
 
@@ -43,21 +46,36 @@ def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Cal
     )
 
 
-@router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}, 422: {}})
+@router.get("/callbacks", response_model=CallbackPage)
 async def list_callbacks(
     request: Request,
-    _: Agent,
+    who: Agent,
     state: Annotated[list[State] | None, Query(description="Repeat for several")] = None,
-    due_before: Annotated[datetime | None, Query(description="With a time zone")] = None,
+    due_before: Annotated[IsoDateTime | None, Query(description="With a time zone")] = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     kind: Annotated[list[CallbackKind] | None, Query()] = None,
     complaint_id: uuid.UUID | None = None,
+    team: Annotated[
+        str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
+    ] = None,
+    assignee: Annotated[
+        str | None, Query(description="A person's call-backs; `me` for the caller's own")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CallbackPage:
     """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
     if due_before is not None and due_before.tzinfo is None:
         raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
+    teams = None
+    if team == "mine":
+        teams = tuple(t.id for t in request.app.state.directory.teams_of(who.person_id))
+    elif team is not None:
+        if request.app.state.directory.team(team) is None:
+            raise field_error(("query", "team"), "no such team in the staff directory", team)
+        teams = (team,)
+    if assignee == "me":
+        assignee = who.person_id
     after = cursor_param(cursor, datetime.fromisoformat, int, uuid.UUID)
     async with request.app.state.runtime.sessions() as session:
         rows, next_cursor = await repo.list_callbacks(
@@ -69,11 +87,13 @@ async def list_callbacks(
             complaint_id=complaint_id,
             after=after,
             limit=limit,
+            teams=teams,
+            assignee=assignee,
         )
     return CallbackPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/callbacks/{callback_id}", response_model=CallbackView, responses={404: {}})
+@router.get("/callbacks/{callback_id}", response_model=CallbackView)
 async def get_callback(callback_id: uuid.UUID, request: Request, _: Agent) -> CallbackView:
     async with request.app.state.runtime.sessions() as session:
         callback = await repo.get_callback(session, callback_id)
@@ -86,7 +106,7 @@ async def get_callback(callback_id: uuid.UUID, request: Request, _: Agent) -> Ca
 @router.post(
     "/callbacks/{callback_id}/outcome",
     response_model=CallbackView,
-    responses={404: {}, 409: {}, 422: {}},
+    responses=responses(409),
 )
 async def post_outcome(
     callback_id: uuid.UUID, outcome: OutcomeIn, request: Request, who: Agent
@@ -109,9 +129,26 @@ async def post_outcome(
 
 
 @router.post(
+    "/callbacks/{callback_id}/take",
+    response_model=CallbackView,
+    responses={401: {}, 403: {}, 404: {}, 409: {}},
+)
+async def post_take(callback_id: uuid.UUID, request: Request, who: Agent) -> CallbackView:
+    """Take the call-back on: it is yours to call (a supervisor may take one somebody holds)."""
+    taker = Taker(who.person_id, who.display_name, may_override=who.has(Role.SUPERVISOR))
+    try:
+        callback = await usecases.take(request.app.state.runtime.sessions, callback_id, taker)
+    except NotFound:
+        raise HTTPException(404, "no such call-back") from None
+    except Closed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _view(callback)
+
+
+@router.post(
     "/callbacks/{callback_id}/reschedule",
     response_model=CallbackView,
-    responses={404: {}, 409: {}, 422: {}},
+    responses=responses(409),
 )
 async def post_reschedule(
     callback_id: uuid.UUID, wanted: RescheduleIn, request: Request, who: Agent
@@ -136,7 +173,6 @@ async def post_reschedule(
     "/customers/{customer_id}/tiers",
     response_model=CustomerView,
     tags=["retention"],
-    responses={404: {}},
 )
 async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> CustomerView:
     """A customer's monthly visits and tiers as the retention reviews saw them."""
@@ -167,11 +203,11 @@ async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> Cu
 CLOSED_STATES = {State.COMPLETED, State.REOPENED, State.UNREACHABLE}
 
 
-@router.get("/stats/sla", response_model=SlaView, tags=["statistics"], responses={422: {}})
+@router.get("/stats/sla", response_model=SlaView, tags=["statistics"])
 async def sla(
     request: Request,
     _: Agent,
-    since: Annotated[datetime | None, Query(description="Call-backs created since")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Call-backs created since")] = None,
 ) -> SlaView:
     """The call-backs' own SLA: how many were called before they went overdue."""
     if since is not None and since.tzinfo is None:

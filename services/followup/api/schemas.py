@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.web.types import IsoDateTime
+
 
 class OutcomeIn(BaseModel):
     """What the call found. Reached: say whether the customer is satisfied, in their words if
@@ -32,7 +34,7 @@ class OutcomeIn(BaseModel):
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_at: datetime = Field(description="The time the customer asked for, with a time zone")
+    due_at: IsoDateTime = Field(description="The time the customer asked for, with a time zone")
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -69,6 +71,10 @@ class CallbackView(BaseModel):
     policy_version: str
     created_at: datetime
     updated_at: datetime
+    team: str | None = None  # whose queue (staff directory)
+    assignee: str | None = None  # who took it
+    assignee_name: str | None = None
+    taken_at: datetime | None = None
     history: list[AttemptView] | None = None
 
 
