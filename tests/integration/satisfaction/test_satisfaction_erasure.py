@@ -30,7 +30,8 @@ def answer(complaint_id: uuid.UUID):
         str(complaint_id),
         SurveyRecorded(
             complaint_id=complaint_id,
-            survey_token=None,
+            survey_id=None,
+            cycle=1,
             level=SatisfactionLevel.SATISFIED,
             score=5,
             factors=[],
@@ -85,7 +86,9 @@ async def test_a_rebuild_replays_the_erasure_after_the_answers(
     )
     await rebuild(settings)
     pseudonym = erased.data["pseudonym"]
-    assert await answers_of(settings.database_url, complaint_id) == [(None, pseudonym, 5)]
+    assert await answers_of(settings.database_url.get_secret_value(), complaint_id) == [
+        (None, pseudonym, 5)
+    ]
 
 
 async def test_the_live_handler_erases_and_confirms(
@@ -94,9 +97,11 @@ async def test_the_live_handler_erases_and_confirms(
     complaint_id = uuid.uuid4()
     await publish(servers.kafka_bootstrap, own_topics, [("satisfaction", answer(complaint_id))])
     await rebuild(settings)  # the answer, stored as the live consumer stores it
-    assert await answers_of(settings.database_url, complaint_id) == [(COMMENT, "c-erase-me", 5)]
+    assert await answers_of(settings.database_url.get_secret_value(), complaint_id) == [
+        (COMMENT, "c-erase-me", 5)
+    ]
     erased = erasure(complaint_id)
-    engine = create_engine(settings.database_url, 1)
+    engine = create_engine(settings.database_url.get_secret_value(), 1)
     try:
         handler = erasure_handlers(own_topics)[erased.type]
         async with session_factory(engine).begin() as session:
@@ -110,4 +115,6 @@ async def test_the_live_handler_erases_and_confirms(
     finally:
         await engine.dispose()
     pseudonym = erased.data["pseudonym"]
-    assert await answers_of(settings.database_url, complaint_id) == [(None, pseudonym, 5)]
+    assert await answers_of(settings.database_url.get_secret_value(), complaint_id) == [
+        (None, pseudonym, 5)
+    ]
