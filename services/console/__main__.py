@@ -1,0 +1,13 @@
+"""``python -m services.console``: the staff console and customer pages on CONSOLE_PORT."""
+
+import uvicorn
+
+from services.console.app import create_app
+from services.console.settings import ConsoleSettings
+from shared.logs import configure_logging
+
+if __name__ == "__main__":
+    settings = ConsoleSettings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=True)  # fmt: skip
