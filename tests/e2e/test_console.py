@@ -1,0 +1,248 @@
+"""The console in real headless Chromium, against the real services as processes.
+
+A supervisor signs in, finds the breached case at the top of the queue and hands it over; the
+assignee acknowledges (once: the second time escalation's 409 is shown in words); the
+timeline names each person. A customer answers the survey from the link on a phone-sized
+screen, and the same link then says it was answered. The embeddable form files one
+complaint on a double click, and shows intake's rejection reason."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from playwright.async_api import Page, expect
+
+from shared.events.envelope import new_event
+from shared.events.followup import SurveyReason, SurveyRequested
+from shared.events.notify import SurveyInvited
+from shared.events.versions import token_sha256
+from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
+from tests.e2e.test_followup import produce
+from tests.support.browser import TIMEOUT_MS, browser
+from tests.support.identity import AUDIENCE, ISSUER, issuer_for_tests
+from tests.support.processes import ServiceProcess
+from tests.support.servers import ROOT
+from tests.support.waiting import eventually
+
+DOCS = ROOT / "services" / "console" / "docs"
+SUPERVISOR = {"Authorization": f"Bearer {OPS_TOKENS['supervisor']}"}
+# Remote complaints open at the supervisor's rung (Wang Fang's queue); the acknowledgement
+# clock runs out in two seconds and does not climb, so the case sits breached in her queue.
+POLICY = """
+version: "e2e-console"
+levels: [frontline, team_lead, supervisor, customer_relations, department_manager,
+         executive_office]
+ceiling: {general: department_manager, major: executive_office}
+warn_at: [0.8]
+modes:
+  on_site:
+    start: {general: frontline, major: supervisor}
+    clocks:
+      acknowledge: {within: 1h, met_by: acknowledge, escalate: false}
+  remote:
+    start: {general: supervisor, major: customer_relations}
+    clocks:
+      acknowledge: {within: 2s, met_by: acknowledge, escalate: false}
+      plan: {within: 2d, met_by: plan}
+"""
+
+
+@dataclass
+class Stack:
+    console: str
+    intake: str
+    escalation: str
+    satisfaction: str
+
+
+@pytest.fixture
+async def stack(start_service, servers, topics, tmp_path) -> AsyncIterator[Stack]:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    intake = await start_service("intake")
+    escalation = await start_service(
+        "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
+    )
+    followup = await start_service("followup")
+    satisfaction = await start_service("satisfaction")
+    # The console signs people in with the test issuer's key (its development sign-in).
+    keys = tmp_path / "issuer"
+    keys.mkdir()
+    pem = issuer_for_tests().private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (keys / "private.pem").write_bytes(pem)
+    os.chmod(keys / "private.pem", 0o600)
+    console = ServiceProcess(
+        "console",
+        {
+            "CONSOLE_INTAKE_URL": intake.url,
+            "CONSOLE_ESCALATION_URL": escalation.url,
+            "CONSOLE_FOLLOWUP_URL": followup.url,
+            "CONSOLE_SATISFACTION_URL": satisfaction.url,
+            # No notification service here: the case page says it did not answer.
+            "CONSOLE_NOTIFY_URL": "http://127.0.0.1:9",
+            "CONSOLE_INTAKE_API_KEY": INTAKE_KEYS["web"],
+            "CONSOLE_DEV_SIGNIN": "true",
+            "CONSOLE_DEV_ISSUER_FOLDER": str(keys),
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
+        },
+    ).start()
+    try:
+        yield Stack(console.url, intake.url, escalation.url, satisfaction.url)
+    finally:
+        console.stop()
+
+
+async def sign_in(page: Page, console: str, name: str) -> None:
+    await page.goto(f"{console}/signin")
+    await page.get_by_role("button", name=name, exact=True).click()
+    await expect(page.get_by_role("heading", name="My work")).to_be_visible()
+
+
+async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowledges(stack):
+    async with httpx.AsyncClient(timeout=15) as http:
+        posted = await http.post(
+            f"{stack.intake}/complaints",
+            json={
+                "customer": {"name": "Zhou Jie", "phone": "+86 137 5555 0101", "tier": "B"},
+                "category": "billing",
+                "description": "I was charged twice for one order.",
+            },
+            headers={"X-API-Key": INTAKE_KEYS["hotline"]},
+        )
+        assert posted.status_code == 201, posted.text
+        cid = posted.json()["complaint_id"]
+
+        async def breached():
+            found = await http.get(f"{stack.escalation}/cases/{cid}", headers=SUPERVISOR)
+            return found.status_code == 200 and found.json()["breached"]
+
+        await eventually(breached, timeout=60)
+
+    async with browser() as chromium:
+        context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        await sign_in(page, stack.console, "Wang Fang")
+        top = page.locator("table.queue tbody tr").first
+        await expect(top).to_have_attribute("data-case", cid)
+        await expect(top).to_have_class("urgency-breached")
+        DOCS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(DOCS / "queue.png"), full_page=True)
+        await top.get_by_role("link").click()
+        await expect(page.locator("#case-status")).to_have_text("open")
+
+        handover = page.locator("form[data-action=handover]")
+        await handover.get_by_label("To a colleague").select_option(label="Li Wei")
+        await handover.get_by_label("Reason").fill("Billing is Li Wei's")
+        await handover.get_by_role("button", name="Hand over").click()
+        await expect(page.locator("#case-assignee")).to_have_text("Li Wei")
+        await page.get_by_role("button", name="Sign out").click()
+
+        await sign_in(page, stack.console, "Li Wei")
+        await page.locator(f"tr[data-case='{cid}'] a").click()
+        acknowledge = page.locator("form[data-action=acknowledge]")
+        await acknowledge.get_by_role("button", name="Acknowledge").click()
+        await expect(page.locator("#case-status")).to_have_text("acknowledged")
+        # Again: escalation refuses (409), and the page says why in words.
+        await page.locator("form[data-action=acknowledge] button").click()
+        error = page.locator("#action-error")
+        await expect(error).to_be_visible()
+        assert "409" not in (await error.inner_text())
+        timeline = page.locator("ol.timeline")
+        await expect(timeline).to_contain_text("Wang Fang")
+        await expect(timeline).to_contain_text("Li Wei")
+        await expect(timeline).to_contain_text("Billing is Li Wei's")
+        await page.goto(f"{stack.console}/cases/{cid}")
+        await page.screenshot(path=str(DOCS / "case.png"), full_page=True)
+        await context.close()
+
+
+async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, topics):
+    complaint_id, survey_id = uuid.uuid4(), uuid.uuid4()
+    token = secrets.token_urlsafe(24)
+    now = datetime.now(UTC)
+    # What follow-up and the notification service publish when a resolution is confirmed.
+    await produce(servers.kafka_bootstrap, topics.followup, [new_event(
+        "/e2e/followup", str(complaint_id), SurveyRequested(
+            survey_id=survey_id, complaint_id=complaint_id, callback_id=uuid.uuid4(), cycle=1,
+            customer={"name": "Li Na", "phone": "+86 138 0013 8000"}, requested_at=now,
+            reason=SurveyReason.SATISFIED,
+        ),
+    )])  # fmt: skip
+    await produce(servers.kafka_bootstrap, topics.notify, [new_event(
+        "/e2e/notify", str(complaint_id), SurveyInvited(
+            survey_id=survey_id, complaint_id=complaint_id, token_sha256=token_sha256(token),
+            expires_at=now + timedelta(days=14), at=now,
+        ),
+    )])  # fmt: skip
+    async with httpx.AsyncClient(timeout=15) as http:
+
+        async def known():
+            found = await http.get(f"{stack.satisfaction}/surveys/{token}")
+            return found.status_code == 200 and found.json()["status"] == "open"
+
+        await eventually(known, timeout=60)
+
+    async with browser() as chromium:
+        phone = await chromium.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+            java_script_enabled=False,
+        )  # fmt: skip
+        phone.set_default_timeout(TIMEOUT_MS)
+        page = await phone.new_page()
+        await page.goto(f"{stack.console}/surveys/{token}")
+        await page.get_by_label("Dissatisfied", exact=True).check()
+        await page.get_by_label("How quickly it was handled").check()
+        await page.get_by_label("Anything you would like to tell us?").fill("Far too slow.")
+        await page.screenshot(path=str(DOCS / "survey-phone.png"), full_page=True)
+        await page.get_by_role("button", name="Send my answer").click()
+        await expect(page.locator("#survey-state")).to_have_attribute("data-state", "thanks")
+        await page.goto(f"{stack.console}/surveys/{token}")
+        await expect(page.locator("#survey-state")).to_have_attribute("data-state", "answered")
+        await phone.close()
+
+
+async def test_the_embedded_form_files_one_complaint_on_a_double_click(stack):
+    description = f"The delivery never came ({uuid.uuid4().hex[:8]})."
+    async with browser() as chromium:
+        context = await chromium.new_context(viewport={"width": 600, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        await page.goto(f"{stack.console}/embed/complaint")
+        await page.get_by_label("Your name").fill("Chen Ming")
+        await page.get_by_label("Phone").fill("+86 139 0000 1111")
+        await page.get_by_label("What is it about?").select_option("delivery")
+        await page.get_by_label("What happened?").fill(description)
+        await page.get_by_role("button", name="Send").dblclick()
+        answer = page.locator("#complaint-answer")
+        await expect(answer).to_have_attribute("data-status", "received")
+        complaint_id = await answer.get_attribute("data-complaint")
+
+        # A claim for damages is not handled here: intake's reason and other channel shown.
+        await page.goto(f"{stack.console}/embed/complaint")
+        await page.get_by_label("Your name").fill("Chen Ming")
+        await page.get_by_label("Phone").fill("+86 139 0000 1111")
+        await page.get_by_label("What happened?").fill("I want damages for my ruined floor.")
+        await page.get_by_label("I claim damages").check()
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.get_by_text("Where to turn instead")).to_be_visible()
+        await context.close()
+
+    async with httpx.AsyncClient(timeout=15) as http:
+        listed = await http.get(f"{stack.intake}/complaints", params={"channel": "web"},
+                                headers={"X-API-Key": INTAKE_KEYS["web"]})  # fmt: skip
+        assert listed.status_code == 200, listed.text
+        filed = [c for c in listed.json()["items"] if c["description"] == description]
+        assert [c["complaint_id"] for c in filed] == [complaint_id]
