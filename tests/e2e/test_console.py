@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ from tests.support.processes import ServiceProcess
 from tests.support.servers import ROOT
 from tests.support.waiting import eventually
 
-DOCS = ROOT / "services" / "console" / "docs"
+DOCS = Path(ROOT) / "services" / "console" / "docs"
 SUPERVISOR = {"Authorization": f"Bearer {OPS_TOKENS['supervisor']}"}
 # Remote complaints open at the supervisor's rung (Wang Fang's queue); the acknowledgement
 # clock runs out in two seconds and does not climb, so the case sits breached in her queue.

@@ -1,7 +1,7 @@
 """call-backs are in a team's queue and can be taken by a person
 
 Revision ID: identity_assignment
-Revises: relay_delivery_v2
+Revises: consumer_parked_events
 Create Date: 2026-11-25 19:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "identity_assignment"
-down_revision = "relay_delivery_v2"
+down_revision = "consumer_parked_events"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 complaint and cycle; no trace of a clear token is left (call-back origins, outbox payloads)
 
 Revision ID: surveys_survey_id
-Revises: consumer_parked_events
+Revises: identity_assignment
 Create Date: 2026-11-25 19:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from shared.events.versions import legacy_survey_id, token_sha256
 
 revision = "surveys_survey_id"
-down_revision = "consumer_parked_events"
+down_revision = "identity_assignment"
 branch_labels = None
 depends_on = None
 
