@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.console.domain.staff import StaffMember
+from services.console.domain.words import N_
 
 
 @dataclass(frozen=True)
@@ -26,35 +27,39 @@ class CaseAction:
     fields: tuple[Field, ...] = ()
 
 
-REASON = Field("reason", "Reason")
-ACTIONS: tuple[CaseAction, ...] = (  # one action a line
-    CaseAction("take", "Take the case", "agent"),
-    CaseAction("acknowledge", "Acknowledge", "agent"),
-    CaseAction("investigate", "Record findings", "agent", (Field("findings", "Findings", "textarea"),)),  # noqa: E501
-    CaseAction("plan", "Record and tell the plan", "agent", (Field("plan", "Plan", "textarea"),)),
-    CaseAction("resolve", "Resolve", "agent", (
-        Field("resolution", "Resolution", "textarea"),
-        Field("compensation", "Compensation", required=False),
+REASON = Field("reason", N_("Reason"))
+ACTIONS: tuple[CaseAction, ...] = (
+    CaseAction("take", N_("Take the case"), "agent"),
+    CaseAction("acknowledge", N_("Acknowledge"), "agent"),
+    CaseAction("investigate", N_("Record findings"), "agent", (
+        Field("findings", N_("Findings"), "textarea"),
     )),
-    CaseAction("pause", "Pause the clocks", "agent", (REASON,)),
-    CaseAction("resume", "Resume the clocks", "agent", (REASON,)),
-    CaseAction("escalate", "Escalate", "agent", (REASON,)),
-    CaseAction("handover", "Hand over", "agent", (
-        Field("to_person", "To a colleague", "select-person", required=False),
-        Field("to_team", "Or back to a team's queue", "select-team", required=False),
+    CaseAction("plan", N_("Record and tell the plan"), "agent", (
+        Field("plan", N_("Plan"), "textarea"),
+    )),
+    CaseAction("resolve", N_("Resolve"), "agent", (
+        Field("resolution", N_("Resolution"), "textarea"),
+        Field("compensation", N_("Compensation"), required=False),
+    )),
+    CaseAction("pause", N_("Pause the clocks"), "agent", (REASON,)),
+    CaseAction("resume", N_("Resume the clocks"), "agent", (REASON,)),
+    CaseAction("escalate", N_("Escalate"), "agent", (REASON,)),
+    CaseAction("handover", N_("Hand over"), "agent", (
+        Field("to_person", N_("To a colleague"), "select-person", required=False),
+        Field("to_team", N_("Or back to a team's queue"), "select-team", required=False),
         REASON,
     )),
-    CaseAction("forward", "Forward to a department", "agent", (
-        Field("to_team", "Department", "select-department"),
+    CaseAction("forward", N_("Forward to a department"), "agent", (
+        Field("to_team", N_("Department"), "select-department"),
         REASON,
     )),
-    CaseAction("suspend", "Suspend", "supervisor", (
-        Field("outcome", "Outcome", "select-outcome"),
-        Field("note", "Note", required=False),
+    CaseAction("suspend", N_("Suspend"), "supervisor", (
+        Field("outcome", N_("Outcome"), "select-outcome"),
+        Field("note", N_("Note"), required=False),
     )),
-    CaseAction("end", "End", "supervisor", (
-        Field("outcome", "Outcome", "select-outcome"),
-        Field("note", "Note", required=False),
+    CaseAction("end", N_("End"), "supervisor", (
+        Field("outcome", N_("Outcome"), "select-outcome"),
+        Field("note", N_("Note"), required=False),
     )),
 )  # fmt: skip
 BY_NAME = {a.name: a for a in ACTIONS}

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from services.console.domain.words import N_
+
 LEVELS: tuple[tuple[str, str], ...] = (
-    ("very_satisfied", "Very satisfied: I would buy from you again"),
-    ("satisfied", "Satisfied: I would probably buy from you again"),
-    ("neutral", "Neither satisfied nor dissatisfied"),
-    ("resigned", "I put up with it, for now"),
-    ("dissatisfied", "Dissatisfied"),
-    ("very_dissatisfied", "Very dissatisfied: I will tell others"),
+    ("very_satisfied", N_("Very satisfied: I would buy from you again")),
+    ("satisfied", N_("Satisfied: I would probably buy from you again")),
+    ("neutral", N_("Neither satisfied nor dissatisfied")),
+    ("resigned", N_("I put up with it, for now")),
+    ("dissatisfied", N_("Dissatisfied")),
+    ("very_dissatisfied", N_("Very dissatisfied: I will tell others")),
 )
 LEVEL_NAMES = frozenset(name for name, _ in LEVELS)
 
 FACTOR_LABELS = {
-    "speed": "How quickly it was handled",
-    "attitude": "The staff's attitude",
-    "solution": "The solution",
-    "compensation": "The compensation",
-    "communication": "How we kept you informed",
-    "follow_up": "The follow-up",
-    "product": "The product itself",
-    "other": "Something else",
+    "speed": N_("How quickly it was handled"),
+    "attitude": N_("The staff's attitude"),
+    "solution": N_("The solution"),
+    "compensation": N_("The compensation"),
+    "communication": N_("How we kept you informed"),
+    "follow_up": N_("The follow-up"),
+    "product": N_("The product itself"),
+    "other": N_("Something else"),
 }
