@@ -9,6 +9,7 @@ complaint on a double click, and shows intake's rejection reason."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from shared.events.notify import SurveyInvited
 from shared.events.versions import token_sha256
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.e2e.test_followup import produce
-from tests.support.browser import TIMEOUT_MS, browser
+from tests.support.browser import TIMEOUT_MS, browser, serious_violations
 from tests.support.identity import AUDIENCE, ISSUER, issuer_for_tests
 from tests.support.processes import ServiceProcess
 from tests.support.servers import ROOT
@@ -139,6 +140,10 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         top = page.locator("table.queue tbody tr").first
         await expect(top).to_have_attribute("data-case", cid)
         await expect(top).to_have_class("urgency-breached")
+        # countdown.js runs under the page's policy: the deadline becomes the time past it.
+        await expect(top.locator("time.countdown")).to_have_text(
+            re.compile(r"^-\d+[dhm] \d+[hms]$")
+        )
         DOCS.mkdir(exist_ok=True)
         await page.screenshot(path=str(DOCS / "queue.png"), full_page=True)
         await top.get_by_role("link").click()
@@ -168,6 +173,18 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         await page.goto(f"{stack.console}/cases/{cid}")
         await page.screenshot(path=str(DOCS / "case.png"), full_page=True)
         await context.close()
+
+        # The staff pages pass axe-core's WCAG 2 A/AA rules (serious and critical).
+        checked = await chromium.new_context(bypass_csp=True)
+        checked.set_default_timeout(TIMEOUT_MS)
+        page = await checked.new_page()
+        await page.goto(f"{stack.console}/signin")
+        assert await serious_violations(page) == []
+        await sign_in(page, stack.console, "Wang Fang")
+        assert await serious_violations(page) == []
+        await page.goto(f"{stack.console}/cases/{cid}")
+        assert await serious_violations(page) == []
+        await checked.close()
 
 
 async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, topics):
@@ -202,8 +219,21 @@ async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, top
             java_script_enabled=False,
         )  # fmt: skip
         phone.set_default_timeout(TIMEOUT_MS)
+        checked = await chromium.new_context(viewport={"width": 390, "height": 844},
+                                             bypass_csp=True)  # fmt: skip
+        page = await checked.new_page()
+        await page.goto(f"{stack.console}/surveys/{token}")
+        assert await serious_violations(page) == []
+        await checked.close()
+
         page = await phone.new_page()
         await page.goto(f"{stack.console}/surveys/{token}")
+        # By keyboard: the first level is reached with Tab and chosen with Space.
+        await page.get_by_label("Very satisfied: I would buy from you again").focus()
+        await page.keyboard.press("Space")
+        await expect(
+            page.get_by_label("Very satisfied: I would buy from you again")
+        ).to_be_checked()
         await page.get_by_label("Dissatisfied", exact=True).check()
         await page.get_by_label("How quickly it was handled").check()
         await page.get_by_label("Anything you would like to tell us?").fill("Far too slow.")
@@ -218,6 +248,12 @@ async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, top
 async def test_the_embedded_form_files_one_complaint_on_a_double_click(stack):
     description = f"The delivery never came ({uuid.uuid4().hex[:8]})."
     async with browser() as chromium:
+        checked = await chromium.new_context(bypass_csp=True)
+        page = await checked.new_page()
+        await page.goto(f"{stack.console}/embed/complaint")
+        assert await serious_violations(page) == []
+        await checked.close()
+
         context = await chromium.new_context(viewport={"width": 600, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         page = await context.new_page()

@@ -52,11 +52,18 @@ class Platform:
     async def close(self) -> None:
         await self.http.aclose()
 
+    def _service(self, url: str) -> str:
+        for name in ("intake", "escalation", "followup", "satisfaction", "notify"):
+            if url.startswith(getattr(self.settings, f"{name}_url")):
+                return name
+        return "a service"
+
     async def _call(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
             answer = await self.http.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(503, f"service unavailable ({type(exc).__name__})") from None
+            service = self._service(url)
+            raise ApiError(503, f"{service} did not answer ({type(exc).__name__})") from None
         if answer.status_code >= 400:
             try:
                 body = answer.json()
