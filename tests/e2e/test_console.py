@@ -228,7 +228,7 @@ async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, top
 
         page = await phone.new_page()
         await page.goto(f"{stack.console}/surveys/{token}")
-        # By keyboard: the first level is reached with Tab and chosen with Space.
+        # By keyboard: a level, once focused, is chosen with Space.
         await page.get_by_label("Very satisfied: I would buy from you again").focus()
         await page.keyboard.press("Space")
         await expect(
