@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from services.console.domain.actions import BY_NAME, body_of
+from services.console.domain.overview import Overview, overview
 from services.console.domain.staff import StaffMember
 from services.console.domain.work import QueueCase, QueueFilters, by_nearest_deadline
 from services.console.store.platform import ApiError, Platform
@@ -96,3 +98,23 @@ async def act_on_case(
     if chosen is None or not person.at_least(chosen.role):
         raise NotOffered(action)
     return await platform.act(token, complaint_id, action, body_of(chosen, form))
+
+
+async def supervisor_overview(
+    platform: Platform, token: str, time_zone: str, now: datetime, ladder: tuple[str, ...]
+) -> tuple[Overview, list[str]]:
+    """The figures; what a service could not give is named and left out."""
+    cases, sla, satisfaction = await asyncio.gather(
+        platform.all_cases(token), platform.sla(token), platform.satisfaction_summary(token),
+        return_exceptions=True,
+    )  # fmt: skip
+    found = [cases, sla, satisfaction]
+    for r in found:
+        if isinstance(r, BaseException) and not isinstance(r, ApiError):
+            raise r
+    problems = [str(r) for r in found if isinstance(r, ApiError)]
+    listed, complete = cases if isinstance(cases, tuple) else ([], False)
+    return overview(
+        listed, complete, sla if isinstance(sla, dict) else None,
+        satisfaction if isinstance(satisfaction, dict) else None, time_zone, now, ladder,
+    ), problems  # fmt: skip

@@ -184,6 +184,12 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         assert await serious_violations(page) == []
         await page.goto(f"{stack.console}/cases/{cid}")
         assert await serious_violations(page) == []
+        # The supervisor's overview: the case is open and breached today.
+        await page.get_by_role("link", name="Overview").click()
+        await expect(page.locator("#breaches-today")).not_to_have_text("0")
+        await expect(page.locator("#open-cases")).to_have_text("1")
+        assert await serious_violations(page) == []
+        await page.screenshot(path=str(DOCS / "overview.png"), full_page=True)
         await checked.close()
 
 

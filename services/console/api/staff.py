@@ -278,3 +278,18 @@ async def act(
             status_code=exc.status if exc.status < 500 else 502,
         )
     return RedirectResponse(f"/cases/{complaint_id}?done={action}", status_code=303)
+
+
+@router.get("/overview", response_class=HTMLResponse)
+async def supervisor_overview(
+    request: Request, person: Person, services: Services, settings: Settings
+) -> Response:
+    if not person.at_least("supervisor"):
+        return render(request, "error.html", 403, message="The overview is for supervisors.")
+    figures, problems = await usecases.supervisor_overview(
+        services, _token(request), settings.time_zone, datetime.now(UTC), LEVELS
+    )
+    if any(p.startswith("401") for p in problems):
+        return _signed_out(request)
+    return render(request, "overview.html", o=figures, problems=problems,
+                  dashboard=f"{settings.satisfaction_url}/dashboard")  # fmt: skip

@@ -96,6 +96,28 @@ class Platform:
         )
         return page["items"]
 
+    async def all_cases(self, token: str, pages: int = 5) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``pages`` pages of 200 cases; the flag says whether that was all of them."""
+        found: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(pages):
+            params = {"limit": "200"} | ({"cursor": cursor} if cursor else {})
+            page = await self._call("GET", f"{self.settings.escalation_url}/cases",
+                                    params=params, headers=self._bearer(token))  # fmt: skip
+            found += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return found, True
+        return found, False
+
+    async def sla(self, token: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.settings.escalation_url}/stats/sla",
+                                headers=self._bearer(token))  # fmt: skip
+
+    async def satisfaction_summary(self, token: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.settings.satisfaction_url}/reports/summary",
+                                headers=self._bearer(token))  # fmt: skip
+
     async def case(self, token: str, complaint_id: str) -> dict[str, Any]:
         return await self._call(
             "GET",
