@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console.api import customers, staff
+from services.console.api import callbacks, customers, staff
 from services.console.api.pages import build_templates, render
 from services.console.api.security import FormTokens, SecurityHeaders
 from services.console.settings import ConsoleSettings
@@ -48,6 +48,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, embed_ancestors=settings.embed_ancestors)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(staff.router)
+    app.include_router(callbacks.router)
     app.include_router(customers.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -98,3 +98,21 @@ def test_staff_pages_need_a_sign_in() -> None:
     with client() as http:
         answer = http.get("/work", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/signin")
+
+
+def test_a_call_outcome_in_the_api_s_terms() -> None:
+    from services.console.domain.callbacks import FormProblem, outcome_body, reschedule_body
+
+    unhappy = {"result": "not_satisfied", "customer_words": " still leaks ", "note": ""}
+    assert outcome_body(unhappy) == {"reached": True, "satisfied": False,
+                                     "customer_words": "still leaks"}  # fmt: skip
+    assert outcome_body({"result": "not_reached", "customer_words": "x"}) == {"reached": False}
+    for bad in ({}, {"result": "maybe"}):
+        try:
+            outcome_body(bad)
+        except FormProblem as exc:
+            assert exc.field == "result"
+        else:
+            raise AssertionError("accepted")
+    moved = reschedule_body({"due_at": "2026-11-26T09:30", "reason": "at work"}, "Asia/Shanghai")
+    assert moved == {"due_at": "2026-11-26T09:30:00+08:00", "reason": "at work"}

@@ -140,6 +140,16 @@ class Platform:
         )
         return page["items"]
 
+    async def callback(self, token: str, callback_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.settings.followup_url}/callbacks/{callback_id}",
+                                headers=self._bearer(token))  # fmt: skip
+
+    async def act_on_callback(
+        self, token: str, callback_id: str, action: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        url = f"{self.settings.followup_url}/callbacks/{callback_id}/{action}"
+        return await self._call("POST", url, json=body, headers=self._bearer(token))
+
     async def messages(self, token: str, complaint_id: str) -> list[dict[str, Any]]:
         page = await self._call(
             "GET",
