@@ -56,6 +56,19 @@ modes:
       plan: {within: 2d, met_by: plan}
 """
 
+# The check-up call falls due a second after the resolution.
+FOLLOWUP_POLICY = """
+version: e2e-console
+callback:
+  after_resolution: 1s
+  tier_factors: {VIP: 0.5, A: 0.5}
+  major_factor: 0.5
+  remedial_after: 0.5s
+  overdue_after: 1h
+attempts: {max: 3, spacing: [1s]}
+retention: {tiers: {A: 11, B: 6, C: 1}, review_grace: 1s, after_drop: 1h}
+"""
+
 
 @dataclass
 class Stack:
@@ -72,7 +85,8 @@ async def stack(start_service, servers, topics, tmp_path) -> AsyncIterator[Stack
     escalation = await start_service(
         "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
     )
-    followup = await start_service("followup")
+    (tmp_path / "followup.yaml").write_text(FOLLOWUP_POLICY)
+    followup = await start_service("followup", FOLLOWUP_POLICY_FILE=str(tmp_path / "followup.yaml"))
     satisfaction = await start_service("satisfaction")
     # The console signs people in with the test issuer's key (its development sign-in).
     keys = tmp_path / "issuer"
@@ -172,6 +186,42 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         await expect(timeline).to_contain_text("Billing is Li Wei's")
         await page.goto(f"{stack.console}/cases/{cid}")
         await page.screenshot(path=str(DOCS / "case.png"), full_page=True)
+
+        # The findings, the plan, then the resolution.
+        findings = page.locator("form[data-action=investigate]")
+        await findings.get_by_label("Findings").fill("Charged twice by the payment provider.")
+        await findings.get_by_role("button").click()
+        await expect(page.locator("#case-status")).to_have_text("investigating")
+        plan = page.locator("form[data-action=plan]")
+        await plan.get_by_label("Plan").fill("Refund the second charge within 3 days.")
+        await plan.get_by_role("button").click()
+        await expect(page.locator("#case-status")).to_have_text("plan_recorded")
+        resolve = page.locator("form[data-action=resolve]")
+        await resolve.get_by_label("Resolution").fill("Refunded.")
+        await resolve.get_by_role("button").click()
+        await expect(page.locator("#case-status")).to_have_text("resolved")
+
+        # The check-up call appears in Li Wei's queue (the call-back desk's); not satisfied,
+        # the case is reopened.
+        async def call_listed():
+            await page.goto(f"{stack.console}/work")
+            return await page.locator("a[href^='/callbacks/']").count() > 0
+
+        await eventually(call_listed, timeout=60)
+        await page.locator("a[href^='/callbacks/']").first.click()
+        await page.locator("form[data-action=take] button").click()
+        await expect(page.locator("#callback-assignee")).to_have_text("Li Wei")
+        outcome = page.locator("form[data-action=outcome]")
+        await outcome.get_by_label("Reached, not satisfied").check()
+        await outcome.get_by_label("The customer's words").fill("The refund never arrived.")
+        await outcome.get_by_role("button").click()
+        await expect(page.locator(".done")).to_be_visible()
+
+        async def reopened():
+            await page.goto(f"{stack.console}/cases/{cid}")
+            return (await page.locator("#case-status").inner_text()) == "reopened"
+
+        await eventually(reopened, timeout=60)
         await context.close()
 
         # The staff pages pass axe-core's WCAG 2 A/AA rules (serious and critical).
