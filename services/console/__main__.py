@@ -9,5 +9,6 @@ from shared.logs import configure_logging
 if __name__ == "__main__":
     settings = ConsoleSettings()
     configure_logging(settings.log_level)
+    # No access log: a survey link's path is its credential, and logs never hold one.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=True)  # fmt: skip
+                proxy_headers=True, access_log=False)  # fmt: skip
