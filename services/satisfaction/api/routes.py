@@ -20,7 +20,9 @@ from services.satisfaction.api.schemas import (
 from services.satisfaction.domain.levels import clean_factors, parse_level
 from services.satisfaction.domain.surveys import AlreadyAnswered, Expired
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.ops_auth import Principal, Role, require
+from shared.web.types import IsoDate
 
 router = APIRouter()
 
@@ -123,7 +125,7 @@ async def show_survey(token: Annotated[str, Path(max_length=200)], request: Requ
     status_code=201,
     response_model=Recorded,
     tags=["surveys"],
-    responses={404: {}, 409: {}, 410: {}, 413: {}, 422: {}, 503: {}},
+    responses=responses(409, 410),
 )
 async def answer_survey(
     token: Annotated[str, Path(max_length=200)], body: AnswerIn, request: Request
@@ -138,7 +140,7 @@ async def answer_survey(
     status_code=201,
     response_model=Recorded,
     tags=["surveys"],
-    responses={401: {}, 403: {}, 404: {}, 409: {}, 410: {}, 422: {}, 503: {}},
+    responses=responses(404, 409, 410),
 )
 async def record_by_agent(
     body: AgentAnswerIn, request: Request, who: Annotated[Principal, require(Role.AGENT)]
@@ -168,8 +170,8 @@ def period(request: Request, start: date | None, end: date | None) -> tuple[date
     return start, end
 
 
-FromQ = Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive")]
-ToQ = Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive")]
+FromQ = Annotated[IsoDate | None, Query(alias="from", description="First day (UTC), inclusive")]
+ToQ = Annotated[IsoDate | None, Query(alias="to", description="Last day (UTC), inclusive")]
 
 
 Staff = Annotated[Principal, require(Role.AGENT)]
