@@ -3,6 +3,7 @@ the app itself."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,7 +37,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
                   openapi_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.templates = build_templates(settings.time_zone)
-    secret = settings.session_secret.get_secret_value()
+    secret = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
     app.state.form_tokens = FormTokens(secret)
     # Starlette's session cookie: signed (itsdangerous), HttpOnly, SameSite=Lax, Secure when
     # served over TLS.

@@ -4,9 +4,7 @@ calling the services' HTTP APIs with the signed-in person's token."""
 
 from __future__ import annotations
 
-import secrets
-
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,9 +22,15 @@ class ConsoleSettings(BaseSettings):
     # The web channel's intake API key: the embedded complaint form posts as the web channel,
     # and the case page reads the complaint as the customer gave it.
     intake_api_key: SecretStr = SecretStr("")
+    # production (ENVIRONMENT or APP_ENV, as for the services): a session secret of at least
+    # 32 characters is required, and the development sign-in is refused.
+    environment: str = Field(
+        default="development",
+        validation_alias=AliasChoices("environment", "ENVIRONMENT", "APP_ENV"),
+    )
     # Signs the session cookie and the embedded form's tokens. Random per process when unset
-    # (sign-ins then do not survive a restart, nor work across replicas): set it in production.
-    session_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # in development (sign-ins then do not survive a restart, nor work across replicas).
+    session_secret: SecretStr = SecretStr("")
     session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
     # Secure cookies: on whenever the console is served over TLS (directly or behind a proxy).
     secure_cookies: bool = False
@@ -59,3 +63,14 @@ class ConsoleSettings(BaseSettings):
         default="",
         validation_alias=AliasChoices("staff_directory_file", "STAFF_DIRECTORY_FILE"),
     )
+
+    @model_validator(mode="after")
+    def _production(self) -> ConsoleSettings:
+        if self.environment.lower() == "production":
+            if len(self.session_secret.get_secret_value()) < 32:
+                raise ValueError("CONSOLE_SESSION_SECRET: at least 32 characters in production")
+            if self.dev_signin:
+                raise ValueError(
+                    "CONSOLE_DEV_SIGNIN: the development sign-in is refused in production"
+                )
+        return self

@@ -116,3 +116,15 @@ def test_a_call_outcome_in_the_api_s_terms() -> None:
             raise AssertionError("accepted")
     moved = reschedule_body({"due_at": "2026-11-26T09:30", "reason": "at work"}, "Asia/Shanghai")
     assert moved == {"due_at": "2026-11-26T09:30:00+08:00", "reason": "at work"}
+
+
+def test_production_wants_a_session_secret_and_no_development_sign_in() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET"):
+        ConsoleSettings(environment="production")
+    with pytest.raises(ValidationError, match="CONSOLE_DEV_SIGNIN"):
+        ConsoleSettings(environment="production", session_secret="x" * 32, dev_signin=True)
+    kept = ConsoleSettings(environment="production", session_secret="x" * 32)
+    assert "x" * 32 not in repr(kept)
