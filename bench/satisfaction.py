@@ -56,7 +56,7 @@ def start_service(dsn: str, prefix: str) -> tuple[subprocess.Popen, str]:
         "KAFKA_TOPIC_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
         "SATISFACTION_ALERT_CHECK_SECONDS": "3600",
-        "OPS_TOKENS": f"supervisor:{BENCH_TOKEN}",
+        "OPS_TOKENS": f"duty-wang:{BENCH_TOKEN}",  # a supervisor of the staff directory
     }
     os.makedirs(os.path.join(ROOT, ".local"), exist_ok=True)
     with open(os.path.join(ROOT, ".local", "bench-satisfaction.log"), "wb") as log:

@@ -186,7 +186,7 @@ def main(settings: SatisfactionSettings) -> None:
 
 
 async def rederive(settings: SatisfactionSettings) -> int:
-    engine = create_engine(settings.database_url, 1)
+    engine = create_engine(settings.database_url.get_secret_value(), 1)
     try:
         async with session_factory(engine).begin() as session:
             return await usecases.rederive_rollups(session)

@@ -33,9 +33,9 @@ def recorded(**changes) -> dict:
 
 
 def test_a_reader_ignores_fields_it_does_not_know() -> None:
-    with pytest.raises(ValidationError):
-        SurveyRecorded.model_validate(recorded(mood="grumpy"))  # producers stay strict
     assert read(SurveyRecorded, recorded(mood="grumpy")).cycle == 2
+    with pytest.raises(ValidationError):
+        read(SurveyRecorded, recorded(cycle=0))  # what it knows is still checked
 
 
 def test_version_one_is_told_by_its_token() -> None:
