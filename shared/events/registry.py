@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events import activity, followup, handling, intake, notify, satisfaction
+from shared.events import activity, followup, handling, intake, ledger, notify, satisfaction
 from shared.events.common import EventData
 
 # Each contract module and the topic (an attribute of ``Topics``) its events travel on.
@@ -15,6 +15,7 @@ _MODULES = {
     satisfaction: "satisfaction",
     notify: "notify",
     activity: "activity",
+    ledger: "ledger",
 }
 
 EVENT_TYPES: dict[str, type[EventData]] = {}
