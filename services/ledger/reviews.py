@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.deps import Deps
 from services.ledger.domain.entry import LedgerEntry, Status
-from services.ledger.domain.review import report_clock, reminder_at
+from services.ledger.domain.review import reminder_at, report_clock
 from services.ledger.store import repository as repo
 from shared import timers
 from shared.events.ledger import (
@@ -213,10 +213,15 @@ async def record(
             root_cause_group=cause.group,
             summary=wanted.summary,
             actions=[
-                ReviewAction(action_id=r["id"], kind=r["kind"], description=r["description"],
-                             owner=r["owner"], due_at=r["due_at"])
+                ReviewAction(
+                    action_id=r["id"],
+                    kind=r["kind"],
+                    description=r["description"],
+                    owner=r["owner"],
+                    due_at=r["due_at"],
+                )
                 for r in rows
-            ],  # fmt: skip
+            ],
             by=by,
             by_name=by_name,
             at=now,
@@ -278,9 +283,7 @@ def timer_handlers(deps: Deps):
         if review["went_overdue_at"] is not None:
             return
         now = datetime.now(UTC)
-        await repo.upsert_review(
-            session, complaint_id, {"went_overdue_at": now, "updated_at": now}
-        )
+        await repo.upsert_review(session, complaint_id, {"went_overdue_at": now, "updated_at": now})
         await deps.publish(
             session,
             str(complaint_id),

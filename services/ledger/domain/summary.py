@@ -99,10 +99,7 @@ def satisfaction(entries: list[LedgerEntry], targets: Targets) -> dict[str, Any]
 
 def dissatisfaction_factors(entries: list[LedgerEntry], targets: Targets) -> dict[str, Any]:
     unhappy = [
-        a
-        for e in entries
-        for a in e.satisfaction
-        if a["score"] < targets.satisfied_min_score
+        a for e in entries for a in e.satisfaction if a["score"] < targets.satisfied_min_score
     ]
     named = Counter(f for a in unhappy for f in set(a["factors"]))
     top = sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))[: targets.top_factors]

@@ -133,8 +133,9 @@ actions = sa.Table(
     "review_actions",
     metadata,
     sa.Column("id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("complaint_id", UUID(as_uuid=True), sa.ForeignKey("reviews.complaint_id"),
-              nullable=False),  # fmt: skip
+    sa.Column(
+        "complaint_id", UUID(as_uuid=True), sa.ForeignKey("reviews.complaint_id"), nullable=False
+    ),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("owner", sa.Text, nullable=False),
