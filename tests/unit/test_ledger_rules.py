@@ -119,8 +119,9 @@ def test_fold_does_not_depend_on_the_order_across_topics():
 
 
 def test_status_rejected_reopened_closed():
-    rejected = folded([("complaint.rejected", {"received_at": at(0), "channel": "hotline",
-                       "category": "x", "customer": {"id": "c"}, "reason": "in_litigation"})])  # fmt: skip
+    data = {"received_at": at(0), "channel": "hotline", "category": "x",
+            "customer": {"id": "c"}, "reason": "in_litigation"}  # fmt: skip
+    rejected = folded([("complaint.rejected", data)])
     assert rejected.status == Status.REJECTED and rejected.rejection_reason == "in_litigation"
     entry = folded(lifecycle(uuid.uuid4())[:9])
     assert entry.status == Status.RESOLVED
@@ -186,7 +187,7 @@ def hand_built() -> list[LedgerEntry]:
             clocks={"acknowledge": True, "investigate": True, "plan": False},
             answers=[("dissatisfied", 2, ["speed", "attitude"]), ("satisfied", 5, [])],
             customer="c-rep",
-        ),  # fmt: skip
+        ),
         # 3: still open, already breached its acknowledgement clock
         e(3, severity="major", breached=["acknowledge"], customer="c-rep"),
         # 4: open, nothing breached yet
@@ -244,7 +245,8 @@ def test_targets_are_configuration():
 
 def test_month_end_flags_only_unresolved_complaints_received_before_the_end():
     end = midnight(date(2026, 12, 1), SHANGHAI)
-    entries = hand_built() + [
+    entries = [
+        *hand_built(),
         e(40),  # received after the month end
         e(8, closed=True),
         e(9, resolved=True),
