@@ -238,12 +238,15 @@ async def print_summary(_: Agent, sessions: SessionsDep, summary_id: uuid.UUID) 
 # ---- reviews ------------------------------------------------------------------------------
 
 
+_DERIVED = {"report_state", "overdue", "actions"}
+
+
 def _review_out(review: dict[str, Any]) -> ReviewOut:
     now = datetime.now(UTC)
     state = report_state(review["report_due_at"], review["recorded_at"],
                          review["went_overdue_at"])  # fmt: skip
     return ReviewOut(
-        **{k: review.get(k) for k in ReviewOut.model_fields if k in review},
+        **{k: review[k] for k in ReviewOut.model_fields if k in review and k not in _DERIVED},
         report_state=state.value,
         overdue=is_overdue(review["report_due_at"], review["recorded_at"], now),
         actions=review.get("actions", []),
