@@ -2,3 +2,4 @@ CREATE DATABASE intake;
 CREATE DATABASE escalation;
 CREATE DATABASE followup;
 CREATE DATABASE satisfaction;
+CREATE DATABASE ledger;

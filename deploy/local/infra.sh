@@ -38,7 +38,7 @@ pg_locate
 PG_PORT=${LOCAL_PG_PORT:-54320}
 PG_USER=complaints
 PG_PASSWORD=complaints
-DATABASES=(intake escalation followup satisfaction)
+DATABASES=(intake escalation followup satisfaction ledger)
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 
