@@ -28,7 +28,7 @@ def source_topics(topics: Topics) -> list[str]:
 def handlers(deps: Deps) -> dict[str, Handler]:
     async def on_event(session: AsyncSession, event: Envelope) -> None:
         complaint_id = uuid.UUID(str(event.data["complaint_id"]))
-        # Lock order everywhere: the review's timers, then the review, then the entry.
+        # Lock order everywhere: the review's timers, then the entry, then the review.
         if event.type in FINISHING or event.type in REOPENING:
             await reviews.lock_clock(session, complaint_id)
         entry = await repo.lock_entry(session, complaint_id)

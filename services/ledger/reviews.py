@@ -3,8 +3,9 @@ review the team records (root cause, corrective and preventive actions with owne
 dates) and the actions' reminders and overdue flags (durable timers).
 
 Lock order, everywhere: a subject's timers first (cancelled, then armed again as needed),
-then the review or action row, then the ledger entry. The timer scheduler holds a timer's
-row while its handler locks the review, so the other way round could deadlock with it."""
+then the ledger entry (the consumer), then the review or action row; recording a review reads
+the entry without locking it. The timer scheduler holds a timer's row while its handler locks
+the review, so taking the review before its timers could deadlock with it."""
 
 from __future__ import annotations
 
