@@ -11,6 +11,9 @@ few minutes of this test: only the ledger's calendar is anchored and scaled."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,12 +23,14 @@ import openpyxl
 import sqlalchemy as sa
 
 from services.ledger.domain.periods import month_label, next_due
+from services.ledger.domain.review import BUNDLED_TAXONOMY
 from shared.db import create_engine
 from shared.events.ledger import SummaryPeriod
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.support.kafka import read_until
+from tests.support.servers import ROOT
 from tests.support.waiting import eventually
 
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
@@ -219,3 +224,25 @@ async def test_a_month_of_complaints_gives_the_month_end_flags_and_the_summary(
          line[column["Compensation"]])
         for line in lines[1:]
     ] == [(str(c), site, status, comp) for c, site, status, comp in stored]  # fmt: skip
+
+
+def test_a_bad_taxonomy_stops_the_service_with_the_line_and_the_problem(tmp_path):
+    text = BUNDLED_TAXONOMY.read_text().replace("code: training_gap", "code: service_attitude")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "code: service_attitude" in t)
+    line = next(
+        i for i, t in enumerate(text.splitlines(), 1) if "code: service_attitude" in t and i > line
+    )
+    file = tmp_path / "causes.yaml"
+    file.write_text(text)
+    env = {**os.environ, "LEDGER_TAXONOMY_FILE": str(file)}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ledger"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"{file} line {line}: root_causes.3.code: " in done.stderr
+    assert "the code 'service_attitude' appears twice" in done.stderr

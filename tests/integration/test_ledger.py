@@ -373,7 +373,8 @@ def of_type(kind: str, key: str | None = None):
 async def test_reviews_their_report_clock_and_their_actions(servers, own_topics, ledger_db):
     topics = own_topics
     now = datetime.now(UTC).replace(microsecond=0)
-    late, prompt, still_open = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    late, prompt, still_open, reopened = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    reopen = event("case.reopened", reopened, {"at": iso(now), "round": 2, "reason": "leaks"})
     await produce(
         servers,
         [
@@ -383,6 +384,10 @@ async def test_reviews_their_report_clock_and_their_actions(servers, own_topics,
             (topics.intake, received(prompt, now - timedelta(hours=4))),
             *[(topics.handling, e) for e in handled(prompt, now - timedelta(hours=4))],
             (topics.intake, received(still_open, now - timedelta(hours=1))),
+            # Resolved, then reopened: no report is due until it is resolved again.
+            (topics.intake, received(reopened, now - timedelta(days=5))),
+            *[(topics.handling, e) for e in handled(reopened, now - timedelta(days=5))],
+            (topics.handling, reopen),
         ],
     )
     async with replica(servers, topics, ledger_db) as client:
@@ -485,7 +490,17 @@ async def test_reviews_their_report_clock_and_their_actions(servers, own_topics,
             f"/reviews/{prompt}/actions/{preventive['id']}/done", json={}, headers=AGENT
         )
         assert twice.status_code == 409
-    # A reopened complaint's report clock stops until it is resolved again.
+
+        async def reopened_known():
+            answer = await client.get(f"/ledger/{reopened}", headers=AGENT)
+            return answer.status_code == 200 and answer.json()["reopens"] == 1
+
+        await eventually(reopened_known)
+        clock = (await client.get(f"/reviews/{reopened}", headers=AGENT)).json()
+        assert clock["report_state"] == "not_due" and clock["report_due_at"] is None
+        future = body | {"actions": [body["actions"][1]]}
+        refused = await client.post(f"/reviews/{reopened}", json=future, headers=AGENT)
+        assert refused.status_code == 409 and "open" in refused.json()["detail"]
 
 
 def summary_of(records: list[Record], period: str, start: str) -> dict | None:
