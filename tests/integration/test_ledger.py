@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
 from services.ledger.app import create_app
-from services.ledger.domain.periods import month_label, next_due
+from services.ledger.domain.periods import midnight, month_label, next_due
 from services.ledger.settings import LedgerSettings
+from shared import timers
 from shared.db import create_engine
 from shared.events.envelope import Envelope
 from shared.events.ledger import SummaryPeriod
@@ -601,3 +602,52 @@ async def test_month_end_and_summaries_on_schedule_and_on_demand(servers, own_to
             lambda kept: len(kept) == 1,
             lambda r: r.value["data"].get("summary_id") == quarter["id"],
         )
+
+
+async def test_a_month_end_missed_while_nothing_ran_is_flagged_at_start(
+    servers, own_topics, ledger_db
+):
+    """The timer of last month's end fell due while no replica ran: the first replica to
+    start keeps it (reconciling the schedules does not replace it), fires it, and arms the
+    month after."""
+    topics = own_topics
+    now = datetime.now(UTC).replace(microsecond=0)
+    this_month = next_due(SummaryPeriod.MONTH, now, SHANGHAI)
+    last_start = (this_month.start - timedelta(days=1)).replace(day=1)
+    engine = create_engine(ledger_db, pool_size=1)
+    async with engine.begin() as conn:
+        await timers.arm(
+            conn,
+            "ledger.month_end",
+            "schedule:ledger.month_end:month",
+            this_month.at - timedelta(days=40),
+            {
+                "period": "month",
+                "start": last_start.isoformat(),
+                "end": this_month.start.isoformat(),
+                "at": midnight(this_month.start, SHANGHAI).isoformat(),
+            },
+        )
+    async with replica(servers, topics, ledger_db, summary_schedules=[]) as client:
+        label = month_label(last_start)
+        await read_until(
+            servers.kafka_bootstrap,
+            topics.ledger,
+            lambda kept: len(kept) == 1,
+            of_type("ledger.month_end_flagged", f"month-end:{label}"),
+        )
+        listed = await client.get(f"/month-end/{label}", headers=AGENT)
+        assert listed.status_code == 200 and listed.json()["count"] == 0
+    async with engine.connect() as conn:
+        pending = (
+            await conn.execute(
+                sa.text(
+                    "SELECT due_at, payload FROM timers WHERE kind = 'ledger.month_end' "
+                    "AND fired_at IS NULL AND cancelled_at IS NULL"
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert [(due, payload["start"]) for due, payload in pending] == [
+        (this_month.at, this_month.start.isoformat())
+    ]
