@@ -44,9 +44,11 @@ class LedgerSettings(ServiceSettings):
     # Largest page of GET /ledger, and of a download (CSV, XLSX, print).
     max_page: int = Field(default=500, ge=1)
     max_export_rows: int = Field(default=100_000, ge=1)
-    # Tests and demos only: the calendar instant the ledger's clock shows at start, and how
-    # much faster than the wall clock it runs. Unset: the wall clock.
+    # Tests and demos only: the calendar instant the ledger's clock shows at the wall time
+    # ``clock_wall_start`` (default: when the process starts), and how much faster than the
+    # wall clock it runs. Unset: the wall clock.
     clock_anchor: datetime | None = None
+    clock_wall_start: datetime | None = None
     clock_scale: float = Field(default=1.0, gt=0)
 
     _durations = field_validator("review_report_within", "action_reminder_before", mode="before")(
@@ -75,7 +77,7 @@ class LedgerSettings(ServiceSettings):
             top_factors=self.top_factors,
         )
 
-    def clock(self, wall_start: datetime) -> SiteClock:
+    def clock(self, started: datetime) -> SiteClock:
         if self.clock_anchor is None:
             return SiteClock()
-        return SiteClock(self.clock_anchor, wall_start, self.clock_scale)
+        return SiteClock(self.clock_anchor, self.clock_wall_start or started, self.clock_scale)

@@ -513,9 +513,10 @@ def summary_of(records: list[Record], period: str, start: str) -> dict | None:
 
 
 async def test_month_end_and_summaries_on_schedule_and_on_demand(servers, own_topics, ledger_db):
-    """The schedules run on the ledger's own clock, anchored four calendar hours before the
-    next week or month end and running fast enough to reach both in seconds; the events are
-    consumed first (by a replica on the wall clock), so the figures are known in advance."""
+    """The schedules run on the ledger's own clock, anchored an hour (calendar) before the
+    next week or month end at a wall time a little ahead, and running fast enough to reach
+    both in seconds; the events are consumed first (by a replica on the wall clock), so the
+    figures are known in advance."""
     topics = own_topics
     now = datetime.now(UTC).replace(microsecond=0)
     ids = await seed(servers, topics, now)
@@ -527,16 +528,20 @@ async def test_month_end_and_summaries_on_schedule_and_on_demand(servers, own_to
         await eventually(complete)
         assert (await client.get("/month-end/2026-13", headers=AGENT)).status_code == 422
 
+    # One calendar hour before the first of the two ends, 15 s from now, whenever the
+    # replica is ready; both ends within about ten seconds more.
     week = next_due(SummaryPeriod.WEEK, now, SHANGHAI)
     month = next_due(SummaryPeriod.MONTH, now, SHANGHAI)
     first, last = min(week.at, month.at), max(week.at, month.at)
-    anchor = first - timedelta(hours=4)
-    scale = (last - anchor).total_seconds() / 6  # both within about six seconds
+    anchor = first - timedelta(hours=1)
+    scale = (last - anchor).total_seconds() / 10
+    wall_start = datetime.now(UTC) + timedelta(seconds=15)
     async with replica(
         servers,
         topics,
         ledger_db,
         clock_anchor=anchor,
+        clock_wall_start=wall_start,
         clock_scale=scale,
         summary_schedules=["week"],
     ) as client:

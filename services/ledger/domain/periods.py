@@ -97,9 +97,9 @@ def following(due: Due, zone: ZoneInfo) -> Due:
 @dataclass(frozen=True)
 class SiteClock:
     """What time it is for the ledger's calendar. Normally the wall clock; tests and demos
-    may anchor it elsewhere and run it faster (``LEDGER_CLOCK_ANCHOR``, ``LEDGER_CLOCK_SCALE``):
-    a month of calendar in minutes, no sleeping on wall time. Timers are armed at the wall
-    time ``to_wall`` gives for a calendar instant."""
+    may anchor it elsewhere and run it faster (``LEDGER_CLOCK_ANCHOR``, ``LEDGER_CLOCK_WALL_
+    START``, ``LEDGER_CLOCK_SCALE``): a month of calendar in seconds, no sleeping on wall
+    time. Timers are armed at the wall time ``to_wall`` gives for a calendar instant."""
 
     anchor: datetime | None = None  # the calendar instant at ``wall_start``
     wall_start: datetime | None = None
