@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.messaging import connectivity
+
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # Seven or more digits, optionally grouped by spaces, dots, dashes or brackets, with an
 # optional leading +: phone numbers in the formats customers type them. Not inside a word
@@ -53,6 +55,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    connectivity.install(handler)  # one line per Kafka outage, not aiokafka's every retry
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -57,7 +57,7 @@ def run_env(target_metadata: sa.MetaData) -> None:
 
 
 MESSAGING_TABLES = frozenset(
-    {"outbox", "outbox_shards", "outbox_relays", "ops_audit", "inbox", "timers"}
+    {"outbox", "outbox_shards", "outbox_relays", "ops_audit", "inbox", "timers", "parked_events"}
 )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, session_factory
 from shared.events.topics import Topics
-from shared.messaging.consumer import ConsumerRunner, Handler
+from shared.messaging.consumer import BatchHooks, ConsumerRunner, Handler
 from shared.messaging.kafka import KafkaLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -45,7 +45,9 @@ class Runtime:
             topics=Topics(settings.kafka_topic_prefix),
         )
 
-    def consumer(self, topics: list[str], handlers: dict[str, Handler]) -> ConsumerRunner:
+    def consumer(
+        self, topics: list[str], handlers: dict[str, Handler], hooks: BatchHooks | None = None
+    ) -> ConsumerRunner:
         return ConsumerRunner(
             topics=topics,
             group_id=self.settings.consumer_group,
@@ -54,6 +56,7 @@ class Runtime:
             kafka=self.kafka,
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
+            hooks=hooks,
         )
 
     def scheduler(self, handlers: Mapping[str, TimerHandler]) -> TimerScheduler:

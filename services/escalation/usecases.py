@@ -105,7 +105,8 @@ class Escalation:
         await self._record(session, case, events, now)
         log.info(
             "case opened" if events else "case waiting for contact data",
-            extra={"complaint_id": str(case.complaint_id), "level": case.level},
+            # "rung", not "level": that key is the log record's own severity.
+            extra={"complaint_id": str(case.complaint_id), "rung": case.level},
         )
 
     async def on_completed(self, session: AsyncSession, event: Envelope) -> None:

@@ -28,7 +28,9 @@ def policy_from(settings: SatisfactionSettings) -> ReportPolicy:
 def background_tasks(runtime: Runtime) -> list[Task]:
     settings: SatisfactionSettings = runtime.settings  # type: ignore[assignment]
     consume = runtime.consumer(
-        usecases.source_topics(runtime.topics), usecases.handlers(settings.escalation_ladder)
+        usecases.source_topics(runtime.topics),
+        usecases.handlers(settings.escalation_ladder),
+        hooks=usecases.LockOrder(),
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

@@ -19,6 +19,7 @@ from services.satisfaction.domain.contribution import (
     Survey,
     contribution,
     delta,
+    merge,
 )
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
 from services.satisfaction.store import repository as repo
@@ -83,8 +84,38 @@ async def change_complaint(
     return delta(before, contribution(known.facts, known.surveys, known.answers))
 
 
+_PENDING = "satisfaction.pending_rollups"  # session.info: increments gathered by a batch
+
+
 async def update(session: AsyncSession, complaint_id: uuid.UUID, change: Change) -> None:
-    await rollups.apply(session, await change_complaint(session, complaint_id, [change]))
+    found = await change_complaint(session, complaint_id, [change])
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        await rollups.apply(session, found)
+    else:
+        pending.append(found)
+
+
+class LockOrder:
+    """The consumer's batch hooks: row locks taken in one order by every transaction, so
+    two batches (two partitions, two replicas) never deadlock. First the facts rows of every
+    complaint in the batch, sorted by id; the handlers then add their rollup increments to
+    one sum, written at the end in key order (``rollups.apply`` sorts)."""
+
+    async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
+        ids = set()
+        for event in events:
+            if event.type in HANDLED:
+                try:
+                    ids.add(complaint_of(event))
+                except (KeyError, ValueError, TypeError):
+                    continue  # malformed: its handler fails and the runner parks it
+        await repo.lock_facts_in_order(session, sorted(ids))
+        session.info[_PENDING] = []
+
+    async def end(self, session: AsyncSession) -> None:
+        pending = session.info.pop(_PENDING, [])
+        await rollups.apply(session, merge(pending))
 
 
 def _answered(surveys: list[Survey], token: str) -> list[Survey]:

@@ -15,13 +15,14 @@ import typer
 
 from shared.cli.common import CliContext
 from shared.cli.outbox import app as outbox_app
+from shared.cli.parked import app as parked_app
 from shared.cli.timers import app as timers_app
 
 # The sub-apps, by the name that follows the service: python -m services.<name> <NAME> ...
 SUB_APPS: dict[str, typer.Typer] = {
     "outbox": outbox_app,
     "timers": timers_app,
-    # "parked": parked_app,  <- shared/cli/parked.py (parked consumer events) registers here
+    "parked": parked_app,
 }
 OPS_COMMANDS = frozenset({*SUB_APPS, "parked"})
 

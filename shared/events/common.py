@@ -46,9 +46,12 @@ class Severity(StrEnum):
 
 
 class EventData(BaseModel):
-    """Base of every event's ``data``: names its CloudEvents type and schema version."""
+    """Base of every event's ``data``: names its CloudEvents type and schema version.
 
-    model_config = ConfigDict(extra="forbid")
+    Readers are tolerant: a field this version does not know (a producer already upgraded)
+    is ignored, never a reason to refuse the event. Producers add fields compatibly."""
+
+    model_config = ConfigDict(extra="ignore")
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1

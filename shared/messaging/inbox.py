@@ -3,6 +3,8 @@ as the effect, so a redelivered event has no second effect."""
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,3 +20,11 @@ async def claim(session: AsyncSession, event: Envelope, topic: str) -> bool:
     """Record ``event`` as processed; False when it already was (a duplicate)."""
     result = await session.execute(_CLAIM, {"id": event.id, "topic": topic, "type": event.type})
     return result.first() is not None
+
+
+async def seen(session: AsyncSession, event_id: uuid.UUID) -> bool:
+    """Whether ``event_id`` was processed already (without claiming it)."""
+    found = await session.scalar(
+        sa.text("SELECT 1 FROM inbox WHERE event_id = :id"), {"id": event_id}
+    )
+    return found is not None

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from shared.runtime import Runtime, Task, lifespan
 from shared.settings import ServiceSettings
 from shared.web.admin_outbox import admin_outbox_router
+from shared.web.admin_parked import router as admin_parked_router
 from shared.web.admin_timers import admin_timers_router
 from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
@@ -41,5 +42,6 @@ def service_app(
     app.include_router(admin_outbox_router())
     app.include_router(admin_timers_router())  # a 404 in a service without timers
     app.include_router(router)
+    app.include_router(admin_parked_router)
     app.add_middleware(MetricsMiddleware)
     return app

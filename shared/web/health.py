@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.kafka import KafkaLink
+from shared.web.errors import field_error
 
 
 async def database_ready(engine: AsyncEngine, timeout: float = 2.0) -> bool:
@@ -52,6 +53,9 @@ def health_router(
         if checks is not None:
             for name, probe in checks(request).items():
                 probes[name] = lambda probe=probe: probe
+        unknown = sorted(set(only or ()) - set(probes))
+        if unknown:
+            raise field_error(("query", "only"), f"unknown check; one of {sorted(probes)}", unknown)
         wanted = [name for name in probes if only is None or name in only]
         found = await asyncio.gather(*(probes[name]() for name in wanted))
         results = dict(zip(wanted, found, strict=True))

@@ -16,12 +16,14 @@ from shared.messaging.kafka import KafkaLink
 from tests.support.kafka import read_until
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, records: list[tuple[str, bytes]], partition: int | None = None
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         for key, value in records:
-            await producer.send_and_wait(topic, value, key=key.encode())
+            await producer.send_and_wait(topic, value, key=key.encode(), partition=partition)
     finally:
         await producer.stop()
 
@@ -119,12 +121,18 @@ async def test_a_redelivered_event_has_one_effect(messaging_engine, servers, fre
     assert effects[str(first.id)] == 1 and effects[str(second.id)] == 1 and len(effects) == 3
 
 
-async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_moves_on(
+async def parked_rows(engine) -> list[dict]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.text("SELECT * FROM parked_events ORDER BY id"))
+        return [dict(r._mapping) for r in rows]
+
+
+async def test_a_failing_event_is_retried_then_parked_and_other_keys_move_on(
     messaging_engine, servers, fresh_topic
 ):
     await effects_table(messaging_engine)
-    key = str(uuid.uuid4())
-    bad, good = probe(key, -1), probe(key, 7)
+    bad, good = probe(str(uuid.uuid4()), -1), probe(str(uuid.uuid4()), 7)
+    junk_key = str(uuid.uuid4())
     attempts = 0
 
     async def handler(session, event: Envelope) -> None:
@@ -138,7 +146,8 @@ async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_move
     await produce(
         servers.kafka_bootstrap,
         fresh_topic,
-        [(key, bad.to_bytes()), (key, b"{not json"), (key, good.to_bytes())],
+        [(bad.subject, bad.to_bytes()), (junk_key, b"{not json"), (good.subject, good.to_bytes())],
+        0,  # one partition, one batch: the unparseable record sends it event by event at once
     )
     runner = ConsumerRunner(
         [fresh_topic],
@@ -150,27 +159,50 @@ async def test_a_failing_event_is_retried_then_dead_lettered_and_the_stream_move
         retry_backoff=0.05,
     )
 
-    async def good_applied() -> bool:
-        return str(good.id) in await count_effects(messaging_engine)
+    async def all_settled() -> bool:
+        return (
+            str(good.id) in await count_effects(messaging_engine)
+            and len(await parked_rows(messaging_engine)) == 2
+        )
 
-    await run_until(runner, good_applied)
+    await run_until(runner, all_settled)
     assert attempts == 3  # the first try and two retries
     assert await count_effects(messaging_engine) == {str(good.id): 1}
+    rows = {r["key"]: r for r in await parked_rows(messaging_engine)}
+    failing, poison = rows[bad.subject], rows[junk_key]
+    assert failing["status"] == poison["status"] == "parked"
+    assert failing["event_id"] == bad.id and failing["attempts"] == 3
+    assert failing["error_type"] == "RuntimeError"
+    assert failing["payload"] == bad.to_bytes()  # the exact record, for the redrive
+    assert poison["error_type"] == "PoisonEvent" and poison["attempts"] == 1
+    assert poison["payload"] == b"{not json" and poison["event_id"] is None
 
-    parked = await read_until(
+    # Their copies reach the dead-letter topic, naming the group that failed.
+    await run_until(runner, lambda: _dead_lettered(messaging_engine, 2))
+    copies = await read_until(
         servers.kafka_bootstrap,
         dead_letter(fresh_topic),
         lambda kept: len(kept) >= 2,
-        lambda r: r.key == key,
+        lambda r: r.key in (bad.subject, junk_key),
     )
-    failing, poison = parked
-    assert failing.value["id"] == str(bad.id)
-    assert failing.headers["dlq-error-type"] == b"RuntimeError"
-    assert b"negative sequence" in failing.headers["dlq-error-message"]
-    assert failing.headers["dlq-attempts"] == b"3"
-    assert failing.headers["dlq-original-topic"] == fresh_topic.encode()
-    assert poison.headers["dlq-error-type"] == b"PoisonEvent"
+    by_key = {c.key: c for c in copies}
+    assert by_key[bad.subject].value["id"] == str(bad.id)
+    headers = by_key[bad.subject].headers
+    assert headers["dlq-error-type"] == b"RuntimeError"
+    assert b"negative sequence" in headers["dlq-error-message"]
+    assert headers["dlq-attempts"] == b"3"
+    assert headers["dlq-original-topic"] == fresh_topic.encode()
+    assert headers["dlq-consumer-group"] == runner.group_id.encode()
+    assert by_key[junk_key].headers["dlq-error-type"] == b"PoisonEvent"
     await runner.kafka.close()
+
+
+async def _dead_lettered(engine, n: int) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            sa.text("SELECT count(*) FROM parked_events WHERE dead_lettered_at IS NOT NULL")
+        )
+    return found >= n
 
 
 async def test_events_without_a_handler_are_skipped(messaging_engine, servers, fresh_topic):
@@ -222,14 +254,17 @@ async def test_a_batch_shares_one_transaction_and_a_failure_in_it_costs_nothing(
     await effects_table(messaging_engine)
     key = str(uuid.uuid4())
     events = [probe(key, seq) for seq in range(20)]
-    events.insert(10, probe(key, -1))  # fails every time
+    events.insert(10, probe(str(uuid.uuid4()), -1))  # another key, fails every time
 
     async def handler(session, event: Envelope) -> None:
         await record_effect(session, event)
         if event.data["seq"] < 0:
             raise RuntimeError("cannot handle a negative sequence")
 
-    await produce(servers.kafka_bootstrap, fresh_topic, [(key, e.to_bytes()) for e in events])
+    # One partition: the failing event is in the same fetched batch as the others.
+    await produce(
+        servers.kafka_bootstrap, fresh_topic, [(e.subject, e.to_bytes()) for e in events], 0
+    )
     kafka = KafkaLink(servers.kafka_bootstrap, "t")
     runner = ConsumerRunner([fresh_topic], f"g-{uuid.uuid4().hex[:8]}", {"test.probe": handler},
                             session_factory(messaging_engine), kafka, max_retries=1,
@@ -244,9 +279,7 @@ async def test_a_batch_shares_one_transaction_and_a_failure_in_it_costs_nothing(
     async with messaging_engine.connect() as conn:
         order = (await conn.execute(sa.text("SELECT seq FROM effects ORDER BY id"))).scalars().all()
     assert order == list(range(20))
-    parked = await read_until(servers.kafka_bootstrap, dead_letter(fresh_topic),
-                              lambda kept: len(kept) >= 1, lambda r: r.key == key)  # fmt: skip
-    assert parked[0].value["id"] == str(events[10].id)
+    assert [r["event_id"] for r in await parked_rows(messaging_engine)] == [events[10].id]
     await runner.kafka.close()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import REGISTRY
 
+import shared.messaging.consumer
 import shared.messaging.outbox
 import shared.timers  # noqa: F401  (registers the metrics)
 
@@ -31,5 +32,5 @@ def test_every_alert_expression_uses_exported_metrics():
     assert {r["alert"] for r in rules} >= {"OutboxRowsParked", "TimersParkedAsFailed"}
     exported = exported_names()
     for rule in rules:
-        metrics = set(re.findall(r"\b((?:outbox|timers)_[a-z_]+)\b", rule["expr"]))
+        metrics = set(re.findall(r"\b((?:outbox|timers|consumer|kafka)_[a-z_]+)\b", rule["expr"]))
         assert metrics and metrics <= exported, (rule["alert"], metrics - exported)

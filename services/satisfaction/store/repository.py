@@ -40,6 +40,21 @@ async def lock_facts(session: AsyncSession, complaint_id: uuid.UUID) -> Facts:
     )
 
 
+async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
+    """Create and lock the facts rows of ``complaint_ids`` in the order given (sorted by the
+    caller): one statement, rows upserted in order, so concurrent batches queue instead of
+    deadlocking."""
+    if not complaint_ids:
+        return
+    stmt = insert(facts).values([{"complaint_id": cid} for cid in complaint_ids])
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[facts.c.complaint_id],
+            set_={"complaint_id": stmt.excluded.complaint_id},
+        )
+    )
+
+
 async def save_facts(session: AsyncSession, found: Facts) -> None:
     values = {name: getattr(found, name) for name in _FACT_FIELDS}
     values["breached"] = sorted(found.breached)
