@@ -2,9 +2,9 @@
 review the team records (root cause, corrective and preventive actions with owners and due
 dates) and the actions' reminders and overdue flags (durable timers).
 
-Lock order, everywhere: a subject's timers first (cancelled, then armed again as needed),
-then the ledger entry (the consumer), then the review or action row; recording a review reads
-the entry without locking it. The timer scheduler holds a timer's row while its handler locks
+Lock order, everywhere: the ledger entry (the consumer only; recording a review reads it
+without locking it), then a subject's timers (cancelled, then armed again as needed), then
+the review or action row. The timer scheduler holds a timer's row while its handler locks
 the review, so taking the review before its timers could deadlock with it."""
 
 from __future__ import annotations

@@ -39,6 +39,35 @@ async def lock_entry(session: AsyncSession, complaint_id: uuid.UUID) -> LedgerEn
     return LedgerEntry.from_row(dict(row))
 
 
+async def lock_entries_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
+    """Create and lock the entries of ``complaint_ids`` in the order given (sorted by the
+    caller): one statement, rows upserted in order, so concurrent batches queue instead of
+    deadlocking."""
+    if not complaint_ids:
+        return
+    statement = insert(entries).values(
+        [{"complaint_id": c, "status": "open"} for c in complaint_ids]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[entries.c.complaint_id],
+            set_={"complaint_id": statement.excluded.complaint_id},
+        )
+    )
+
+
+async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
+    """Lock the pending timers of ``subjects`` (of ``kind``), by id."""
+    if subjects:
+        await session.execute(
+            sa.text(
+                "SELECT id FROM timers WHERE subject = ANY(:subjects) AND kind = :kind "
+                "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id FOR UPDATE"
+            ),
+            {"subjects": subjects, "kind": kind},
+        )
+
+
 async def save_entry(session: AsyncSession, entry: LedgerEntry) -> None:
     values = entry.row()
     values.pop("complaint_id")

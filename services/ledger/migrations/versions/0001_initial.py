@@ -1,5 +1,5 @@
 """ledger entries, month-end runs and flags, summaries, reviews and actions; outbox, inbox,
-timers (v1 then v2)
+timers (v1 then v2), parked consumer events
 
 Revision ID: 0001
 Revises:
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.messaging.parked_tables import create_parked_tables_v1, drop_parked_tables_v1
 from shared.migrations import (
     create_messaging_tables_v1,
     create_messaging_tables_v2,
@@ -191,9 +192,11 @@ def upgrade() -> None:
     create_timer_table_v1(op)
     create_messaging_tables_v2(op)
     create_timer_table_v2(op)
+    create_parked_tables_v1(op)
 
 
 def downgrade() -> None:
+    drop_parked_tables_v1(op)
     drop_timer_table_v2(op)
     drop_messaging_tables_v2(op)
     drop_timer_table_v1(op)
