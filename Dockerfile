@@ -5,6 +5,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+# The demo staff directory; mount the real one and point STAFF_DIRECTORY_FILE at it.
+COPY deploy/local/staff.yaml ./deploy/local/staff.yaml
+ENV STAFF_DIRECTORY_FILE=/app/deploy/local/staff.yaml
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
 USER app
 # Every service binds 0.0.0.0 inside the container; ports: intake 8001, escalation 8002,

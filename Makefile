@@ -7,14 +7,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 INFRA := deploy/local/infra.sh
 
-.PHONY: help install up down status consume run test test-unit test-integration test-e2e lint fmt bench schemas clean
+.PHONY: help install up down status consume run test test-unit test-integration test-e2e lint fmt bench schemas chaos clean
 
 help:
 	@echo "make run      start the platform (infrastructure + services); Ctrl-C stops it"
 	@echo "make test     install, start the infrastructure, run lint and every test"
 	@echo "make bench    benchmarks (throughput, latency) with printed figures"
 	@echo "make up/down  start/stop the local Kafka and PostgreSQL"
-	@echo "make schemas  export the event JSON Schemas to schemas/"
+	@echo "make schemas  export the event JSON Schemas and AsyncAPI document to schemas/"
+	@echo "make chaos    the fault suite, full form, with its reconciliation"
 	@echo "make consume TOPIC=complaints.intake.v1   read a topic with Kafka's console consumer"
 
 install: $(STAMP)
@@ -29,7 +30,8 @@ $(STAMP): pyproject.toml
 
 up: install
 	@$(INFRA) up
-	@eval "$$($(INFRA) env)" && export KAFKA_BOOTSTRAP_SERVERS && $(PY) -m shared.messaging.admin
+	@eval "$$($(INFRA) env)" && export KAFKA_BOOTSTRAP_SERVERS KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS && \
+		$(PY) -m shared.messaging.admin
 
 down:
 	@$(INFRA) down
@@ -76,6 +78,16 @@ bench: install up
 
 schemas: install
 	@$(PY) -m shared.events.export schemas
+
+# The fault suite, full form: a private three-broker cluster, two replicas of every service,
+# broker and controller kill -9, a kill -9 storm, and PostgreSQL restarts only when this run
+# started PostgreSQL itself (a server found running may be shared: never restarted).
+chaos: install
+	@pg_owned=0; \
+	if [ -z "$${INTAKE_DATABASE_URL:-}" ] && ! $(INFRA) status | grep -q "postgres: running"; then pg_owned=1; fi; \
+	$(MAKE) --no-print-directory up && \
+	CHAOS_FORM=full CHAOS_RESTART_POSTGRES=$${CHAOS_RESTART_POSTGRES:-$$pg_owned} \
+		$(PY) -m pytest -p no:cacheprovider -q -s -m chaos tests/e2e/test_chaos.py
 
 clean: down
 	rm -rf .local $(VENV)

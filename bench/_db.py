@@ -17,6 +17,9 @@ ADMIN_DSN = os.environ.get(
     "BENCH_ADMIN_DSN", "postgresql://complaints:complaints@127.0.0.1:54320/postgres"
 )
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The local single broker: one copy of each topic (shared.messaging.admin defaults to 3/2).
+os.environ.setdefault("KAFKA_REPLICATION_FACTOR", "1")
+os.environ.setdefault("KAFKA_MIN_INSYNC_REPLICAS", "1")
 
 
 def async_url(dsn: str) -> str:

@@ -84,7 +84,7 @@ async def bench() -> None:
         settings = FollowupSettings(
             database_url=async_url(dsn), kafka_bootstrap_servers=KAFKA,
             kafka_topic_prefix=topics.prefix, policy_file=Path(policy.name),
-            ops_tokens=f"agent:{TOKEN}", log_level="WARNING", timer_max_sleep_seconds=5,
+            ops_tokens=f"frontline-li:{TOKEN}", log_level="WARNING", timer_max_sleep_seconds=5,
         )  # fmt: skip
         app = create_app(settings)
         conn = await asyncpg.connect(dsn)

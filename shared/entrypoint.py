@@ -14,10 +14,11 @@ from typing import Any
 import uvicorn
 
 from shared.cli import OPS_COMMANDS, run_cli
-from shared.config_files import ConfigError
+from shared.directory import directory_file, load_directory
 from shared.logs import configure_logging
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
+from shared.web.ops_auth import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,16 @@ def serve_or_migrate(
     args = parser.parse_args()
     settings = settings_cls()
     configure_logging(settings.log_level)
-    if check is not None:
-        try:
+    try:
+        # Every service reads the staff directory (who may call it, who owns what), and the
+        # development tokens name people of it.
+        directory = load_directory(directory_file(settings.staff_directory_file))
+        Authenticator.from_settings(settings, directory)
+        if check is not None:
             check(settings)
-        except ConfigError as exc:
-            print(f"{settings.service_name}: invalid configuration: {exc}", file=sys.stderr)
-            sys.exit(2)
+    except ValueError as exc:  # ConfigError included
+        print(f"{settings.service_name}: invalid configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
     if args.command in extra:
         upgrade(migrations, settings.database_url)
         extra[args.command](settings)

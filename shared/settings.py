@@ -38,8 +38,37 @@ class ServiceSettings(BaseSettings):
     timer_batch_size: int = Field(default=200, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
-    # Bearer tokens of the ops APIs, role:token pairs (see shared.web.ops_auth).
+    # Who may use the ops APIs (shared.web.ops_auth): OIDC bearer JWTs from the issuer, its
+    # keys at a JWKS URL or in a file (PEM public key or JWKS JSON); the person is `sub`.
+    auth_issuer: str = Field(
+        default="", validation_alias=AliasChoices("auth_issuer", "AUTH_ISSUER")
+    )
+    auth_audience: str = Field(
+        default="", validation_alias=AliasChoices("auth_audience", "AUTH_AUDIENCE")
+    )
+    auth_jwks_url: str = Field(
+        default="", validation_alias=AliasChoices("auth_jwks_url", "AUTH_JWKS_URL")
+    )
+    auth_public_key_file: str = Field(
+        default="", validation_alias=AliasChoices("auth_public_key_file", "AUTH_PUBLIC_KEY_FILE")
+    )
+    auth_name_claim: str = Field(
+        default="name", validation_alias=AliasChoices("auth_name_claim", "AUTH_NAME_CLAIM")
+    )
+    auth_roles_claim: str = Field(
+        default="roles", validation_alias=AliasChoices("auth_roles_claim", "AUTH_ROLES_CLAIM")
+    )
+    auth_algorithms: str = Field(
+        default="RS256,ES256", validation_alias=AliasChoices("auth_algorithms", "AUTH_ALGORITHMS")
+    )
+    # Development only: static bearer tokens, each naming a person of the staff directory
+    # (``person-id:token,...``; roles from the directory).
     ops_tokens: str = Field(default="", validation_alias=AliasChoices("ops_tokens", "OPS_TOKENS"))
+    # The staff directory (shared.directory); empty: the demo directory deploy/local/staff.yaml.
+    staff_directory_file: str = Field(
+        default="",
+        validation_alias=AliasChoices("staff_directory_file", "STAFF_DIRECTORY_FILE"),
+    )
     run_migrations: bool = True
     log_level: str = "INFO"
 

@@ -3,6 +3,7 @@ unit-only run starts no server."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -12,6 +13,11 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.databases import Databases
 from tests.support.servers import Servers, provide_servers
+
+# The test servers are a single broker: one copy of each topic (production defaults are 3/2).
+# Set here, before any fixture or service process reads them.
+os.environ.setdefault("KAFKA_REPLICATION_FACTOR", "1")
+os.environ.setdefault("KAFKA_MIN_INSYNC_REPLICAS", "1")
 
 
 @pytest.fixture(scope="session")

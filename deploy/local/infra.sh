@@ -4,6 +4,14 @@
 # both bound to 127.0.0.1. Every command is idempotent.
 #
 #   infra.sh up | down | status | kafka-up | kafka-down | pg-up | pg-down | env | fetch
+#   infra.sh pg-restart fast|immediate   (the fault suite's, for a server this checkout owns)
+#
+# A three-node KRaft cluster (each node broker + controller, a quorum of three) beside the
+# single broker, for fault tests: brokers on 127.0.0.1:19092-19094, controllers on
+# 19192-19194 (LOCAL_KAFKA_CLUSTER_PORT moves both), data in .local/kafka-cluster/:
+#
+#   infra.sh cluster-up | cluster-down | cluster-env | cluster-status
+#   infra.sh cluster-kill N (kill -9 node N) | cluster-start N | cluster-leader (active controller)
 #
 # Servers given from outside are used as they are and nothing is started:
 #   KAFKA_BOOTSTRAP_SERVERS          skips the local broker
@@ -26,8 +34,8 @@ KAFKA_LOG="$KAFKA_DIR/server.log"
 # As root the cluster belongs to the postgres user, who must be able to reach its folder: a
 # checkout under a private home (/root) cannot host it, so it goes under /var/lib then.
 pg_locate() {
-    PG_HOME="$LOCAL/postgres"
-    if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT"; then
+    PG_HOME="${LOCAL_PG_DIR:-$LOCAL/postgres}" # LOCAL_PG_DIR: a private, disposable server
+    if [ -z "${LOCAL_PG_DIR:-}" ] && [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT"; then
         PG_HOME="/var/lib/complaint-platform/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/postgres"
     fi
     PG_DATA="$PG_HOME/data"
@@ -166,6 +174,166 @@ kafka_down() {
     rm -f "$KAFKA_PID"
 }
 
+# ---------------------------------------------------------------- three-broker cluster
+
+CLUSTER_DIR=${LOCAL_KAFKA_CLUSTER_DIR:-$LOCAL/kafka-cluster}
+CLUSTER_PORT=${LOCAL_KAFKA_CLUSTER_PORT:-19092}
+CLUSTER_NODES=(1 2 3)
+
+node_dir() { echo "$CLUSTER_DIR/node-$1"; }
+node_port() { echo $((CLUSTER_PORT + $1 - 1)); }
+node_controller_port() { echo $((CLUSTER_PORT + 100 + $1 - 1)); }
+
+cluster_bootstrap() {
+    local n out=()
+    for n in "${CLUSTER_NODES[@]}"; do out+=("127.0.0.1:$(node_port "$n")"); done
+    (IFS=,; echo "${out[*]}")
+}
+
+cluster_node_config() {
+    local n=$1 voters=() c
+    for c in "${CLUSTER_NODES[@]}"; do voters+=("$c@127.0.0.1:$(node_controller_port "$c")"); done
+    cat <<EOF
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$(IFS=,; echo "${voters[*]}")
+listeners=PLAINTEXT://127.0.0.1:$(node_port "$n"),CONTROLLER://127.0.0.1:$(node_controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(node_port "$n")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$(node_dir "$n")/data
+auto.create.topics.enable=false
+num.partitions=6
+default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+EOF
+}
+
+node_running() {
+    local pid_file
+    pid_file="$(node_dir "$1")/kafka.pid"
+    [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
+
+node_ready() {
+    node_running "$1" || { log "cluster node $1 exited; see $(node_dir "$1")/server.log"; return 2; }
+    port_open "$(node_port "$1")" && grep -q "Kafka Server started" "$(node_dir "$1")/server.log" 2>/dev/null
+}
+
+node_start() { # node_start <n>: format its storage once, start it, do not wait
+    local n=$1 dir cp="$KAFKA_LIBS/*"
+    dir=$(node_dir "$n")
+    if node_running "$n"; then
+        log "cluster node $n already running (pid $(cat "$dir/kafka.pid"))"
+        return 0
+    fi
+    mkdir -p "$dir"
+    cluster_node_config "$n" >"$dir/server.properties"
+    cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=WARN, file
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=WARN
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+    if [ ! -f "$dir/data/meta.properties" ]; then
+        mkdir -p "$dir/data"
+        java -Dlog4j.configuration="file:$dir/log4j.properties" -cp "$cp" \
+            kafka.tools.StorageTool format -t "$(cat "$CLUSTER_DIR/cluster.id")" \
+            -c "$dir/server.properties" >/dev/null
+    fi
+    # A fresh log per start: readiness is read from it.
+    if [ -f "$dir/server.log" ]; then mv "$dir/server.log" "$dir/server.log.prev"; fi
+    log "starting cluster node $n: broker 127.0.0.1:$(node_port "$n"), controller :$(node_controller_port "$n")"
+    setsid java -Xms128m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+        -Dlog4j.configuration="file:$dir/log4j.properties" \
+        -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
+    echo $! >"$dir/kafka.pid"
+}
+
+cluster_up() {
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    kafka_fetch
+    mkdir -p "$CLUSTER_DIR"
+    if [ ! -s "$CLUSTER_DIR/cluster.id" ]; then
+        java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 \
+            >"$CLUSTER_DIR/cluster.id"
+    fi
+    local n
+    for n in "${CLUSTER_NODES[@]}"; do node_start "$n"; done
+    for n in "${CLUSTER_NODES[@]}"; do
+        if ! wait_for "cluster node $n" 120 node_ready "$n"; then
+            tail -n 30 "$(node_dir "$n")/server.log" "$(node_dir "$n")/stdout.log" >&2 || true
+            return 1
+        fi
+    done
+    log "Kafka cluster is up: $(cluster_bootstrap)"
+}
+
+cluster_node_start() { # start one node again (after cluster-kill) and wait until it serves
+    kafka_fetch
+    node_start "$1"
+    wait_for "cluster node $1" 120 node_ready "$1"
+}
+
+cluster_kill() { # kill -9: the fault suite's broker loss
+    if node_running "$1"; then
+        log "kill -9 cluster node $1 (pid $(cat "$(node_dir "$1")/kafka.pid"))"
+        kill -9 "$(cat "$(node_dir "$1")/kafka.pid")"
+    fi
+}
+
+cluster_down() {
+    local n pid
+    for n in "${CLUSTER_NODES[@]}"; do
+        if node_running "$n"; then
+            log "stopping cluster node $n (pid $(cat "$(node_dir "$n")/kafka.pid"))"
+            kill "$(cat "$(node_dir "$n")/kafka.pid")"
+        fi
+    done
+    for n in "${CLUSTER_NODES[@]}"; do
+        if node_running "$n"; then
+            pid=$(cat "$(node_dir "$n")/kafka.pid")
+            wait_for "cluster node $n to stop" 60 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
+        fi
+        rm -f "$(node_dir "$n")/kafka.pid"
+    done
+}
+
+cluster_leader() { # the node id of the active controller, as the quorum itself reports it
+    local n controllers=()
+    for n in "${CLUSTER_NODES[@]}"; do controllers+=("127.0.0.1:$(node_controller_port "$n")"); done
+    java -Dlog4j.configuration="file:$ROOT/deploy/kafka/tools-log4j.properties" -cp "$KAFKA_LIBS/*" \
+        org.apache.kafka.tools.MetadataQuorumCommand \
+        --bootstrap-controller "$(IFS=,; echo "${controllers[*]}")" describe --status 2>/dev/null |
+        sed -n 's/^LeaderId:[[:space:]]*\([0-9]*\).*/\1/p'
+}
+
+cluster_env() {
+    echo "KAFKA_BOOTSTRAP_SERVERS=$(cluster_bootstrap)"
+    echo "KAFKA_REPLICATION_FACTOR=3"
+    echo "KAFKA_MIN_INSYNC_REPLICAS=2"
+}
+
+cluster_status() {
+    local n
+    for n in "${CLUSTER_NODES[@]}"; do
+        if node_running "$n"; then
+            echo "node $n: running (pid $(cat "$(node_dir "$n")/kafka.pid")) on 127.0.0.1:$(node_port "$n")"
+        else echo "node $n: stopped"; fi
+    done
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 
 apt_install() {
@@ -248,11 +416,26 @@ pg_down() {
     fi
 }
 
+pg_restart() { # pg_restart fast|immediate: the fault suite's database restart
+    if databases_given; then
+        log "database URLs are set: that server is not this checkout's to restart"
+        return 1
+    fi
+    log "restarting PostgreSQL (-m $1)"
+    as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -m "$1" -w -t 60 restart >/dev/null
+}
+
 # ---------------------------------------------------------------- commands
 
 print_env() {
     # The settings every service reads, pointing at whichever servers are in use.
     echo "KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+    # The local broker is one node: one copy of each topic (shared.messaging.admin defaults
+    # to 3 and 2, for a cluster). A given cluster keeps what the environment says.
+    if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -n "${KAFKA_REPLICATION_FACTOR:-}" ]; then
+        echo "KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}"
+        echo "KAFKA_MIN_INSYNC_REPLICAS=${KAFKA_MIN_INSYNC_REPLICAS:-1}"
+    fi
     local db var
     for db in "${DATABASES[@]}"; do
         var="$(echo "$db" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
@@ -268,7 +451,15 @@ fetch) kafka_fetch ;;
 kafka-down) kafka_down ;;
 pg-up) pg_up ;;
 pg-down) pg_down ;;
+pg-restart) pg_restart "${2:-fast}" ;;
 env) print_env ;;
+cluster-up) cluster_up ;;
+cluster-down) cluster_down ;;
+cluster-env) cluster_env ;;
+cluster-status) cluster_status ;;
+cluster-kill) cluster_kill "${2:?node 1-3}" ;;
+cluster-start) cluster_node_start "${2:?node 1-3}" ;;
+cluster-leader) cluster_leader ;;
 status)
     if kafka_running; then echo "kafka: running (pid $(cat "$KAFKA_PID"))"; else echo "kafka: stopped"; fi
     if [ -n "$(pg_bin)" ] && as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
@@ -276,7 +467,8 @@ status)
     else echo "postgres: stopped"; fi
     ;;
 *)
-    echo "usage: $0 up|down|status|kafka-up|kafka-down|pg-up|pg-down|env" >&2
+    echo "usage: $0 up|down|status|kafka-up|kafka-down|pg-up|pg-down|env|fetch" >&2
+    echo "       $0 cluster-up|cluster-down|cluster-env|cluster-status|cluster-leader|cluster-kill N|cluster-start N" >&2
     exit 2
     ;;
 esac

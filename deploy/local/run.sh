@@ -49,10 +49,17 @@ if [ -z "${INTAKE_API_KEYS:-}" ]; then
     export INTAKE_API_KEYS
     generated_keys=1
 fi
-if [ -z "${OPS_TOKENS:-}" ]; then
-    OPS_TOKENS="agent:dev-agent-$(secret),supervisor:dev-supervisor-$(secret),admin:dev-admin-$(secret)"
-    export OPS_TOKENS
-    generated_tokens=1
+# Who may use the ops APIs: unless an identity provider is configured, the development issuer
+# (python -m shared.dev_issuer: a key pair in .local/dev-issuer/, its JWKS on 127.0.0.1:8009)
+# signs tokens for the demo staff of deploy/local/staff.yaml.
+if [ -z "${AUTH_JWKS_URL:-}${AUTH_PUBLIC_KEY_FILE:-}" ]; then
+    ISSUER_PORT=${DEV_ISSUER_PORT:-8009}
+    export AUTH_ISSUER=http://127.0.0.1:$ISSUER_PORT AUTH_AUDIENCE=${AUTH_AUDIENCE:-complaint-platform}
+    export AUTH_JWKS_URL=http://127.0.0.1:$ISSUER_PORT/.well-known/jwks.json
+    $PY -m shared.dev_issuer keys
+    $PY -m shared.dev_issuer serve --port "$ISSUER_PORT" >"$LOGS/dev-issuer.log" 2>&1 &
+    pids+=($!)
+    dev_issuer=1
 fi
 
 running=()
@@ -89,8 +96,16 @@ echo "PostgreSQL: one database per service (see \`$INFRA env\`)"
 echo
 if [ -n "${generated_keys:-}" ]; then echo "Development API keys (INTAKE_API_KEYS), one per channel:"; else echo "API keys from INTAKE_API_KEYS:"; fi
 tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed 's/^/  /'
-if [ -n "${generated_tokens:-}" ]; then echo "Development ops tokens (OPS_TOKENS):"; else echo "Ops tokens from OPS_TOKENS:"; fi
-tr ',' '\n' <<<"$OPS_TOKENS" | sed 's/^/  /'
+if [ -n "${dev_issuer:-}" ]; then
+    echo "Ops tokens for the demo staff (valid 12 h; more: $PY -m shared.dev_issuer mint <person>),"
+    echo "  use as 'Authorization: Bearer <token>':"
+    $PY -m shared.dev_issuer staff --plain | while IFS=$'\t' read -r person roles token; do
+        printf '  %-15s %-19s %s\n' "$person" "$roles" "$token"
+    done
+else
+    echo "Ops tokens: from your identity provider ($AUTH_ISSUER)"
+fi
+if [ -n "${OPS_TOKENS:-}" ]; then echo "Development tokens from OPS_TOKENS (person:token):"; tr ',' '\n' <<<"$OPS_TOKENS" | sed 's/^/  /'; fi
 web_key=$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | head -n1 | cut -d: -f2-)
 cat <<EOF
 

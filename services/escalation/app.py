@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.escalation.api import directory as directory_api
 from services.escalation.api.routes import router
+from services.escalation.domain.policy import Policy
 from services.escalation.policy_file import load_policy
 from services.escalation.settings import EscalationSettings
 from services.escalation.usecases import TIMER_KINDS, Escalation
+from shared.directory import FOLLOWUP_RUNG, Directory, directory_file, load_directory
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived
 from shared.runtime import Runtime, Task
@@ -37,11 +40,19 @@ def background_tasks(escalation: Escalation):
     return tasks
 
 
+def load_staff(settings: EscalationSettings, policy: Policy) -> Directory:
+    """The staff directory, every team's rung checked against the policy's ladder."""
+    return load_directory(
+        directory_file(settings.staff_directory_file), rungs=[*policy.levels, FOLLOWUP_RUNG]
+    )
+
+
 def create_app(settings: EscalationSettings | None = None) -> FastAPI:
     settings = settings or EscalationSettings()
     policy = load_policy(settings.policy_file)
+    directory = load_staff(settings, policy)
     runtime = Runtime.build(settings)
-    escalation = Escalation(runtime.sessions, runtime.topics, policy)
+    escalation = Escalation(runtime.sessions, runtime.topics, policy, directory)
     app = service_app(
         title="Complaint escalation",
         description="Every complaint's case on tiered SLA clocks and the escalation ladder.",
@@ -49,7 +60,9 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
         runtime=runtime,
         tasks=background_tasks(escalation),
         router=router,
+        directory=directory,
     )
+    app.include_router(directory_api.router)
     app.state.policy = policy
     app.state.escalation = escalation
     return app

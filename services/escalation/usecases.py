@@ -10,19 +10,21 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
 from services.escalation.store import repository as repo
+from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
-from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
+from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
 from shared.events.topics import Topics
 from shared.messaging import outbox
 from shared.timers import Timer
@@ -47,6 +49,28 @@ def contact_card(customer: Customer) -> ContactCard:
     )
 
 
+def site_of(data: ComplaintReceived) -> str | None:
+    """The store / site / project the complaint is about, for routing: the reference of a
+    complaint whose subject is a site (``complaint.received`` has no site field of its own;
+    should it gain one, that comes first)."""
+    named = getattr(data, "site", None)
+    if isinstance(named, str) and named:
+        return named
+    if data.subject is not None and data.subject.kind == SubjectKind.SITE:
+        return data.subject.reference
+    return None
+
+
+def name_actor(events: list[EventData], actor: Actor | None) -> None:
+    """Give the acting person's display name to the events they caused (``by_name``)."""
+    if actor is None or actor.name is None:
+        return
+    for event in events:
+        named = "by_name" in type(event).model_fields and event.by_name is None  # type: ignore[attr-defined]
+        if named and getattr(event, "by", None) == actor.id:
+            event.by_name = actor.name  # type: ignore[attr-defined]
+
+
 Action = Callable[[Case, datetime], list[EventData]]
 
 
@@ -58,6 +82,8 @@ class Escalation:
     sessions: async_sessionmaker[AsyncSession]
     topics: Topics
     policy: Policy
+    # The staff directory; without one (tests, benchmarks) cases are owned by no team.
+    router: Router = field(default_factory=Directory)
 
     async def _record(
         self,
@@ -67,9 +93,18 @@ class Escalation:
         now: datetime,
         *,
         firing: int | None = None,
-    ) -> None:
-        """Save the case with what it caused: timeline, outcomes, timers, outbox."""
-        await repo.save_case(session, case, now)
+        actor: Actor | None = None,
+        insert: bool = False,
+    ) -> bool:
+        """Save the case with what it caused: its new owner after an opening or a climb,
+        timeline, outcomes, timers, outbox. False when ``insert`` finds the case exists."""
+        events = case.assign_along(self.router, events)
+        name_actor(events, actor)
+        if insert:
+            if not await repo.insert_case(session, case, now):
+                return False
+        else:
+            await repo.save_case(session, case, now)
         await repo.add_timeline(session, case.complaint_id, events)
         await repo.add_outcomes(session, case.complaint_id, case.outcomes)
         case.outcomes.clear()
@@ -79,6 +114,7 @@ class Escalation:
         await outbox.add(session, self.topics.handling, envelopes)
         for event in events:
             CHANGES.labels(event.event_type).inc()
+        return True
 
     # ---- consumers ---------------------------------------------------------------------------
 
@@ -98,11 +134,11 @@ class Escalation:
             customer=contact_card(data.customer),
             received_at=data.received_at,
             information_complete=data.information_complete,
+            site=site_of(data),
         )
         events += case.tick(self.policy, now)
-        if not await repo.insert_case(session, case, now):
+        if not await self._record(session, case, events, now, insert=True):
             return  # a concurrent delivery of the same complaint won
-        await self._record(session, case, events, now)
         log.info(
             "case opened" if events else "case waiting for contact data",
             # "rung", not "level": that key is the log record's own severity.
@@ -185,8 +221,11 @@ class Escalation:
 
     # ---- the ops API ---------------------------------------------------------------------------
 
-    async def act(self, complaint_id: uuid.UUID, action: Action) -> Case:
-        """Apply an operator's action; ``Forbidden`` (nothing written) when the state forbids it."""
+    async def act(
+        self, complaint_id: uuid.UUID, action: Action, actor: Actor | None = None
+    ) -> Case:
+        """Apply an operator's action; ``Forbidden`` (nothing written) when the state forbids
+        it. ``actor``: the person acting (their name goes into the events)."""
         async with self.sessions.begin() as session:
             case = await repo.get_case(session, complaint_id, lock=True)
             if case is None:
@@ -195,5 +234,5 @@ class Escalation:
             events = case.tick(self.policy, now)
             events += action(case, now)
             events += case.tick(self.policy, now)
-            await self._record(session, case, events, now)
+            await self._record(session, case, events, now, actor=actor)
         return case

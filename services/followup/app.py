@@ -9,6 +9,7 @@ from services.followup.api.routes import router
 from services.followup.callbacks import Deps
 from services.followup.domain.policy import load_policy
 from services.followup.settings import FollowupSettings
+from shared.directory import directory_file, load_directory
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
 
@@ -29,8 +30,9 @@ def tasks_for(deps: Deps):
 def create_app(settings: FollowupSettings | None = None) -> FastAPI:
     settings = settings or FollowupSettings()
     policy = load_policy(settings.policy_file)
+    directory = load_directory(directory_file(settings.staff_directory_file))
     runtime = Runtime.build(settings)
-    deps = Deps(topics=runtime.topics, policy=policy)
+    deps = Deps(topics=runtime.topics, policy=policy, directory=directory)
     app = service_app(
         title="Complaint follow-up",
         description=(
@@ -41,6 +43,7 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
         runtime=runtime,
         tasks=tasks_for(deps),
         router=router,
+        directory=directory,
     )
     app.state.deps = deps
     return app

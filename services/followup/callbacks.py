@@ -14,17 +14,19 @@ import hashlib
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.followup.domain.assignment import Taker, take_problem
 from services.followup.domain.outcomes import OPEN_STATES, Decision, State, decide
 from services.followup.domain.policy import FollowupPolicy, overdue_at
 from services.followup.domain.tiers import RANK
 from services.followup.store import repository as repo
 from shared import timers
+from shared.directory import FOLLOWUP_RUNG, Directory
 from shared.events.common import ContactCard, EventData, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import (
@@ -58,6 +60,8 @@ CALLBACK_TIMERS = [DUE, OVERDUE]
 class Deps:
     topics: Topics
     policy: FollowupPolicy
+    # The staff directory: the team whose queue a call-back goes to (rung ``followup``).
+    directory: Directory = field(default_factory=Directory)
 
 
 class NotFound(Exception):
@@ -118,11 +122,16 @@ async def schedule(
     severity: Severity | None = None,
     round: int | None = None,
     tier_change: TierChange | None = None,
+    site: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
 ) -> uuid.UUID | None:
-    """A new call-back with its timers and ``followup.scheduled``; None when ``origin`` was
-    already scheduled (a redelivered or repeated cause)."""
+    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
+    the staff directory routes it to; None when ``origin`` was already scheduled (a
+    redelivered or repeated cause)."""
     callback_id = uuid.uuid4()
     late = overdue_at(due_at, deps.policy)
+    team = deps.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
     values: dict[str, Any] = {
         "id": callback_id,
         "kind": kind.value,
@@ -144,6 +153,7 @@ async def schedule(
         "policy_version": deps.policy.version,
         "created_at": now,
         "updated_at": now,
+        "team": team.id if team else None,
     }
     if not await repo.insert_callback(session, values):
         log.info("call-back already scheduled for this cause", extra={"origin": origin})
@@ -204,6 +214,8 @@ def timer_handlers(deps: Deps):
                 due_at=callback["due_at"],
                 overdue_at=callback["overdue_at"],
                 attempt=callback["attempts"] + 1,
+                team=callback["team"],
+                assignee=callback["assignee"],
             ),
         )
 
@@ -233,6 +245,22 @@ def timer_handlers(deps: Deps):
 
 
 # ---- what agents do -----------------------------------------------------------------------
+
+
+async def take(
+    session: AsyncSession, callback_id: uuid.UUID, who: Taker, now: datetime
+) -> dict[str, Any]:
+    """``who`` takes the call-back on (no timer changes: its row only)."""
+    callback = await repo.get_callback(session, callback_id, lock=True)
+    if callback is None:
+        raise NotFound
+    problem = take_problem(State(callback["state"]), callback["assignee"], who)
+    if problem is not None:
+        raise Closed(problem)
+    changes = {"assignee": who.id, "assignee_name": who.name, "taken_at": now, "updated_at": now}
+    await repo.update_callback(session, callback_id, changes)
+    log.info("call-back taken", extra={"callback_id": str(callback_id), "by": who.id})
+    return callback | changes
 
 
 async def _open_for_change(session: AsyncSession, callback_id: uuid.UUID) -> dict[str, Any]:

@@ -42,6 +42,9 @@ def handlers(deps: Deps):
             now=now,
             severity=case.severity,
             round=case.round,
+            site=case.site,
+            category=case.category,
+            channel=case.channel,
         )
         if callback_id is not None:  # one call per complaint: the newest resolution's
             await cancel_open(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.followup import callbacks
 from services.followup.api.schemas import OutcomeIn, RescheduleIn
 from services.followup.callbacks import Deps
+from services.followup.domain.assignment import Taker
 
 
 async def record_outcome(
@@ -52,3 +53,10 @@ async def reschedule(
             by=by,
             now=datetime.now(UTC),
         )
+
+
+async def take(
+    sessions: async_sessionmaker[AsyncSession], callback_id: uuid.UUID, who: Taker
+) -> dict[str, Any]:
+    async with sessions.begin() as session:
+        return await callbacks.take(session, callback_id, who, datetime.now(UTC))

@@ -29,6 +29,7 @@ class CaseOpened(EventData):
     policy_version: str
     round: int = 1
     deadlines: dict[str, datetime]
+    site: str | None = None  # the store / site / project the complaint is about, if named
 
 
 class CaseAcknowledged(EventData):
@@ -37,6 +38,7 @@ class CaseAcknowledged(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     level: str
 
 
@@ -46,6 +48,7 @@ class CaseInvestigated(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     findings: str
 
 
@@ -65,6 +68,7 @@ class CaseEscalated(EventData):
     reason: EscalationReason
     clock: str | None = None
     by: str | None = None
+    by_name: str | None = None
     note: str | None = None
 
 
@@ -95,6 +99,7 @@ class CasePaused(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     reason: str
 
 
@@ -104,6 +109,7 @@ class CaseResumed(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     paused_seconds: float
     total_paused_seconds: float
     deadlines: dict[str, datetime]
@@ -115,6 +121,7 @@ class CasePlanRecorded(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     plan: str
 
 
@@ -126,6 +133,7 @@ class CaseResolved(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     round: int
     resolution: str
     compensation: str | None = None
@@ -137,6 +145,8 @@ class CaseResolved(EventData):
     level: str
     highest_level: str
     clocks_met: dict[str, bool]
+    site: str | None = None
+    team: str | None = None  # the team that owned the case when it was resolved
 
 
 class CaseReopened(EventData):
@@ -163,6 +173,7 @@ class CaseClosed(EventData):
     at: datetime
     outcome: CaseOutcome
     by: str | None = None
+    by_name: str | None = None
     note: str | None = None
 
 
@@ -175,6 +186,7 @@ class CaseSuspended(EventData):
     complaint_id: uuid.UUID
     at: datetime
     by: str
+    by_name: str | None = None  # the person's display name, when known
     reason: CaseOutcome
     note: str | None = None
 

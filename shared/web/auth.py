@@ -1,7 +1,8 @@
 """Credentials from configuration strings: ``name:secret,name:secret``.
 
-Intake channels use ``X-API-Key`` (``web:KEY1,hotline:KEY2``); ops APIs use bearer tokens
-with a role (``agent:T1,supervisor:T2``). Comparison is constant-time."""
+Intake channels use ``X-API-Key`` (``web:KEY1,hotline:KEY2``); the ops APIs' development
+tokens name people (``frontline-li:T1``, see shared.web.ops_auth). Comparison is
+constant-time."""
 
 from __future__ import annotations
 

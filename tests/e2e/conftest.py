@@ -9,12 +9,14 @@ import pytest
 
 from shared.events.topics import Topics
 from tests.support.databases import Databases
+from tests.support.identity import STAFF, auth_env, token
 from tests.support.processes import ServiceProcess
 from tests.support.servers import Servers
 
 INTAKE_KEYS = {"web": "test-web-key", "hotline": "test-hotline-key", "counter": "test-counter-key"}
-OPS_TOKENS = {"agent": "test-agent-token", "supervisor": "test-supervisor-token",
-              "admin": "test-admin-token"}  # fmt: skip
+# Bearer JWTs of the test issuer (tests/support/identity.py) for people of the demo staff
+# directory playing each role: OPS_TOKENS["agent"] is Li Wei's, ["supervisor"] Wang Fang's.
+OPS_TOKENS = {role: token(person) for role, person in STAFF.items()}
 
 StartService = Callable[..., Awaitable[ServiceProcess]]
 
@@ -24,7 +26,7 @@ def base_env(servers: Servers, topics: Topics) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": topics.prefix,
         "INTAKE_API_KEYS": ",".join(f"{c}:{k}" for c, k in INTAKE_KEYS.items()),
-        "OPS_TOKENS": ",".join(f"{r}:{t}" for r, t in OPS_TOKENS.items()),
+        **auth_env(),
         "LOG_LEVEL": "INFO",
     }
 

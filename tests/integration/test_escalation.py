@@ -18,6 +18,7 @@ from services.escalation.policy_file import parse_policy
 from services.escalation.settings import EscalationSettings
 from services.escalation.usecases import TIMER_KINDS, Escalation
 from shared.db import create_engine, session_factory
+from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.events.common import Channel, Mode, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import ComplaintReopened, FollowupCompleted
@@ -25,6 +26,7 @@ from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
 from shared.events.topics import Topics
 from shared.messaging import inbox
 from shared.timers import TimerScheduler
+from tests.support.identity import as_role, auth_settings
 
 SECONDS_POLICY = """
 version: "test-seconds"
@@ -49,7 +51,6 @@ modes:
       investigate: {within: 1d, met_by: investigate}
       plan: {within: 2d, met_by: plan}
 """
-TOKENS = {"agent": "int-agent", "supervisor": "int-supervisor"}
 
 
 @pytest.fixture
@@ -108,7 +109,12 @@ async def outbox_events(engine, key: str) -> list[dict]:
 
 
 def escalation_for(engine) -> Escalation:
-    return Escalation(session_factory(engine), Topics("it."), parse_policy(SECONDS_POLICY))
+    return Escalation(
+        session_factory(engine),
+        Topics("it."),
+        parse_policy(SECONDS_POLICY),
+        load_directory(DEMO_DIRECTORY),
+    )
 
 
 async def test_a_redelivered_complaint_opens_no_second_case(escalation_db):
@@ -122,7 +128,7 @@ async def test_a_redelivered_complaint_opens_no_second_case(escalation_db):
     async with engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 1
     types = [e["type"] for e in await outbox_events(engine, event.subject)]
-    assert types == ["case.opened"]
+    assert types == ["case.opened", "case.assigned"]
 
 
 async def test_contact_data_completed_starts_the_clocks(escalation_db):
@@ -146,7 +152,7 @@ async def test_contact_data_completed_starts_the_clocks(escalation_db):
     )
     await deliver(escalation, done, escalation.on_completed)
     opened = await outbox_events(engine, event.subject)
-    assert [e["type"] for e in opened] == ["case.opened"]
+    assert [e["type"] for e in opened] == ["case.opened", "case.assigned"]
     assert opened[0]["data"]["tier"] == "A"
     async with engine.connect() as conn:
         kinds = await conn.scalar(
@@ -207,7 +213,7 @@ async def api(escalation_db, tmp_path):
     settings = EscalationSettings(
         database_url=url,
         policy_file=str(policy),
-        ops_tokens=",".join(f"{r}:{t}" for r, t in TOKENS.items()),
+        **auth_settings(),
         kafka_topic_prefix="it.",
     )
     app = create_app(settings)
@@ -218,7 +224,7 @@ async def api(escalation_db, tmp_path):
 
 
 def auth(role: str = "agent") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"}
+    return as_role(role)
 
 
 async def test_ops_api_works_a_case_through_its_states(api):
@@ -257,9 +263,12 @@ async def test_ops_api_works_a_case_through_its_states(api):
 
     view = (await client.get(base, headers=auth())).json()
     assert [t["type"] for t in view["timeline"]] == [
-        "case.opened", "case.acknowledged", "case.investigated", "case.paused", "case.resumed",
-        "case.escalated", "case.plan_recorded", "case.resolved",
+        "case.opened", "case.assigned", "case.acknowledged", "case.investigated", "case.paused",
+        "case.resumed", "case.escalated", "case.assigned", "case.plan_recorded", "case.resolved",
     ]  # fmt: skip
+    # The actor is the person (id and name), never a piece of their credential.
+    escalated = next(t for t in view["timeline"] if t["type"] == "case.escalated")
+    assert escalated["by"] == "frontline-li" and escalated["data"]["by_name"] == "Li Wei"
     assert view["policy_version"] == "test-seconds"
     published = await outbox_events(engine, cid)
     resolved = published[-1]
@@ -386,7 +395,7 @@ async def test_a_supervisor_suspends_and_ends_a_case_agents_may_not(api):
                           headers=auth("supervisor"))  # fmt: skip
     assert (r.json()["status"], r.json()["outcome"]) == ("closed", "moved_to_court")
     types = [e["type"] for e in await outbox_events(engine, event.subject)]
-    assert types == ["case.opened", "case.suspended", "case.closed"]
+    assert types == ["case.opened", "case.assigned", "case.suspended", "case.closed"]
     async with engine.connect() as conn:
         pending = await conn.scalar(
             sa.text(

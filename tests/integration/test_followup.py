@@ -70,7 +70,7 @@ async def replica(
         kafka_topic_prefix=topics.prefix,
         consumer_group=group,
         policy_file=policy,
-        ops_tokens="agent:it-agent-token,supervisor:it-supervisor-token",
+        ops_tokens="frontline-li:it-agent-token,duty-wang:it-supervisor-token",
         outbox_poll_seconds=0.2,
         timer_max_sleep_seconds=1,
         db_pool_size=4,

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from shared.cli import build_app
 from shared.cli.common import CliContext
+from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.events.envelope import Envelope
 from shared.messaging import outbox
 from shared.messaging.kafka import KafkaLink
@@ -28,7 +29,7 @@ from shared.messaging.outbox import SHARDS, OutboxRelay, shard_of
 from shared.ops import Conflict
 from shared.ops import outbox as ops
 from shared.web.admin_outbox import admin_outbox_router
-from shared.web.ops_auth import parse_ops_tokens
+from shared.web.ops_auth import Authenticator
 from tests.support.kafka import read_until
 from tests.support.servers import Servers
 
@@ -292,7 +293,10 @@ async def test_admin_api_lists_shows_retries_and_discards_parked_rows(messaging_
     second = await park_one(messaging_engine, topics.intake)
     app = FastAPI()
     app.state.runtime = SimpleNamespace(engine=messaging_engine)
-    app.state.ops_tokens = parse_ops_tokens("admin:admin-token,agent:agent-token")
+    app.state.auth = Authenticator(
+        load_directory(DEMO_DIRECTORY),
+        dev_tokens=[("admin-ops", "admin-token"), ("frontline-li", "agent-token")],
+    )
     app.include_router(admin_outbox_router())
     admin = {"Authorization": "Bearer admin-token"}
     transport = httpx.ASGITransport(app=app)
@@ -326,7 +330,7 @@ async def test_admin_api_lists_shows_retries_and_discards_parked_rows(messaging_
         assert retried.status_code == 200 and retried.json()["status"] == "pending"
         audit = (await client.get(f"/admin/outbox/{first}", headers=admin)).json()["audit"]
         assert [(a["actor"], a["action"], a["reason"]) for a in audit] == [
-            ("admin:oken", "outbox.discard", "duplicate")
+            ("admin-ops", "outbox.discard", "duplicate")  # the person, no credential
         ]
 
 

@@ -18,13 +18,14 @@ from typer.testing import CliRunner
 from shared import timers
 from shared.cli import build_app
 from shared.cli.common import CliContext
+from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.migrations import create_timer_table_v1, create_timer_table_v2
 from shared.ops import Conflict
 from shared.ops import timers as timer_ops
 from shared.ops.timers import TimerStatus
 from shared.timers import Timer, TimerScheduler
 from shared.web.admin_timers import admin_timers_router
-from shared.web.ops_auth import parse_ops_tokens
+from shared.web.ops_auth import Authenticator
 
 
 @pytest.fixture
@@ -322,7 +323,9 @@ async def test_timer_admin_api_and_command_line(timer_engine, messaging_engine, 
         )
     app = FastAPI()
     app.state.runtime = SimpleNamespace(engine=timer_engine)
-    app.state.ops_tokens = parse_ops_tokens("admin:admin-token")
+    app.state.auth = Authenticator(
+        load_directory(DEMO_DIRECTORY), dev_tokens=[("admin-ops", "admin-token")]
+    )
     app.include_router(admin_timers_router())
     admin = {"Authorization": "Bearer admin-token"}
     transport = httpx.ASGITransport(app=app)

@@ -1,8 +1,9 @@
 """Thin HTTP entry points: authenticate, validate, call a use case, shape the answer.
 
 Who may do what: any ops role (agent and up) reads cases and works them, including passing a
-case up the ladder (DOMAIN.md: whoever lacks the authority passes it up at once); suspending
-or ending a case and the statistics need a supervisor."""
+case up the ladder (DOMAIN.md: whoever lacks the authority passes it up at once), taking,
+handing over and forwarding it; suspending or ending a case and the statistics need a
+supervisor, as does taking or handing over a case somebody else holds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from services.escalation.api.schemas import (
     Empty,
     Ending,
     Findings,
+    ForwardIn,
+    HandoverIn,
     Plan,
     Rate,
     Reason,
@@ -25,9 +28,11 @@ from services.escalation.api.schemas import (
     SlaStats,
     Suspension,
 )
+from services.escalation.domain.assignment import Actor, Handover
 from services.escalation.domain.case import Forbidden, Status
 from services.escalation.store import repository as repo
 from services.escalation.usecases import Action, Escalation, NotFound
+from shared.directory import Directory
 from shared.events.common import Severity, Tier
 from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
@@ -43,19 +48,28 @@ RESPONSES = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}}
 @router.get("/cases", response_model=CasePage, responses=RESPONSES)
 async def list_cases(
     request: Request,
-    _: Agent,
+    who: Agent,
     status: Status | None = None,
     level: str | None = None,
     tier: Tier | None = None,
     severity: Severity | None = None,
     overdue: bool | None = None,
     breached: bool | None = None,
+    team: Annotated[
+        str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
+    ] = None,
+    assignee: Annotated[
+        str | None, Query(description="A person's cases; `me` for the caller's own")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     levels = request.app.state.policy.levels
     if level is not None and level not in levels:
         raise field_error(("query", "level"), f"unknown level; one of {list(levels)}", level)
+    teams = queues(_directory(request), team, who)
+    if assignee == "me":
+        assignee = who.person_id
     after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
     found = repo.CaseFilter(
         status=status.value if status else None,
@@ -64,6 +78,8 @@ async def list_cases(
         severity=severity.value if severity else None,
         overdue=overdue,
         breached=breached,
+        teams=teams,
+        assignee=assignee,
     )
     async with request.app.state.runtime.sessions() as session:
         cases, next_cursor = await repo.list_cases(session, found, after, limit)
@@ -80,10 +96,31 @@ async def get_case(complaint_id: uuid.UUID, request: Request, _: Agent) -> CaseV
     return CaseView.of(case, timeline)
 
 
-async def _act(request: Request, complaint_id: uuid.UUID, action: Action) -> CaseView:
+def queues(directory: Directory, team: str | None, who: Principal) -> tuple[str, ...] | None:
+    """The teams whose queues ``?team=`` asks for: one team, or ``mine`` (the caller's)."""
+    if team is None:
+        return None
+    if team == "mine":
+        return tuple(t.id for t in directory.teams_of(who.person_id))
+    if directory.team(team) is None:
+        raise field_error(("query", "team"), "no such team in the staff directory", team)
+    return (team,)
+
+
+def _directory(request: Request) -> Directory:
+    return request.app.state.directory
+
+
+def actor(who: Principal) -> Actor:
+    return Actor(who.person_id, who.display_name, may_override=who.has(Role.SUPERVISOR))
+
+
+async def _act(
+    request: Request, complaint_id: uuid.UUID, action: Action, who: Principal | None = None
+) -> CaseView:
     escalation: Escalation = request.app.state.escalation
     try:
-        case = await escalation.act(complaint_id, action)
+        case = await escalation.act(complaint_id, action, actor(who) if who else None)
     except NotFound:
         raise HTTPException(404, "no case for this complaint") from None
     except Forbidden as exc:
@@ -100,7 +137,9 @@ async def acknowledge(
     complaint_id: uuid.UUID, request: Request, who: Agent, _: Empty | None = None
 ) -> CaseView:
     policy = _policy(request)
-    return await _act(request, complaint_id, lambda c, now: c.acknowledge(policy, who.name, now))
+    return await _act(
+        request, complaint_id, lambda c, now: c.acknowledge(policy, who.name, now), who
+    )
 
 
 @router.post("/cases/{complaint_id}/investigate", response_model=CaseView, responses=RESPONSES)
@@ -110,7 +149,10 @@ async def investigate(
     """Record the investigation findings."""
     policy = _policy(request)
     return await _act(
-        request, complaint_id, lambda c, now: c.investigate(policy, who.name, now, body.findings)
+        request,
+        complaint_id,
+        lambda c, now: c.investigate(policy, who.name, now, body.findings),
+        who,
     )
 
 
@@ -121,7 +163,7 @@ async def record_plan(
     """Record the handling plan told to the customer."""
     policy = _policy(request)
     return await _act(
-        request, complaint_id, lambda c, now: c.record_plan(policy, who.name, now, body.plan)
+        request, complaint_id, lambda c, now: c.record_plan(policy, who.name, now, body.plan), who
     )
 
 
@@ -134,6 +176,7 @@ async def resolve(
         request,
         complaint_id,
         lambda c, now: c.resolve(policy, who.name, now, body.resolution, body.compensation),
+        who,
     )
 
 
@@ -142,7 +185,7 @@ async def escalate(complaint_id: uuid.UUID, body: Reason, request: Request, who:
     """Escalate by hand one level up, with the reason."""
     policy = _policy(request)
     return await _act(
-        request, complaint_id, lambda c, now: c.escalate(policy, who.name, now, body.reason)
+        request, complaint_id, lambda c, now: c.escalate(policy, who.name, now, body.reason), who
     )
 
 
@@ -151,7 +194,7 @@ async def pause(complaint_id: uuid.UUID, body: Reason, request: Request, who: Ag
     """Pause while waiting on the customer: the clocks stop."""
     policy = _policy(request)
     return await _act(
-        request, complaint_id, lambda c, now: c.pause(policy, who.name, now, body.reason)
+        request, complaint_id, lambda c, now: c.pause(policy, who.name, now, body.reason), who
     )
 
 
@@ -160,7 +203,7 @@ async def resume(
     complaint_id: uuid.UUID, request: Request, who: Agent, _: Empty | None = None
 ) -> CaseView:
     policy = _policy(request)
-    return await _act(request, complaint_id, lambda c, now: c.resume(policy, who.name, now))
+    return await _act(request, complaint_id, lambda c, now: c.resume(policy, who.name, now), who)
 
 
 @router.post("/cases/{complaint_id}/suspend", response_model=CaseView, responses=RESPONSES)
@@ -173,6 +216,7 @@ async def suspend(
         request,
         complaint_id,
         lambda c, now: c.suspend(policy, who.name, now, body.outcome, body.note),
+        who,
     )
 
 
@@ -181,7 +225,59 @@ async def end(complaint_id: uuid.UUID, body: Ending, request: Request, who: Supe
     """End the case: moved to court or an outside body, or the contract ended by agreement."""
     policy = _policy(request)
     return await _act(
-        request, complaint_id, lambda c, now: c.end(policy, who.name, now, body.outcome, body.note)
+        request,
+        complaint_id,
+        lambda c, now: c.end(policy, who.name, now, body.outcome, body.note),
+        who,
+    )
+
+
+@router.post("/cases/{complaint_id}/take", response_model=CaseView, responses=RESPONSES)
+async def take(
+    complaint_id: uuid.UUID, request: Request, who: Agent, _: Empty | None = None
+) -> CaseView:
+    """Take the case on: it is yours until you hand it over (or it climbs a rung)."""
+    return await _act(request, complaint_id, lambda c, now: c.take(actor(who), now), who)
+
+
+@router.post("/cases/{complaint_id}/handover", response_model=CaseView, responses=RESPONSES)
+async def hand_over(
+    complaint_id: uuid.UUID, body: HandoverIn, request: Request, who: Agent
+) -> CaseView:
+    """Hand the case to a colleague or back to a team's queue, with the reason."""
+    directory = _directory(request)
+    if body.to_person is not None:
+        person = directory.person(body.to_person)
+        if person is None or not person.active:
+            raise field_error(("body", "to_person"), "no such person in the staff directory",
+                              body.to_person)  # fmt: skip
+        to = Handover(body.reason, person=person.id, person_name=person.name)
+    else:
+        if directory.team(body.to_team or "") is None:
+            raise field_error(("body", "to_team"), "no such team in the staff directory",
+                              body.to_team)  # fmt: skip
+        to = Handover(body.reason, team=body.to_team)
+    return await _act(request, complaint_id, lambda c, now: c.hand_over(to, actor(who), now), who)
+
+
+@router.post("/cases/{complaint_id}/forward", response_model=CaseView, responses=RESPONSES)
+async def forward(
+    complaint_id: uuid.UUID, body: ForwardIn, request: Request, who: Agent
+) -> CaseView:
+    """Forward the case to the department responsible (DOMAIN.md: record, explain, forward),
+    with the time the customer will get the answer."""
+    departments = {t.id for t in _directory(request).departments()}
+    if body.to_team not in departments:
+        raise field_error(("body", "to_team"), f"not a department; one of {sorted(departments)}",
+                          body.to_team)  # fmt: skip
+    if body.answer_by is not None and body.answer_by <= datetime.now(UTC):
+        raise field_error(("body", "answer_by"), "must be in the future",
+                          body.answer_by.isoformat())  # fmt: skip
+    return await _act(
+        request,
+        complaint_id,
+        lambda c, now: c.forward(body.to_team, body.reason, body.answer_by, actor(who), now),
+        who,
     )
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.escalation.domain.case import Case
 from shared.events.handling import CaseOutcome
@@ -39,6 +39,34 @@ class Resolution(_Body):
 
 class Reason(_Body):
     reason: Short
+
+
+PersonOrTeamId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
+
+
+class HandoverIn(_Body):
+    """To a colleague (``to_person``) or back to a team's queue (``to_team``), with why."""
+
+    to_person: PersonOrTeamId | None = None
+    to_team: PersonOrTeamId | None = None
+    reason: Short
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HandoverIn:
+        if (self.to_person is None) == (self.to_team is None):
+            raise ValueError("give to_person or to_team, one of them")
+        return self
+
+
+class ForwardIn(_Body):
+    """Forward to the responsible department, explaining why, and say when the customer will
+    have the answer."""
+
+    to_team: PersonOrTeamId = Field(description="A department of the staff directory")
+    reason: Short
+    answer_by: AwareDatetime | None = Field(
+        default=None, description="When the customer will get the answer (with a time zone)"
+    )
 
 
 class Suspension(_Body):
@@ -95,6 +123,10 @@ class CaseView(BaseModel):
     paused_at: datetime | None
     paused_seconds: float  # all pauses, the current one up to now included
     outcome: str | None
+    site: str | None = None
+    team: str | None = None
+    assignee: str | None = None
+    assignee_name: str | None = None
     timeline: list[TimelineEntry] | None = None
 
     @classmethod
@@ -140,6 +172,10 @@ class CaseView(BaseModel):
             paused_at=case.paused_at,
             paused_seconds=paused,
             outcome=case.outcome,
+            site=case.site,
+            team=case.team,
+            assignee=case.assignee,
+            assignee_name=case.assignee_name,
             timeline=[TimelineEntry(**t) for t in timeline] if timeline is not None else None,
         )
 
@@ -172,3 +208,32 @@ class SlaStats(BaseModel):
     overall: Rate
     per_clock: list[Rate]
     per_level: list[Rate]
+
+
+class PersonBrief(BaseModel):
+    id: str
+    name: str
+    roles: list[str]
+
+
+class TeamView(BaseModel):
+    id: str
+    name: str
+    rung: str
+    sites: list[str]
+    categories: list[str]
+    channels: list[str]
+    severities: list[str]
+    department: bool
+    email: str | None
+    members: list[PersonBrief]
+
+
+class PersonView(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    roles: list[str]
+    language: str
+    active: bool
+    teams: list[str]

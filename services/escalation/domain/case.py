@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from services.escalation.domain.assignment import Actor, Handover, Router
 from services.escalation.domain.policy import Policy
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
 from shared.events.handling import (
+    AssignmentReason,
     CaseAcknowledged,
+    CaseAssigned,
     CaseClosed,
     CaseEscalated,
+    CaseForwarded,
     CaseInvestigated,
     CaseOpened,
     CaseOutcome,
@@ -52,6 +56,8 @@ class Status(StrEnum):
 ACTIVE = frozenset(
     {Status.OPEN, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, Status.REOPENED}
 )
+# Statuses in which people may take, hand over or forward the case.
+HANDLED = ACTIVE | {Status.PAUSED}
 # Outcomes an operator may end a case with (moved elsewhere, or ended by agreement).
 END_OUTCOMES = frozenset(
     {CaseOutcome.MOVED_TO_COURT, CaseOutcome.OUTSIDE_BODY, CaseOutcome.ENDED_BY_AGREEMENT}
@@ -154,6 +160,11 @@ class Case:
     status_before_pause: Status | None = None
     paused_seconds: float = 0.0
     outcome: CaseOutcome | None = None
+    # Who owns it: the team serving its rung (staff directory) and the person who took it.
+    site: str | None = None
+    team: str | None = None
+    assignee: str | None = None
+    assignee_name: str | None = None
     # Filled by the methods, drained by the caller: the statistics' raw material.
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -172,6 +183,7 @@ class Case:
         customer: ContactCard,
         received_at: datetime,
         information_complete: bool,
+        site: str | None = None,
     ) -> tuple[Case, list[EventData]]:
         """A case for a received complaint; its clocks start now unless contact data is
         missing, in which case ``start`` runs when the complaint is completed."""
@@ -188,6 +200,7 @@ class Case:
             status=Status.AWAITING_INFORMATION,
             level=policy.levels[0],
             highest_level=policy.levels[0],
+            site=site,
         )
         if not information_complete:
             return case, []
@@ -215,6 +228,7 @@ class Case:
                 policy_version=self.policy_version,
                 round=self.round,
                 deadlines=self.deadlines(),
+                site=self.site,
             )
         ]
         if start != receiver:  # major complaints go straight to senior levels
@@ -299,6 +313,8 @@ class Case:
                 level=self.level,
                 highest_level=self.highest_level,
                 clocks_met={n: c.breached_at is None for n, c in self.clocks.items()},
+                site=self.site,
+                team=self.team,
             )
         ]
 
@@ -368,6 +384,117 @@ class Case:
         if self.status in (Status.CLOSED, Status.AWAITING_INFORMATION):
             raise Forbidden(f"a case that is {self.status} cannot be ended")
         return self._close(now, outcome, by, note)
+
+    # ---- who owns it --------------------------------------------------------------------------
+
+    def assign_along(self, router: Router, events: list[EventData]) -> list[EventData]:
+        """``events`` with a ``case.assigned`` after each opening and each climb: the case
+        goes to the team serving the rung it reached (the person who held it lets go)."""
+        found: list[EventData] = []
+        for event in events:
+            found.append(event)
+            if isinstance(event, CaseOpened):
+                found.append(
+                    self._route(router, event.level, event.opened_at, AssignmentReason.OPENED)
+                )
+            elif isinstance(event, CaseEscalated):
+                found.append(
+                    self._route(router, event.to_level, event.at, AssignmentReason.ESCALATED,
+                                by=event.by, note=event.note)
+                )  # fmt: skip
+        return found
+
+    def _route(
+        self,
+        router: Router,
+        rung: str,
+        at: datetime,
+        reason: AssignmentReason,
+        *,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> CaseAssigned:
+        team = router.route(rung, self.site, self.category, self.channel, self.severity)
+        if team is not None:
+            self.team = team.id
+        else:  # nobody serves that rung here: the case stays with its team, not with nobody
+            note = f"no team serves {rung} for this case; it stays with {self.team or 'nobody'}"
+        self.assignee = self.assignee_name = None
+        return self._assigned(at, reason, note=note, by=by, rung=rung)
+
+    def take(self, who: Actor, now: datetime) -> list[EventData]:
+        """``who`` takes the case on. One someone else holds is theirs until they hand it
+        over (a supervisor may take it anyway)."""
+        self._require(*HANDLED, doing="take the case")
+        if self.assignee == who.id:
+            raise Forbidden("you hold this case already")
+        if self.assignee is not None and not who.may_override:
+            raise Forbidden(f"{self.assignee} holds this case; they can hand it over")
+        self.assignee, self.assignee_name = who.id, who.name
+        return [self._assigned(now, AssignmentReason.TAKEN, by=who)]
+
+    def hand_over(self, to: Handover, who: Actor, now: datetime) -> list[EventData]:
+        """To a colleague, or back to a team's queue, with the reason. Whoever holds the case
+        may hand it over; a case nobody holds, anyone; a supervisor, always."""
+        self._require(*HANDLED, doing="hand the case over")
+        if self.assignee not in (None, who.id) and not who.may_override:
+            raise Forbidden(f"{self.assignee} holds this case; only they can hand it over")
+        if to.person is not None:
+            if to.person == self.assignee:
+                raise Forbidden(f"{to.person} holds this case already")
+            self.assignee, self.assignee_name = to.person, to.person_name
+        else:
+            if to.team == self.team and self.assignee is None:
+                raise Forbidden(f"the case is in {to.team}'s queue already")
+            self.team, self.assignee, self.assignee_name = to.team, None, None
+        return [self._assigned(now, AssignmentReason.HANDED_OVER, note=to.reason, by=who)]
+
+    def forward(
+        self, to_team: str, reason: str, answer_by: datetime | None, who: Actor, now: datetime
+    ) -> list[EventData]:
+        """The complaint belongs to another department (DOMAIN.md: record, explain, forward;
+        tell the customer when the answer will come, ``answer_by``)."""
+        self._require(*HANDLED, doing="forward the case")
+        if to_team == self.team:
+            raise Forbidden(f"the case is with {to_team} already")
+        if answer_by is not None and answer_by <= now:
+            raise Forbidden("the answer cannot be promised for a time already past")
+        from_team = self.team
+        self.team, self.assignee, self.assignee_name = to_team, None, None
+        forwarded = CaseForwarded(
+            complaint_id=self.complaint_id,
+            at=now,
+            from_team=from_team,
+            to_team=to_team,
+            reason=reason,
+            answer_by=answer_by,
+            by=who.id,
+            by_name=who.name,
+        )
+        return [forwarded, self._assigned(now, AssignmentReason.FORWARDED, note=reason, by=who)]
+
+    def _assigned(
+        self,
+        at: datetime,
+        reason: AssignmentReason,
+        *,
+        note: str | None = None,
+        by: Actor | str | None = None,
+        rung: str | None = None,
+    ) -> CaseAssigned:
+        actor = Actor(by) if isinstance(by, str) else by
+        return CaseAssigned(
+            complaint_id=self.complaint_id,
+            at=at,
+            team=self.team,
+            assignee=self.assignee,
+            assignee_name=self.assignee_name,
+            rung=rung or self.level,
+            reason=reason,
+            note=note,
+            by=actor.id if actor else None,
+            by_name=actor.name if actor else None,
+        )
 
     # ---- what the follow-up service tells -----------------------------------------------------
 

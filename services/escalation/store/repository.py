@@ -45,6 +45,10 @@ def _row(case: Case, now: datetime) -> dict[str, Any]:
         "next_deadline": case.next_deadline(),
         "breached": case.breached(),
         "updated_at": now,
+        "site": case.site,
+        "team": case.team,
+        "assignee": case.assignee,
+        "assignee_name": case.assignee_name,
     }
 
 
@@ -72,6 +76,10 @@ def case_from_row(row: Any) -> Case:
         else None,
         paused_seconds=row["paused_seconds"],
         outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
+        site=row["site"],
+        team=row["team"],
+        assignee=row["assignee"],
+        assignee_name=row["assignee_name"],
     )
 
 
@@ -189,6 +197,8 @@ class CaseFilter:
     severity: str | None = None
     overdue: bool | None = None
     breached: bool | None = None
+    teams: tuple[str, ...] | None = None  # any of these teams' queues
+    assignee: str | None = None
 
 
 async def list_cases(
@@ -199,10 +209,12 @@ async def list_cases(
 ) -> tuple[list[Case], str | None]:
     """Newest first, keyset-paginated on (received_at, complaint_id)."""
     query = sa.select(cases).order_by(cases.c.received_at.desc(), cases.c.complaint_id.desc())
-    for column in ("status", "level", "tier", "severity"):
+    for column in ("status", "level", "tier", "severity", "assignee"):
         value = getattr(found, column)
         if value is not None:
             query = query.where(cases.c[column] == value)
+    if found.teams is not None:
+        query = query.where(cases.c.team.in_(found.teams))
     if found.overdue is not None:
         late = sa.and_(cases.c.next_deadline.is_not(None), cases.c.next_deadline < sa.func.now())
         query = query.where(late if found.overdue else sa.not_(late))

@@ -38,10 +38,17 @@ cases = sa.Table(
     sa.Column("next_deadline", sa.DateTime(timezone=True)),
     sa.Column("breached", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Who owns it (staff directory ids): the team serving its rung and who took it.
+    sa.Column("site", sa.Text),
+    sa.Column("team", sa.Text),
+    sa.Column("assignee", sa.Text),
+    sa.Column("assignee_name", sa.Text),
     sa.Index("ix_cases_received", "received_at", "complaint_id"),
     sa.Index("ix_cases_status", "status", "received_at"),
     sa.Index("ix_cases_level", "level", "received_at"),
     sa.Index("ix_cases_next_deadline", "next_deadline"),
+    sa.Index("ix_cases_team", "team", "received_at"),
+    sa.Index("ix_cases_assignee", "assignee", "received_at"),
 )
 
 # Every step and escalation of a case, as published: the complaint ledger of DOMAIN.md.

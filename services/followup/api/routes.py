@@ -21,6 +21,7 @@ from services.followup.api.schemas import (
     TierMonth,
 )
 from services.followup.callbacks import Closed, NotFound
+from services.followup.domain.assignment import Taker
 from services.followup.domain.outcomes import State
 from services.followup.domain.policy import reschedule_problem
 from services.followup.store import repository as repo
@@ -46,18 +47,33 @@ def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Cal
 @router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}, 422: {}})
 async def list_callbacks(
     request: Request,
-    _: Agent,
+    who: Agent,
     state: Annotated[list[State] | None, Query(description="Repeat for several")] = None,
     due_before: Annotated[datetime | None, Query(description="With a time zone")] = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     kind: Annotated[list[CallbackKind] | None, Query()] = None,
     complaint_id: uuid.UUID | None = None,
+    team: Annotated[
+        str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
+    ] = None,
+    assignee: Annotated[
+        str | None, Query(description="A person's call-backs; `me` for the caller's own")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CallbackPage:
     """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
     if due_before is not None and due_before.tzinfo is None:
         raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
+    teams = None
+    if team == "mine":
+        teams = tuple(t.id for t in request.app.state.directory.teams_of(who.person_id))
+    elif team is not None:
+        if request.app.state.directory.team(team) is None:
+            raise field_error(("query", "team"), "no such team in the staff directory", team)
+        teams = (team,)
+    if assignee == "me":
+        assignee = who.person_id
     after = cursor_param(cursor, datetime.fromisoformat, int, uuid.UUID)
     async with request.app.state.runtime.sessions() as session:
         rows, next_cursor = await repo.list_callbacks(
@@ -69,6 +85,8 @@ async def list_callbacks(
             complaint_id=complaint_id,
             after=after,
             limit=limit,
+            teams=teams,
+            assignee=assignee,
         )
     return CallbackPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
@@ -101,6 +119,23 @@ async def post_outcome(
         callback = await usecases.record_outcome(
             state.runtime.sessions, state.deps, callback_id, outcome, who.name
         )
+    except NotFound:
+        raise HTTPException(404, "no such call-back") from None
+    except Closed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _view(callback)
+
+
+@router.post(
+    "/callbacks/{callback_id}/take",
+    response_model=CallbackView,
+    responses={401: {}, 403: {}, 404: {}, 409: {}},
+)
+async def post_take(callback_id: uuid.UUID, request: Request, who: Agent) -> CallbackView:
+    """Take the call-back on: it is yours to call (a supervisor may take one somebody holds)."""
+    taker = Taker(who.person_id, who.display_name, may_override=who.has(Role.SUPERVISOR))
+    try:
+        callback = await usecases.take(request.app.state.runtime.sessions, callback_id, taker)
     except NotFound:
         raise HTTPException(404, "no such call-back") from None
     except Closed as exc:

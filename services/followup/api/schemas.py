@@ -69,6 +69,10 @@ class CallbackView(BaseModel):
     policy_version: str
     created_at: datetime
     updated_at: datetime
+    team: str | None = None  # whose queue (staff directory)
+    assignee: str | None = None  # who took it
+    assignee_name: str | None = None
+    taken_at: datetime | None = None
     history: list[AttemptView] | None = None
 
 

@@ -88,6 +88,8 @@ async def list_callbacks(
     complaint_id: uuid.UUID | None,
     after: tuple[datetime, int, uuid.UUID] | None,
     limit: int,
+    teams: tuple[str, ...] | None = None,
+    assignee: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The work queue: soonest due first, then the most valuable tier; keyset-paginated."""
     c = callbacks
@@ -102,6 +104,10 @@ async def list_callbacks(
         query = query.where(c.c.kind.in_(kinds))
     if complaint_id is not None:
         query = query.where(c.c.complaint_id == complaint_id)
+    if teams is not None:
+        query = query.where(c.c.team.in_(teams))
+    if assignee is not None:
+        query = query.where(c.c.assignee == assignee)
     if after is not None:
         query = query.where(sa.tuple_(c.c.due_at, c.c.tier_rank, c.c.id) > sa.tuple_(*after))
     rows = [dict(r) for r in (await session.execute(query.limit(limit + 1))).mappings()]

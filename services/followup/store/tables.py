@@ -40,9 +40,16 @@ callbacks = sa.Table(
     sa.Column("policy_version", sa.Text, nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    # Whose queue (a staff directory team) and who took it.
+    sa.Column("team", sa.Text),
+    sa.Column("assignee", sa.Text),
+    sa.Column("assignee_name", sa.Text),
+    sa.Column("taken_at", _TS),
     sa.Index("ix_callbacks_queue", "due_at", "tier_rank", "id"),
     sa.Index("ix_callbacks_state_queue", "state", "due_at", "tier_rank", "id"),
     sa.Index("ix_callbacks_complaint", "complaint_id"),
+    sa.Index("ix_callbacks_team_queue", "team", "due_at", "tier_rank", "id"),
+    sa.Index("ix_callbacks_assignee_queue", "assignee", "due_at", "tier_rank", "id"),
 )
 
 attempts = sa.Table(

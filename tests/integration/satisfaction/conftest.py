@@ -28,6 +28,6 @@ async def settings(
         database_url=await databases.create("satisfaction"),
         kafka_bootstrap_servers=servers.kafka_bootstrap,
         kafka_topic_prefix=own_topics.prefix,
-        ops_tokens="agent:agent-token,admin:admin-token",
+        ops_tokens="frontline-li:agent-token,admin-ops:admin-token",
         survey_valid_seconds=3600,
     )

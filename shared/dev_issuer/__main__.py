@@ -1,0 +1,143 @@
+"""``python -m shared.dev_issuer keys | jwks | serve | mint <person> | staff``
+
+The development identity provider: ``serve`` answers ``/.well-known/jwks.json`` and
+``/.well-known/openid-configuration`` on 127.0.0.1:8009 (point the services at it with
+``AUTH_JWKS_URL=http://127.0.0.1:8009/.well-known/jwks.json``, ``AUTH_ISSUER``,
+``AUTH_AUDIENCE``); ``mint`` and ``staff`` print tokens for people of the staff directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from rich.table import Table
+
+from shared.dev_issuer import DEFAULT_PORT, KEY_FOLDER, Issuer
+from shared.directory import ConfigError, directory_file, load_directory
+from shared.durations import parse_duration
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True)
+
+Folder = Annotated[Path, typer.Option(help="Where the key pair is kept")]
+Ttl = Annotated[str, typer.Option(help="How long the token lives (90, 15m, 8h, 7d)")]
+DirectoryFile = Annotated[
+    str | None, typer.Option("--directory", help="Staff directory (default STAFF_DIRECTORY_FILE)")
+]
+
+
+def _issuer(folder: Path) -> Issuer:
+    return Issuer.load_or_create(folder)
+
+
+@cli.command()
+def keys(folder: Folder = KEY_FOLDER) -> None:
+    """Create the key pair if missing; print where it is."""
+    issuer = _issuer(folder)
+    console.print(f"key {issuer.kid} in {folder} (jwks.json beside it)")
+
+
+@cli.command()
+def jwks(
+    folder: Folder = KEY_FOLDER,
+    out: Annotated[Path | None, typer.Option(help="Write it to this file")] = None,
+) -> None:
+    """Print the JWKS (or write it for AUTH_PUBLIC_KEY_FILE)."""
+    issuer = _issuer(folder)
+    if out is None:
+        typer.echo(json.dumps(issuer.jwks(), indent=2))
+    else:
+        issuer.write_jwks(out)
+        console.print(f"wrote {out}")
+
+
+def jwks_app(issuer: Issuer, jwks_url: str) -> FastAPI:
+    app = FastAPI(title="Development identity provider", docs_url=None, redoc_url=None)
+
+    @app.get("/.well-known/jwks.json")
+    async def keyset() -> dict:
+        return issuer.jwks()
+
+    @app.get("/.well-known/openid-configuration")
+    async def configuration() -> dict:
+        return issuer.openid_configuration(jwks_url)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+@cli.command()
+def serve(
+    folder: Folder = KEY_FOLDER,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+) -> None:
+    """Serve the JWKS and the OpenID configuration."""
+    issuer = _issuer(folder)
+    url = f"http://{host}:{port}/.well-known/jwks.json"
+    console.print(f"dev issuer {issuer.issuer} (audience {issuer.audience}); JWKS at {url}")
+    uvicorn.run(jwks_app(issuer, url), host=host, port=port, log_level="warning")
+
+
+def _staff(directory: str | None):
+    try:
+        return load_directory(directory_file(directory))
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def mint(
+    person: Annotated[str, typer.Argument(help="A person id of the staff directory")],
+    ttl: Ttl = "8h",
+    folder: Folder = KEY_FOLDER,
+    directory: DirectoryFile = None,
+) -> None:
+    """Print a token for a person (name and roles from the staff directory)."""
+    found = _staff(directory).person(person)
+    if found is None:
+        console.print(f"[red]no person {person!r} in the staff directory[/red]")
+        raise typer.Exit(2)
+    typer.echo(
+        _issuer(folder).mint(
+            found.id, name=found.name, roles=list(found.roles), ttl=parse_duration(ttl)
+        )
+    )
+
+
+@cli.command()
+def staff(
+    ttl: Ttl = "12h",
+    folder: Folder = KEY_FOLDER,
+    directory: DirectoryFile = None,
+    plain: Annotated[bool, typer.Option(help="person<TAB>roles<TAB>token lines")] = False,
+) -> None:
+    """Tokens for every person of the staff directory."""
+    issuer = _issuer(folder)
+    lifetime = parse_duration(ttl)
+    rows = [
+        (p.id, ",".join(p.roles), issuer.mint(p.id, name=p.name, roles=list(p.roles), ttl=lifetime))
+        for p in _staff(directory).people
+        if p.active
+    ]
+    if plain:
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
+    table = Table("person", "roles", "token")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=400).print(table)
+
+
+if __name__ == "__main__":
+    cli()
