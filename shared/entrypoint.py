@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from shared.cli import OPS_COMMANDS, run_cli
 from shared.directory import directory_file, load_directory
@@ -21,6 +22,20 @@ from shared.settings import ServiceSettings
 from shared.web.ops_auth import Authenticator
 
 log = logging.getLogger(__name__)
+
+
+def read_settings(settings_cls: type[ServiceSettings]) -> ServiceSettings:
+    """The settings, or exit 2 naming each bad one (never printing a value: it may be a
+    secret, and pydantic's own message would echo the input)."""
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        service = settings_cls.model_fields["service_name"].default
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"{service}: invalid configuration: {where}: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def serve_or_migrate(
@@ -37,15 +52,16 @@ def serve_or_migrate(
     service = app_factory.split(":")[0].rsplit(".", 1)[0]
     if sys.argv[1:2] and sys.argv[1] in OPS_COMMANDS:
         # Operators' commands: on the service's database as it is, no migrations, quiet logs.
-        settings = settings_cls()
+        settings = read_settings(settings_cls)
         configure_logging("WARNING")
-        run_cli(sys.argv[1:], settings.database_url, prog_name=f"python -m {service}")
+        url = settings.database_url.get_secret_value()
+        run_cli(sys.argv[1:], url, prog_name=f"python -m {service}")
         return
     extra = commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *extra])
     args = parser.parse_args()
-    settings = settings_cls()
+    settings = read_settings(settings_cls)
     configure_logging(settings.log_level)
     try:
         # Every service reads the staff directory (who may call it, who owns what), and the
@@ -58,11 +74,11 @@ def serve_or_migrate(
         print(f"{settings.service_name}: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)
     if args.command in extra:
-        upgrade(migrations, settings.database_url)
+        upgrade(migrations, settings.database_url.get_secret_value())
         extra[args.command](settings)
         return
     if args.command == "migrate" or settings.run_migrations:
-        upgrade(migrations, settings.database_url)
+        upgrade(migrations, settings.database_url.get_secret_value())
         log.info("migrations applied", extra={"service": settings.service_name})
     if args.command == "migrate":
         return

@@ -36,7 +36,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: ServiceSettings) -> Runtime:
-        engine = create_engine(settings.database_url, settings.db_pool_size)
+        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
         return cls(
             settings=settings,
             engine=engine,

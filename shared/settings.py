@@ -1,12 +1,81 @@
 """Settings shared by every service. Each service subclasses `ServiceSettings` with its own
-env prefix (``INTAKE_``, ``ESCALATION_``...) and builds it once at start-up."""
+env prefix (``INTAKE_``, ``ESCALATION_``...) and builds it once at start-up.
+
+Secrets (the database URL, which holds a password; credential lists; tokens) are
+``SecretStr``: they print as ``**********`` in logs, reprs and tracebacks, and code reads them
+with ``.get_secret_value()`` where it needs them. In production (``ENVIRONMENT=production``
+or ``APP_ENV=production``) a placeholder secret stops the service at start-up."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://complaints:complaints@127.0.0.1:54320/{name}"
+
+# Secrets that are obviously not secret: refused in production.
+PLACEHOLDERS = frozenset(
+    {"change-me", "changeme", "change_me", "secret", "password", "passwd", "token", "key",
+     "test", "dev", "development", "admin", "example", "xxx", "todo", "complaints"}
+)  # fmt: skip
+MIN_SECRET_CHARS = 16  # tokens and keys (about 96 bits as URL-safe base64)
+MIN_PASSWORD_CHARS = 12  # a database password, when the URL carries one
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Exposure(StrEnum):
+    """Who may read ``/docs`` + ``/openapi.json``, or ``/metrics``."""
+
+    PUBLIC = "public"  # anyone who reaches the port
+    PROTECTED = "protected"  # a credential: an ops bearer token (docs), METRICS_TOKEN (metrics)
+    OFF = "off"  # not served on the API port
+
+
+@dataclass(frozen=True)
+class CredentialList:
+    """Marks a SecretStr holding ``name:secret,name:secret`` pairs (each secret is checked)."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """Marks a SecretStr holding a database URL (its password, if any, is checked)."""
+
+
+Credentials = Annotated[SecretStr, CredentialList()]
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is no secret, or None."""
+    if not secret.strip():
+        return "is empty"
+    if secret.strip().lower() in PLACEHOLDERS or "change-me" in secret.lower():
+        return "is a placeholder"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def password_problem(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None  # not a URL we can read: the engine will say so
+    if password is None:
+        return None  # no password in the URL: another means (a file, a socket, IAM)
+    if password.lower() in PLACEHOLDERS or "change-me" in password.lower():
+        return "holds a placeholder password"
+    if len(password) < MIN_PASSWORD_CHARS:
+        return f"holds a password shorter than {MIN_PASSWORD_CHARS} characters"
+    return None
 
 
 class ServiceSettings(BaseSettings):
@@ -15,9 +84,14 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     service_name: str = "service"
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        validation_alias=AliasChoices("environment", "ENVIRONMENT", "APP_ENV"),
+        description="production: refuses placeholder secrets, protects docs and metrics",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
-    database_url: str = ""
+    database_url: Annotated[SecretStr, DatabaseUrl()] = SecretStr("")
     db_pool_size: int = Field(default=20, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger bodies get 413")
     kafka_bootstrap_servers: str = Field(
@@ -63,27 +137,89 @@ class ServiceSettings(BaseSettings):
     )
     # Development only: static bearer tokens, each naming a person of the staff directory
     # (``person-id:token,...``; roles from the directory).
-    ops_tokens: str = Field(default="", validation_alias=AliasChoices("ops_tokens", "OPS_TOKENS"))
+    ops_tokens: Credentials = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("ops_tokens", "OPS_TOKENS")
+    )
     # The staff directory (shared.directory); empty: the demo directory deploy/local/staff.yaml.
     staff_directory_file: str = Field(
         default="",
         validation_alias=AliasChoices("staff_directory_file", "STAFF_DIRECTORY_FILE"),
     )
+    # /docs and /openapi.json: public in development; in production an ops bearer token by
+    # default. /metrics: public in development; in production METRICS_TOKEN as a bearer
+    # token by default, or served only on ``metrics_port`` (a port the network keeps private).
+    docs: Exposure | None = None
+    metrics: Exposure | None = None
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("metrics_token", "METRICS_TOKEN"),
+    )
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     run_migrations: bool = True
     log_level: str = "INFO"
 
     @field_validator("database_url", mode="after")
     @classmethod
-    def _async_driver(cls, url: str) -> str:
+    def _async_driver(cls, url: SecretStr) -> SecretStr:
         # Accept the plain form operators usually have (postgresql://...) too.
+        text = url.get_secret_value()
         for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain) :]
+            if text.startswith(plain):
+                return SecretStr("postgresql+asyncpg://" + text[len(plain) :])
         return url
 
-    def model_post_init(self, _context: object) -> None:
-        if not self.database_url:
-            self.database_url = LOCAL_DATABASE_URL.format(name=self.service_name)
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> ServiceSettings:
+        production = self.environment == Environment.PRODUCTION
+        if not self.database_url.get_secret_value():
+            self.database_url = SecretStr(LOCAL_DATABASE_URL.format(name=self.service_name))
         if not self.consumer_group:
             self.consumer_group = self.service_name
         self.consumer_group = self.kafka_topic_prefix + self.consumer_group
+        if self.docs is None:
+            self.docs = Exposure.PROTECTED if production else Exposure.PUBLIC
+        if self.metrics is None:  # on the API port; metrics_port, if set, serves them too
+            if not production:
+                self.metrics = Exposure.PUBLIC
+            else:
+                self.metrics = Exposure.OFF if self.metrics_port else Exposure.PROTECTED
+        problems = self.secret_problems() if production else []
+        if self.metrics == Exposure.PROTECTED and self.metrics_token is None:
+            problems.append("metrics_token (METRICS_TOKEN) is required when metrics are protected")
+        if problems:
+            raise ValueError("refused secrets: " + "; ".join(problems))
+        return self
+
+    def secret_problems(self) -> list[str]:
+        """Every secret setting that is empty, a placeholder or too short, by name (never
+        with its value)."""
+        problems = []
+        for name, field in type(self).model_fields.items():
+            value: Any = getattr(self, name)
+            if not isinstance(value, SecretStr):
+                continue
+            text = value.get_secret_value()
+            if any(isinstance(m, DatabaseUrl) for m in field.metadata):
+                problem = password_problem(text)
+            elif any(isinstance(m, CredentialList) for m in field.metadata):
+                problem = _credentials_problem(text)
+            else:
+                problem = secret_problem(text)
+            if problem is not None:
+                problems.append(f"{name} {problem}")
+        return problems
+
+    @property
+    def production(self) -> bool:
+        return self.environment == Environment.PRODUCTION
+
+
+def _credentials_problem(spec: str) -> str | None:
+    """None configured is fine (that credential kind is then unused); each one configured
+    must be a real secret."""
+    for index, item in enumerate(i for i in spec.split(",") if i.strip()):
+        name, _, secret = item.partition(":")
+        problem = secret_problem(secret)
+        if problem is not None:
+            return f"entry {index + 1} ({name.strip() or 'unnamed'}) {problem}"
+    return None

@@ -2,4 +2,5 @@ CREATE DATABASE intake;
 CREATE DATABASE escalation;
 CREATE DATABASE followup;
 CREATE DATABASE satisfaction;
+CREATE DATABASE notify;
 CREATE DATABASE ledger;

@@ -15,7 +15,7 @@
 #
 # Servers given from outside are used as they are and nothing is started:
 #   KAFKA_BOOTSTRAP_SERVERS          skips the local broker
-#   <SERVICE>_DATABASE_URL (all four) skips the local PostgreSQL
+#   <SERVICE>_DATABASE_URL (all five) skips the local PostgreSQL
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -46,7 +46,7 @@ pg_locate
 PG_PORT=${LOCAL_PG_PORT:-54320}
 PG_USER=complaints
 PG_PASSWORD=complaints
-DATABASES=(intake escalation followup satisfaction ledger)
+DATABASES=(intake escalation followup satisfaction notify ledger)
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 
@@ -357,7 +357,8 @@ as_pg() {
 
 databases_given() {
     [ -n "${INTAKE_DATABASE_URL:-}" ] && [ -n "${ESCALATION_DATABASE_URL:-}" ] &&
-        [ -n "${FOLLOWUP_DATABASE_URL:-}" ] && [ -n "${SATISFACTION_DATABASE_URL:-}" ]
+        [ -n "${FOLLOWUP_DATABASE_URL:-}" ] && [ -n "${SATISFACTION_DATABASE_URL:-}" ] &&
+        [ -n "${NOTIFY_DATABASE_URL:-}" ]
 }
 
 pg_up() {

@@ -12,7 +12,7 @@ LOGS="$ROOT/.local/logs"
 mkdir -p "$LOGS"
 
 # name:port of each service; a service not yet in this checkout is skipped.
-ALL_SERVICES=(intake:8001 escalation:8002 followup:8003 satisfaction:8004 ledger:8006)
+ALL_SERVICES=(intake:8001 escalation:8002 followup:8003 satisfaction:8004 notify:8005 ledger:8006)
 CHANNELS=(web hotline email counter feedback_card callback_visit letter)
 
 secret() { $PY -c 'import secrets; print(secrets.token_urlsafe(18))'; }
@@ -62,6 +62,19 @@ if [ -z "${AUTH_JWKS_URL:-}${AUTH_PUBLIC_KEY_FILE:-}" ]; then
     dev_issuer=1
 fi
 
+# Notify's mail catcher: an SMTP server writing every mail to .local/mail/ as .eml files,
+# and a receiver writing webhooks (the demo directory's, on :8026) and texts to .local/mail/hooks/.
+MAIL_PORT=${MAIL_CATCHER_PORT:-8025} HOOKS_PORT=${HOOKS_CATCHER_PORT:-8026}
+if [ -f services/notify/mailcatcher.py ] && [ -z "${NOTIFY_SMTP_HOST:-}" ]; then
+    $PY -m services.notify.mailcatcher --port "$MAIL_PORT" --hooks-port "$HOOKS_PORT" \
+        --dir "$ROOT/.local/mail" >"$LOGS/mailcatcher.log" 2>&1 &
+    pids+=($!)
+    export NOTIFY_SMTP_HOST=127.0.0.1 NOTIFY_SMTP_PORT=$MAIL_PORT
+    export NOTIFY_SMS_GATEWAY_URL=${NOTIFY_SMS_GATEWAY_URL:-http://127.0.0.1:$HOOKS_PORT/sms}
+    mail_catcher="smtp://127.0.0.1:$MAIL_PORT -> .local/mail/ (one .eml file per mail); webhooks and texts -> .local/mail/hooks/"
+fi
+export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
+
 running=()
 for entry in "${ALL_SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}
@@ -93,6 +106,7 @@ done
 echo
 echo "Kafka:      $KAFKA_BOOTSTRAP_SERVERS   topics: complaints.intake.v1, complaints.handling.v1, ..."
 echo "PostgreSQL: one database per service (see \`$INFRA env\`)"
+[ -n "${mail_catcher:-}" ] && echo "Mail:       $mail_catcher"
 echo
 if [ -n "${generated_keys:-}" ]; then echo "Development API keys (INTAKE_API_KEYS), one per channel:"; else echo "API keys from INTAKE_API_KEYS:"; fi
 tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed 's/^/  /'

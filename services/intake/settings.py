@@ -3,11 +3,11 @@ DOMAIN.md that a deployment changes here, not in code."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.common import Channel
-from shared.settings import ServiceSettings
+from shared.settings import Credentials, ServiceSettings
 from shared.web.auth import parse_credentials
 
 DEFAULT_CATEGORIES = [
@@ -56,7 +56,9 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = 8001
-    api_keys: str = Field(default="", description="channel:key pairs, e.g. web:K1,hotline:K2")
+    api_keys: Credentials = Field(
+        default=SecretStr(""), description="channel:key pairs, e.g. web:K1,hotline:K2"
+    )
     categories: list[str] = DEFAULT_CATEGORIES
     major_categories: list[str] = ["safety"]
     major_keywords: list[str] = DEFAULT_MAJOR_KEYWORDS
@@ -73,11 +75,11 @@ class IntakeSettings(ServiceSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _channels_exist(cls, spec: str) -> str:
-        for name, _ in parse_credentials(spec):
+    def _channels_exist(cls, spec: SecretStr) -> SecretStr:
+        for name, _ in parse_credentials(spec.get_secret_value()):
             if name not in {c.value for c in Channel}:
                 raise ValueError(f"unknown channel {name!r} in INTAKE_API_KEYS")
         return spec
 
     def credentials(self) -> list[tuple[str, str]]:
-        return parse_credentials(self.api_keys)
+        return parse_credentials(self.api_keys.get_secret_value())

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 async def rebuild(settings: SatisfactionSettings) -> int:
     """Returns how many events were applied."""
-    engine = create_engine(settings.database_url, 4)
+    engine = create_engine(settings.database_url.get_secret_value(), 4)
     sessions = session_factory(engine)
     ladder = settings.escalation_ladder
     t = Topics(settings.kafka_topic_prefix)

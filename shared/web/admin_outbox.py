@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from shared.ops import outbox as ops
 from shared.ops.outbox import OutboxStatus
 from shared.web.admin_deps import Admin, DiscardRequest, Engine, RetryRequest, ops_errors
+from shared.web.openapi import responses
 from shared.web.pagination import cursor_param, encode_cursor
+from shared.web.types import Int64
 
 
 class OutboxRowOut(BaseModel):
@@ -74,7 +76,7 @@ def admin_outbox_router() -> APIRouter:
         )
 
     @router.get("/{row_id}", summary="One outbox row with its error, payload and audit trail")
-    async def show(_: Admin, engine: Engine, row_id: int) -> OutboxRowDetailOut:
+    async def show(_: Admin, engine: Engine, row_id: Int64) -> OutboxRowDetailOut:
         with ops_errors():
             found = await ops.get_row(engine, row_id)
         return OutboxRowDetailOut(
@@ -85,9 +87,13 @@ def admin_outbox_router() -> APIRouter:
             audit=[AuditLineOut.model_validate(a) for a in found.audit],
         )
 
-    @router.post("/{row_id}/retry", summary="Un-park the row: the relay publishes it again")
+    @router.post(
+        "/{row_id}/retry",
+        summary="Un-park the row: the relay publishes it again",
+        responses=responses(409),
+    )
     async def retry(
-        who: Admin, engine: Engine, row_id: int, body: RetryRequest | None = None
+        who: Admin, engine: Engine, row_id: Int64, body: RetryRequest | None = None
     ) -> OutboxRowOut:
         with ops_errors():
             row = await ops.retry(
@@ -95,9 +101,13 @@ def admin_outbox_router() -> APIRouter:
             )
         return OutboxRowOut.model_validate(row)
 
-    @router.post("/{row_id}/discard", summary="Give up on the parked row (a reason is required)")
+    @router.post(
+        "/{row_id}/discard",
+        summary="Give up on the parked row (a reason is required)",
+        responses=responses(409),
+    )
     async def discard(
-        who: Admin, engine: Engine, row_id: int, body: DiscardRequest
+        who: Admin, engine: Engine, row_id: Int64, body: DiscardRequest
     ) -> OutboxRowOut:
         with ops_errors():
             row = await ops.discard(engine, row_id, actor=who.name, reason=body.reason)

@@ -14,7 +14,9 @@ from shared.ops import timers as ops
 from shared.ops.timers import TimerStatus
 from shared.web.admin_deps import Admin, DiscardRequest, Engine, RetryRequest, ops_errors
 from shared.web.admin_outbox import AuditLineOut
+from shared.web.openapi import responses
 from shared.web.pagination import cursor_param, encode_cursor
+from shared.web.types import Int64
 
 
 class TimerOut(BaseModel):
@@ -47,7 +49,11 @@ class TimerPage(BaseModel):
 def admin_timers_router() -> APIRouter:
     router = APIRouter(prefix="/admin/timers", tags=["admin"])
 
-    @router.get("", summary="Timers by status (failed by default), oldest first")
+    @router.get(
+        "",
+        summary="Timers by status (failed by default), oldest first",
+        responses=responses(404),  # a service without timers
+    )
     async def list_timers(
         _: Admin,
         engine: Engine,
@@ -66,7 +72,7 @@ def admin_timers_router() -> APIRouter:
         )
 
     @router.get("/{timer_id}", summary="One timer with its error, payload and audit trail")
-    async def show(_: Admin, engine: Engine, timer_id: int) -> TimerDetailOut:
+    async def show(_: Admin, engine: Engine, timer_id: Int64) -> TimerDetailOut:
         with ops_errors():
             found = await ops.get_timer(engine, timer_id)
         return TimerDetailOut(
@@ -75,9 +81,13 @@ def admin_timers_router() -> APIRouter:
             audit=[AuditLineOut.model_validate(a) for a in found.audit],
         )
 
-    @router.post("/{timer_id}/retry", summary="Fire the timer now, with fresh attempts")
+    @router.post(
+        "/{timer_id}/retry",
+        summary="Fire the timer now, with fresh attempts",
+        responses=responses(409),
+    )
     async def retry(
-        who: Admin, engine: Engine, timer_id: int, body: RetryRequest | None = None
+        who: Admin, engine: Engine, timer_id: Int64, body: RetryRequest | None = None
     ) -> TimerOut:
         with ops_errors():
             row = await ops.retry(
@@ -85,8 +95,12 @@ def admin_timers_router() -> APIRouter:
             )
         return TimerOut.model_validate(row)
 
-    @router.post("/{timer_id}/cancel", summary="The timer never fires (a reason is required)")
-    async def cancel(who: Admin, engine: Engine, timer_id: int, body: DiscardRequest) -> TimerOut:
+    @router.post(
+        "/{timer_id}/cancel",
+        summary="The timer never fires (a reason is required)",
+        responses=responses(409),
+    )
+    async def cancel(who: Admin, engine: Engine, timer_id: Int64, body: DiscardRequest) -> TimerOut:
         with ops_errors():
             row = await ops.cancel(engine, timer_id, actor=who.name, reason=body.reason)
         return TimerOut.model_validate(row)

@@ -1,5 +1,5 @@
 """``/healthz`` (the process is alive), ``/readyz`` (database and Kafka reachable) and
-``/metrics`` (Prometheus)."""
+``/metrics`` (Prometheus, see shared.web.metrics)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.kafka import KafkaLink
@@ -64,9 +63,5 @@ def health_router(
             k: "ok" if v else "unavailable" for k, v in results.items()
         }
         return JSONResponse(body, status_code=200 if ok else 503)
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -1,4 +1,8 @@
-"""Keyset pagination cursors: the sort key of the last row, opaque to clients."""
+"""Keyset pagination cursors: the sort key of the last row, opaque to clients.
+
+A cursor comes back from the client, so it is input like any other: its parts are read with
+the same bounds as the service's own parameters (a date-time on the calendar the database
+can hold, an integer within 64 bits), and anything else is a 422 naming ``cursor``."""
 
 from __future__ import annotations
 
@@ -9,11 +13,35 @@ from datetime import datetime
 from typing import Any
 
 from shared.web.errors import field_error
+from shared.web.types import INT64_MAX, INT64_MIN, on_calendar
 
 
 def encode_cursor(*parts: object) -> str:
     raw = "|".join(p.isoformat() if isinstance(p, datetime) else str(p) for p in parts)
     return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def read_datetime(text: str) -> datetime:
+    """An ISO date-time with a time zone, years MIN_YEAR..MAX_YEAR (see shared.web.types)."""
+    value = on_calendar(datetime.fromisoformat(text))
+    if value.tzinfo is None:
+        raise ValueError("a cursor's time has a time zone")
+    return value
+
+
+def read_int64(text: str) -> int:
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("beyond 64 bits")
+    return value
+
+
+# The plain readers callers name, read with bounds: datetime.fromisoformat takes year 1 with
+# an offset (which overflows converted to UTC), int any size (which the database refuses).
+_BOUNDED: dict[Callable[[str], Any], Callable[[str], Any]] = {
+    datetime.fromisoformat: read_datetime,
+    int: read_int64,
+}
 
 
 def decode_cursor(cursor: str, *types: Callable[[str], Any]) -> tuple[Any, ...]:
@@ -23,8 +51,10 @@ def decode_cursor(cursor: str, *types: Callable[[str], Any]) -> tuple[Any, ...]:
         parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         if len(parts) != len(types):
             raise ValueError("wrong number of parts")
-        return tuple(read(part) for read, part in zip(types, parts, strict=True))
-    except (UnicodeDecodeError, binascii.Error, ValueError, TypeError) as exc:
+        return tuple(
+            _BOUNDED.get(read, read)(part) for read, part in zip(types, parts, strict=True)
+        )
+    except (UnicodeError, binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise ValueError("not a valid cursor") from exc
 
 

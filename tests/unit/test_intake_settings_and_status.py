@@ -13,13 +13,14 @@ def test_settings_read_their_prefix(monkeypatch):
     assert settings.credentials() == [("web", "abc")]
     assert settings.ack_minutes_remote == 60
     assert settings.kafka_bootstrap_servers == "broker:9092"
-    assert settings.database_url.endswith("/intake")
+    assert settings.database_url.get_secret_value().endswith("/intake")
     assert settings.consumer_group == "intake"
 
 
 def test_plain_postgres_urls_get_the_async_driver(monkeypatch):
     monkeypatch.setenv("INTAKE_DATABASE_URL", "postgresql://u:p@db/intake")
-    assert IntakeSettings().database_url == "postgresql+asyncpg://u:p@db/intake"
+    url = IntakeSettings().database_url.get_secret_value()
+    assert url == "postgresql+asyncpg://u:p@db/intake"
 
 
 def test_topic_prefix_prefixes_the_consumer_group(monkeypatch):

@@ -35,14 +35,16 @@ from services.escalation.usecases import Action, Escalation, NotFound
 from shared.directory import Directory
 from shared.events.common import Severity, Tier
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param
+from shared.web.types import IsoDateTime
 
 router = APIRouter(tags=["cases"])
 
 Agent = Annotated[Principal, require(Role.AGENT)]
 Supervisor = Annotated[Principal, require(Role.SUPERVISOR)]
-RESPONSES = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}}
+RESPONSES = responses(409)  # the rest follow from each operation's shape
 
 
 @router.get("/cases", response_model=CasePage, responses=RESPONSES)
@@ -285,8 +287,8 @@ async def forward(
 async def sla_stats(
     request: Request,
     _: Supervisor,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[IsoDateTime | None, Query(alias="from")] = None,
+    end: Annotated[IsoDateTime | None, Query(alias="to")] = None,
 ) -> SlaStats:
     """The timely-handling rate of the clocks decided in [from, to) (default: the last 30
     days), per clock and per level. Clock "ladder" is a level's time on the on-site ladder."""

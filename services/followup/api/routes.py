@@ -28,8 +28,10 @@ from services.followup.store import repository as repo
 from shared.events.common import Tier
 from shared.events.followup import CallbackKind
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param
+from shared.web.types import IsoDateTime
 
 router = APIRouter(tags=["call-backs"])
 
@@ -44,12 +46,12 @@ def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Cal
     )
 
 
-@router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}, 422: {}})
+@router.get("/callbacks", response_model=CallbackPage)
 async def list_callbacks(
     request: Request,
     who: Agent,
     state: Annotated[list[State] | None, Query(description="Repeat for several")] = None,
-    due_before: Annotated[datetime | None, Query(description="With a time zone")] = None,
+    due_before: Annotated[IsoDateTime | None, Query(description="With a time zone")] = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     kind: Annotated[list[CallbackKind] | None, Query()] = None,
     complaint_id: uuid.UUID | None = None,
@@ -91,7 +93,7 @@ async def list_callbacks(
     return CallbackPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/callbacks/{callback_id}", response_model=CallbackView, responses={404: {}})
+@router.get("/callbacks/{callback_id}", response_model=CallbackView)
 async def get_callback(callback_id: uuid.UUID, request: Request, _: Agent) -> CallbackView:
     async with request.app.state.runtime.sessions() as session:
         callback = await repo.get_callback(session, callback_id)
@@ -104,7 +106,7 @@ async def get_callback(callback_id: uuid.UUID, request: Request, _: Agent) -> Ca
 @router.post(
     "/callbacks/{callback_id}/outcome",
     response_model=CallbackView,
-    responses={404: {}, 409: {}, 422: {}},
+    responses=responses(409),
 )
 async def post_outcome(
     callback_id: uuid.UUID, outcome: OutcomeIn, request: Request, who: Agent
@@ -146,7 +148,7 @@ async def post_take(callback_id: uuid.UUID, request: Request, who: Agent) -> Cal
 @router.post(
     "/callbacks/{callback_id}/reschedule",
     response_model=CallbackView,
-    responses={404: {}, 409: {}, 422: {}},
+    responses=responses(409),
 )
 async def post_reschedule(
     callback_id: uuid.UUID, wanted: RescheduleIn, request: Request, who: Agent
@@ -171,7 +173,6 @@ async def post_reschedule(
     "/customers/{customer_id}/tiers",
     response_model=CustomerView,
     tags=["retention"],
-    responses={404: {}},
 )
 async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> CustomerView:
     """A customer's monthly visits and tiers as the retention reviews saw them."""
@@ -202,11 +203,11 @@ async def get_customer_tiers(customer_id: str, request: Request, _: Agent) -> Cu
 CLOSED_STATES = {State.COMPLETED, State.REOPENED, State.UNREACHABLE}
 
 
-@router.get("/stats/sla", response_model=SlaView, tags=["statistics"], responses={422: {}})
+@router.get("/stats/sla", response_model=SlaView, tags=["statistics"])
 async def sla(
     request: Request,
     _: Agent,
-    since: Annotated[datetime | None, Query(description="Call-backs created since")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Call-backs created since")] = None,
 ) -> SlaView:
     """The call-backs' own SLA: how many were called before they went overdue."""
     if since is not None and since.tzinfo is None:

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.web.types import IsoDateTime
+
 
 class OutcomeIn(BaseModel):
     """What the call found. Reached: say whether the customer is satisfied, in their words if
@@ -32,7 +34,7 @@ class OutcomeIn(BaseModel):
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_at: datetime = Field(description="The time the customer asked for, with a time zone")
+    due_at: IsoDateTime = Field(description="The time the customer asked for, with a time zone")
     reason: str | None = Field(default=None, max_length=1000)
 
 

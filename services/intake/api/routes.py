@@ -16,6 +16,7 @@ from services.intake.store import repository as repo
 from shared.events.common import Channel
 from shared.web.auth import identify
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.pagination import cursor_param
 
 router = APIRouter(tags=["complaints"])
@@ -39,7 +40,7 @@ ChannelDep = Annotated[Channel, Depends(authenticated_channel)]
     "/complaints",
     status_code=201,
     response_model=ComplaintAnswer,
-    responses={401: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+    responses=responses(409),
 )
 async def post_complaint(
     submission: ComplaintSubmission,
@@ -156,7 +157,9 @@ async def list_complaints(
     return ComplaintPage(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.patch("/complaints/{complaint_id}/customer", response_model=ComplaintView)
+@router.patch(
+    "/complaints/{complaint_id}/customer", response_model=ComplaintView, responses=responses(409)
+)
 async def complete_contact(
     complaint_id: uuid.UUID, contact: CustomerIn, request: Request, _: ChannelDep
 ) -> ComplaintView:

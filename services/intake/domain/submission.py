@@ -10,8 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from shared.events.common import Channel, Severity, Tier
 from shared.events.intake import Document, ExpectedOutcome, Subject
+from shared.web.types import IsoDate
 
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,24}$")
+# What the error message promises: an optional leading +, then digits, spaces, dashes,
+# brackets, dots or slashes ("(010) 6552-9988", "+86 (0)10 6552 9988"), with 5 to 20 digits.
+_PHONE = re.compile(r"^\+?[0-9 ()./-]+$")
+_PHONE_DIGITS = range(5, 21)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -32,8 +36,13 @@ class CustomerIn(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value):
-            raise ValueError("not a phone number (digits, spaces, +, -, brackets)")
+        if value is not None and (
+            not _PHONE.match(value) or sum(c.isdigit() for c in value) not in _PHONE_DIGITS
+        ):
+            raise ValueError(
+                "not a phone number (an optional leading +, then 5 to 20 digits with spaces, "
+                "-, brackets, dots or slashes)"
+            )
         return value
 
     @field_validator("email")
@@ -42,6 +51,15 @@ class CustomerIn(BaseModel):
         if value is not None and not _EMAIL.match(value):
             raise ValueError("not an e-mail address")
         return value
+
+
+class SubjectIn(Subject):
+    """The event's Subject with its dates as ISO 8601 text only (no Unix times)."""
+
+    purchased_on: IsoDate | None = None
+    delivered_on: IsoDate | None = None
+    incident_on: IsoDate | None = None
+    warranty_until: IsoDate | None = None
 
 
 class Flags(BaseModel):
@@ -67,7 +85,7 @@ class ComplaintSubmission(BaseModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
     ]
     severity: Severity | None = Field(default=None, description="Omit to classify by the rules")
-    subject: Subject | None = None
+    subject: SubjectIn | None = None
     expected_outcome: ExpectedOutcome | None = None
     documents: list[Document] = Field(default=[], max_length=50)
     in_litigation: bool = False

@@ -15,7 +15,9 @@ from services.satisfaction.api.schemas import AgentAnswerIn, AnswerIn, Recorded
 from services.satisfaction.domain.levels import clean_factors, parse_level
 from services.satisfaction.store.tables import alert_state
 from shared.web.errors import field_error
+from shared.web.openapi import responses
 from shared.web.ops_auth import Principal, Role, require
+from shared.web.types import IsoDate
 
 router = APIRouter()
 
@@ -78,7 +80,7 @@ async def _record(request: Request, answer: usecases.AnswerIn, **where: Any) -> 
     status_code=201,
     response_model=Recorded,
     tags=["surveys"],
-    responses={404: {}, 409: {}, 410: {}, 413: {}, 422: {}, 503: {}},
+    responses=responses(409, 410),
 )
 async def answer_survey(
     token: Annotated[str, Path(max_length=200)], body: AnswerIn, request: Request
@@ -92,7 +94,7 @@ async def answer_survey(
     status_code=201,
     response_model=Recorded,
     tags=["surveys"],
-    responses={401: {}, 403: {}, 404: {}, 409: {}, 410: {}, 422: {}, 503: {}},
+    responses=responses(404, 409, 410),
 )
 async def record_by_agent(
     body: AgentAnswerIn, request: Request, who: Principal = require(Role.AGENT)
@@ -121,8 +123,8 @@ def period(request: Request, start: date | None, end: date | None) -> tuple[date
     return start, end
 
 
-FromQ = Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive")]
-ToQ = Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive")]
+FromQ = Annotated[IsoDate | None, Query(alias="from", description="First day (UTC), inclusive")]
+ToQ = Annotated[IsoDate | None, Query(alias="to", description="Last day (UTC), inclusive")]
 
 
 @router.get("/reports/summary", tags=["reports"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    level: str | int = Field(description="very_satisfied .. very_dissatisfied, or 6..1")
+    # Strict: a boolean is not a level (lax int parsing would read true as 1).
+    level: StrictStr | StrictInt = Field(description="very_satisfied .. very_dissatisfied, or 6..1")
     factors: list[str] = Field(default=[], max_length=20)
     comment: str | None = Field(default=None, description="Free text, any language")
 

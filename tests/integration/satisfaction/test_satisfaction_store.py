@@ -112,7 +112,7 @@ async def test_rollups_redelivery_and_rebuild(settings: SatisfactionSettings, ow
         [*events[:5], ("handling", poison), *events[5:], *redelivered],
     )
     await consume_until(settings, len(events))
-    engine = create_engine(settings.database_url, 1)
+    engine = create_engine(settings.database_url.get_secret_value(), 1)
     async with engine.connect() as conn:
         parked = (await conn.execute(sa.text("SELECT event_id, status FROM parked_events"))).all()
     await engine.dispose()
@@ -153,17 +153,17 @@ async def test_rollups_redelivery_and_rebuild(settings: SatisfactionSettings, ow
     # A whole month reads the monthly histogram: the same times to resolve.
     month = await report(settings, **{"from": "2026-11-01", "to": "2026-11-30"})
     assert month["overall"] == live["overall"]
-    before = await snapshot(settings.database_url)
+    before = await snapshot(settings.database_url.get_secret_value())
 
     applied = await rebuild(settings)
     assert applied == len(events)  # the redelivered copies were skipped by the inbox
-    assert await snapshot(settings.database_url) == before
+    assert await snapshot(settings.database_url.get_secret_value()) == before
     assert await report(settings) == live
     assert await report(settings, group_by="channel") == grouped
 
     # Reading everything once more (the live consumer after a rebuild) changes nothing.
     await consume_until(settings, len(events))
-    assert await snapshot(settings.database_url) == before
+    assert await snapshot(settings.database_url.get_secret_value()) == before
 
 
 async def test_answer_api(settings: SatisfactionSettings, own_topics) -> None:

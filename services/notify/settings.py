@@ -1,0 +1,89 @@
+"""Notification configuration (env prefix ``NOTIFY_``). Who is told by which channel comes from
+the staff directory (``STAFF_DIRECTORY_FILE``); the words are the templates in ``templates/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from services.notify.domain.quiet_hours import QuietHours
+from shared.events.notify import DeliveryChannel
+from shared.settings import ServiceSettings
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "notify"
+    port: int = 8005
+    max_body_bytes: int = 16 * 1024
+    db_pool_size: int = Field(default=10, ge=1)
+
+    # The staff directory is ServiceSettings.staff_directory_file (STAFF_DIRECTORY_FILE).
+    templates_dir: Path = TEMPLATES
+
+    # E-mail (SMTP).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False  # upgrade a plain connection (port 587)
+    smtp_use_tls: bool = False  # TLS from the first byte (port 465)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Customer care <care@example.test>"
+
+    # Webhooks (staff) and the SMS gateway (customers): JSON POSTs signed with this secret,
+    # ``X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
+    webhook_secret: SecretStr = SecretStr("")
+    sms_gateway_url: str | None = None
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Customers: which channels they are reached on (each one they have an address for),
+    # in which language when their complaint names none, and when not to text them.
+    customer_channels: Annotated[list[DeliveryChannel], NoDecode] = [
+        DeliveryChannel.EMAIL,
+        DeliveryChannel.SMS,
+    ]
+    default_language: str = "zh-CN"
+    time_zone: str = "Asia/Shanghai"
+    quiet_hours: str = "22:00-08:00"  # local time; empty: none
+
+    # Links in the messages. ``{complaint_id}`` is replaced; the survey token is appended.
+    survey_link_base: str = "http://127.0.0.1:8004/surveys/"
+    survey_valid_seconds: float = Field(default=14 * 86400, gt=0)
+    completion_link: str = "http://127.0.0.1:8001/complaints/{complaint_id}/customer"
+    case_link: str = "http://127.0.0.1:8002/cases/{complaint_id}"
+
+    # Delivery: attempts with exponential backoff, then the message is parked as failed.
+    delivery_max_attempts: int = Field(default=6, ge=1)
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0)
+    delivery_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    delivery_workers: int = Field(default=4, ge=1)
+    delivery_max_sleep_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value, "UTC")  # raises ValueError naming the problem
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        QuietHours.parse("", value)
+        return value
+
+    @field_validator("customer_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def quiet(self) -> QuietHours:
+        return QuietHours.parse(self.quiet_hours, self.time_zone)
