@@ -49,6 +49,7 @@ CREDENTIALS = {
     "escalation": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "followup": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "satisfaction": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
+    "ledger": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
 }
 
 

@@ -28,6 +28,7 @@ from services.ledger.store.repository import LedgerFilter
 from shared.web.errors import field_error
 from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param, encode_cursor
+from shared.web.types import on_calendar
 
 router = APIRouter()
 
@@ -53,9 +54,10 @@ def _instant(value: str | None, name: str, deps: Deps, day_after: bool) -> datet
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
+            on_calendar(datetime.combine(day, datetime.min.time()))
             return midnight(day + timedelta(days=1) if day_after else day, deps.settings.zone)
-        found = datetime.fromisoformat(value)
-    except ValueError:
+        found = on_calendar(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):
         raise field_error(("query", name), "a date (2026-11-01) or a date-time", value) from None
     if found.tzinfo is None:
         raise field_error(("query", name), "a date-time needs its offset (+08:00, Z)", value)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.ledger import ActionKind, SummaryPeriod
+from shared.web.types import IsoDate, IsoDateTime
 
 
 class _In(BaseModel):
@@ -22,14 +23,14 @@ class LedgerPage(BaseModel):
 
 class SummaryIn(_In):
     period: SummaryPeriod
-    start: date = Field(description="A day of the period; the summary covers the whole period")
+    start: IsoDate = Field(description="A day of the period; the summary covers the whole period")
 
 
 class ActionBody(_In):
     kind: ActionKind
     description: str = Field(min_length=1, max_length=2000)
     owner: str = Field(min_length=1, max_length=200, description="The owner's person id")
-    due_at: datetime
+    due_at: IsoDateTime
 
 
 class ReviewBody(_In):
