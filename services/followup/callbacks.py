@@ -10,9 +10,7 @@ in a request could deadlock with it."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -273,10 +271,6 @@ async def _open_for_change(session: AsyncSession, callback_id: uuid.UUID) -> dic
     return callback
 
 
-def new_survey_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
 async def record_outcome(
     session: AsyncSession,
     deps: Deps,
@@ -389,26 +383,36 @@ async def _request_survey(
     reason: SurveyReason,
     now: datetime,
 ) -> None:
-    """``survey.requested`` with a fresh single-use token; only its hash stays here."""
-    token = new_survey_token()
-    await repo.add_survey_request(
+    """``survey.requested`` for the resolution cycle the call-back followed, unless that cycle
+    already has its survey (a remedial call-back after an answer): satisfaction is measured
+    once per cycle. No token here: the notification service makes it and sends the link."""
+    survey_id = uuid.uuid4()
+    cycle = callback["round"] or 1
+    if not await repo.add_survey_request(
         session,
         {
-            "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+            "survey_id": survey_id,
             "callback_id": callback["id"],
             "complaint_id": callback["complaint_id"],
+            "cycle": cycle,
             "reason": reason.value,
             "requested_at": now,
         },
-    )
+    ):
+        log.info(
+            "no survey: this resolution cycle already has one",
+            extra={"callback_id": str(callback["id"]), "cycle": cycle},
+        )
+        return
     await publish(
         session,
         deps,
         callback,
         SurveyRequested(
+            survey_id=survey_id,
             complaint_id=callback["complaint_id"],
             callback_id=callback["id"],
-            survey_token=token,
+            cycle=cycle,
             customer=ContactCard.model_validate(callback["customer"]),
             requested_at=now,
             reason=reason,

@@ -5,6 +5,8 @@ and the call-back's ``origin`` is unique (a repeated cause schedules nothing new
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
 from shared.events.handling import CaseClosed, CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
+from shared.events.versions import SurveyRecordedV1, is_v1, read, v1_survey_id
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def handlers(deps: Deps):
         )
 
     async def on_survey_recorded(session: AsyncSession, event: Envelope) -> None:
-        survey = SurveyRecorded.model_validate(event.data)
+        survey = _answer_of(event)
         if survey.score > REMEDIAL_AT_OR_BELOW:
             return
         earlier = await repo.latest_for_complaint(session, survey.complaint_id)
@@ -86,17 +89,20 @@ def handlers(deps: Deps):
         if survey.tier is not None:
             customer = customer.model_copy(update={"tier": survey.tier})
         factors = ", ".join(survey.factors) or "none given"
+        # The remedial call belongs to the cycle the answer measured: its satisfied outcome
+        # asks for no second survey of that cycle.
+        cycle = survey.cycle or (earlier["round"] if earlier else None)
         await schedule(
             session,
             deps,
-            origin=f"survey:{survey.complaint_id}:{survey.survey_token or event.id}",
+            origin=f"survey:{survey.complaint_id}:{survey.survey_id or event.id}",
             kind=CallbackKind.REMEDIAL,
             complaint_id=survey.complaint_id,
             customer=customer,
             due_at=remedial_due(survey.recorded_at, customer.tier, deps.policy),
             reason=f"survey answered {survey.level.value} ({survey.score}/6); factors: {factors}",
             now=datetime.now(UTC),
-            round=earlier["round"] if earlier else None,
+            round=cycle,
         )
 
     return {
@@ -105,3 +111,40 @@ def handlers(deps: Deps):
         CaseClosed.event_type: on_case_ended,
         SurveyRecorded.event_type: on_survey_recorded,
     }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a remedial call needs of a survey.recorded, whichever version published it."""
+
+    complaint_id: uuid.UUID
+    survey_id: uuid.UUID | None
+    cycle: int | None  # unknown for a version-1 answer
+    level: SatisfactionLevel
+    score: int
+    factors: list[str]
+    recorded_at: datetime
+    customer_id: str | None
+    tier: Tier | None
+
+
+def _answer_of(event: Envelope) -> Answer:
+    if is_v1(event.type, event.data):
+        old = read(SurveyRecordedV1, event.data)
+        # A version-1 answer named its survey by token: name it as every store now does.
+        survey_id = v1_survey_id(old.callback_id, old.survey_token)
+        cycle = None
+    else:
+        new = read(SurveyRecorded, event.data)
+        old, survey_id, cycle = new, new.survey_id, new.cycle  # type: ignore[assignment]
+    return Answer(
+        complaint_id=old.complaint_id,
+        survey_id=survey_id,
+        cycle=cycle,
+        level=old.level,
+        score=old.score,
+        factors=old.factors,
+        recorded_at=old.recorded_at,
+        customer_id=old.customer_id,
+        tier=old.tier,
+    )

@@ -1,11 +1,13 @@
-"""``python -m services.satisfaction [serve|migrate|rebuild]``
+"""``python -m services.satisfaction [serve|migrate|rebuild|rederive]``
 
-``rebuild`` empties the derived store (facts, surveys, answers, rollups, inbox) and refills it
-from the topics, from their beginning to their current end. Run it with the service stopped."""
+``rebuild`` empties the derived store (facts, rollups, inbox) and refills it from the topics,
+from their beginning to their current end, keeping the answers and surveys (records). Run it
+with the service stopped. ``rederive`` sums the rollups again from the store."""
 
 from pathlib import Path
 
 from services.satisfaction.rebuild import main as rebuild
+from services.satisfaction.rebuild import rederive_main
 from services.satisfaction.settings import SatisfactionSettings
 from shared.entrypoint import serve_or_migrate
 
@@ -16,5 +18,5 @@ if __name__ == "__main__":
         SatisfactionSettings,
         "services.satisfaction.app:create_app",
         MIGRATIONS,
-        commands={"rebuild": rebuild},
+        commands={"rebuild": rebuild, "rederive": rederive_main},
     )

@@ -1,10 +1,14 @@
-"""Rebuild the store from the topics: empty the derived tables and the inbox, then read
-intake, handling, follow-up and satisfaction topics from their beginning up to their end as
-of now, applying every event with the same changes as the live consumer, batched per
-complaint and per transaction. The folds are order-independent and the increments exact, so
-the figures equal those of the live store.
+"""Rebuild the store from the topics: empty the facts, the rollups and the inbox, then read
+intake, handling, follow-up, notify and satisfaction topics from their beginning up to their
+end as of now, applying every event with the same changes as the live consumer, batched per
+complaint and per transaction; then sum the rollups again from the store. The folds are
+order-independent, so the figures equal those of the live store.
+
+Answers and surveys are records, not derived: the topics keep a week, the store keeps them
+for good. A rebuild keeps them (events read again find them known) and counts them again.
 
     python -m services.satisfaction rebuild     # with the service stopped
+    python -m services.satisfaction rederive    # the rollups only, from the store
 
 Alert state is kept: alerts already raised are not raised again."""
 
@@ -22,16 +26,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction import usecases
-from services.satisfaction.domain.contribution import COUNTERS, Contribution, merge
+from services.satisfaction.domain.contribution import Contribution, merge
 from services.satisfaction.settings import SatisfactionSettings
 from services.satisfaction.store import rollups
-from services.satisfaction.store.tables import (
-    DERIVED,
-    rollup_daily,
-    rollup_factors,
-    rollup_resolve,
-    rollup_resolve_month,
-)
+from services.satisfaction.store.tables import DERIVED
 from shared.db import create_engine, session_factory
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
@@ -76,20 +74,12 @@ async def rebuild(settings: SatisfactionSettings) -> int:
                 if record.offset < ends[tp]
             ]
             async with sessions.begin() as session:
-                applied += await apply_batch(session, events, ladder)
+                applied += await apply_batch(session, events, ladder, roll_up=False)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-        async with engine.begin() as conn:
-            # Increments that cancelled out (answers met before their complaint's facts)
-            # leave rows of zeros: they carry nothing.
-            for table, counts in (
-                (rollup_daily, list(COUNTERS)),
-                (rollup_resolve, ["count"]),
-                (rollup_resolve_month, ["count"]),
-                (rollup_factors, ["count"]),
-            ):
-                await conn.execute(sa.delete(table).where(*(table.c[c] == 0 for c in counts)))
+        async with sessions.begin() as session:
+            await usecases.rederive_rollups(session)
     finally:
         await consumer.stop()
         await engine.dispose()
@@ -107,11 +97,15 @@ async def _partitions(bootstrap: str, topic: str) -> set[int]:
 
 
 async def apply_batch(
-    session: AsyncSession, records: list[tuple[str, bytes | None]], ladder: list[str]
+    session: AsyncSession,
+    records: list[tuple[str, bytes | None]],
+    ladder: list[str],
+    roll_up: bool = True,
 ) -> int:
     """Apply a batch in one transaction: inbox claims in one statement, each complaint's
     events folded together (the folds are order-independent), the rollup increments of the
-    whole batch summed and written once. Returns how many events were applied."""
+    whole batch summed and written once (unless the caller sums the rollups afterwards).
+    Returns how many events were applied."""
     events: dict[uuid.UUID, tuple[str, Envelope]] = {}
     for topic, value in records:
         try:
@@ -155,6 +149,7 @@ async def apply_batch(
                         session,
                         complaint_id,
                         [usecases.change_for(session, e, ladder) for e in group],
+                        roll_up,
                     )
                 )
             applied += len(group)
@@ -166,7 +161,10 @@ async def apply_batch(
                     async with session.begin_nested():
                         changes.append(
                             await usecases.change_complaint(
-                                session, complaint_id, [usecases.change_for(session, event, ladder)]
+                                session,
+                                complaint_id,
+                                [usecases.change_for(session, event, ladder)],
+                                roll_up,
                             )
                         )
                     applied += 1
@@ -185,3 +183,20 @@ def main(settings: SatisfactionSettings) -> None:
         extra={"events": applied, "seconds": round(time.monotonic() - started, 1)},
     )
     print(f"rebuilt: {applied} events applied in {time.monotonic() - started:.1f}s")
+
+
+async def rederive(settings: SatisfactionSettings) -> int:
+    engine = create_engine(settings.database_url.get_secret_value(), 1)
+    try:
+        async with session_factory(engine).begin() as session:
+            return await usecases.rederive_rollups(session)
+    finally:
+        await engine.dispose()
+
+
+def rederive_main(settings: SatisfactionSettings) -> None:
+    """``python -m services.satisfaction rederive``: the rollups summed again from the store
+    (after an upgrade that counts something new; safe while the service runs)."""
+    started = time.monotonic()
+    complaints = asyncio.run(rederive(settings))
+    print(f"rederived: {complaints} complaints summed in {time.monotonic() - started:.1f}s")

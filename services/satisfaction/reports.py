@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction.domain.report import ReportPolicy, summary
 from services.satisfaction.store import rollups
+from services.satisfaction.store.tables import alert_state
+
+Interval = Literal["day", "week", "month", "quarter"]
+MONTHS_IN = {"month": 1, "quarter": 3}
 
 
 async def summary_report(
@@ -40,21 +45,28 @@ async def _summaries(
 
 
 def period_starts(interval: str, start: date, end: date) -> list[date]:
-    """Every day, ISO week (Monday) or month start that overlaps start..end."""
-    if interval == "day":
-        first, step = start, None
+    """Every day, ISO week (Monday), month or quarter start that overlaps start..end."""
+    if interval in MONTHS_IN:
+        step = MONTHS_IN[interval]
+        month = (start.month - 1) // step * step + 1
+        current = date(start.year, month, 1)
     elif interval == "week":
-        first, step = start - timedelta(days=start.weekday()), None
+        current = start - timedelta(days=start.weekday())
     else:
-        first, step = start.replace(day=1), "month"
+        current = start
     out = []
-    current = first
     while current <= end:
         out.append(current)
-        if step == "month":
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if interval in MONTHS_IN:
+            months = current.year * 12 + current.month - 1 + MONTHS_IN[interval]
+            if months // 12 > date.max.year:
+                break
+            current = date(months // 12, months % 12 + 1, 1)
         else:
-            current += timedelta(days=1 if interval == "day" else 7)
+            step = timedelta(days=1 if interval == "day" else 7)
+            if current > date.max - step:
+                break
+            current += step
     return out
 
 
@@ -76,6 +88,14 @@ async def trend_report(
                 "timely_handling_rate": figures["timely_handling_rate"],
                 "complaints": figures["complaints"],
                 "resolved": figures["resolved"],
+                "first_contact_resolution_rate": figures["first_contact_resolution_rate"],
             }
         )
     return {"from": start, "to": end, "interval": interval, "points": points}
+
+
+async def alert_states(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        sa.select(alert_state).order_by(alert_state.c.dimension, alert_state.c.value)
+    )
+    return [dict(r._mapping) for r in rows]

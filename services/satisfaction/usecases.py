@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.satisfaction.domain.contribution import (
@@ -22,12 +23,31 @@ from services.satisfaction.domain.contribution import (
     merge,
 )
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
+from services.satisfaction.domain.surveys import (
+    AlreadyAnswered,
+    SurveyStatus,
+    check_answerable,
+    cycle_of,
+    expires_at,
+    status,
+)
 from services.satisfaction.store import repository as repo
 from services.satisfaction.store import rollups
+from services.satisfaction.store.tables import ROLLUPS
 from shared.events.common import SatisfactionLevel, Tier
 from shared.events.envelope import Envelope, new_event
+from shared.events.followup import SurveyRequested
+from shared.events.notify import SurveyInvited
 from shared.events.satisfaction import SurveyRecorded
 from shared.events.topics import Topics
+from shared.events.versions import (
+    SurveyRecordedV1,
+    SurveyRequestedV1,
+    is_v1,
+    read,
+    token_sha256,
+    v1_survey_id,
+)
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Handler
 
@@ -36,14 +56,6 @@ SOURCE = "/complaint-platform/satisfaction"
 
 
 class NotFound(Exception):
-    pass
-
-
-class AlreadyAnswered(Exception):
-    pass
-
-
-class Expired(Exception):
     pass
 
 
@@ -64,10 +76,11 @@ Change = Callable[[Known], Awaitable[None]]
 
 
 async def change_complaint(
-    session: AsyncSession, complaint_id: uuid.UUID, changes: list[Change]
+    session: AsyncSession, complaint_id: uuid.UUID, changes: list[Change], roll_up: bool = True
 ) -> Contribution:
     """Apply ``changes`` (each writes its rows and mirrors them in ``Known``); returns the
-    difference between the complaint's contribution to the rollups after and before."""
+    difference between the complaint's contribution to the rollups after and before (empty
+    without ``roll_up``: a rebuild derives the rollups at the end)."""
     facts = await repo.lock_facts(session, complaint_id)
     # Read after the lock: a concurrent writer of this complaint has committed by now.
     known = Known(
@@ -75,12 +88,14 @@ async def change_complaint(
         await repo.surveys_of(session, complaint_id),
         await repo.answers_of(session, complaint_id),
     )
-    before = contribution(known.facts, known.surveys, known.answers)
+    before = contribution(known.facts, known.surveys, known.answers) if roll_up else None
     unchanged = replace(facts, breached=set(facts.breached))
     for change in changes:
         await change(known)
     if known.facts != unchanged:
         await repo.save_facts(session, known.facts)
+    if before is None:
+        return Contribution.empty()
     return delta(before, contribution(known.facts, known.surveys, known.answers))
 
 
@@ -118,8 +133,11 @@ class LockOrder:
         await rollups.apply(session, merge(pending))
 
 
-def _answered(surveys: list[Survey], token: str) -> list[Survey]:
-    return [Survey(s.token, s.requested_at, True) if s.token == token else s for s in surveys]
+def _answered(surveys: list[Survey], survey_id: str) -> list[Survey]:
+    return [
+        Survey(s.survey_id, s.requested_at, True) if s.survey_id == survey_id else s
+        for s in surveys
+    ]
 
 
 def complaint_of(event: Envelope) -> uuid.UUID:
@@ -128,10 +146,12 @@ def complaint_of(event: Envelope) -> uuid.UUID:
 
 def change_for(session: AsyncSession, event: Envelope, ladder: list[str]) -> Change:
     """What ``event`` changes about its complaint."""
-    if event.type == "survey.requested":
+    if event.type == SurveyRequested.event_type:
         return _requested(session, event)
-    if event.type == "survey.recorded":
-        return _recorded(session, event)
+    if event.type == SurveyInvited.event_type:
+        return _invited(session, event)
+    if event.type == SurveyRecorded.event_type:
+        return _recorded(session, answer_seen(event), event.id)
     if event.type not in FACT_EVENTS:
         raise ValueError(f"no change for {event.type}")
 
@@ -141,13 +161,17 @@ def change_for(session: AsyncSession, event: Envelope, ladder: list[str]) -> Cha
     return change
 
 
-HANDLED = frozenset({*FACT_EVENTS, "survey.requested", "survey.recorded"})
+SURVEY_EVENTS = frozenset(
+    {SurveyRequested.event_type, SurveyInvited.event_type, SurveyRecorded.event_type}
+)
+HANDLED = FACT_EVENTS | SURVEY_EVENTS
 
 
 def source_topics(topics: Topics) -> list[str]:
-    """Everything the store is made of: lifecycle events and this service's own answers; the
-    live consumer and the rebuild read the same."""
-    return [topics.intake, topics.handling, topics.followup, topics.satisfaction]
+    """Everything the store is made of: lifecycle events, the survey invitations of the
+    notification service and this service's own answers; the live consumer and the rebuild
+    read the same."""
+    return [topics.intake, topics.handling, topics.followup, topics.notify, topics.satisfaction]
 
 
 def handlers(ladder: list[str]) -> dict[str, Handler]:
@@ -160,65 +184,141 @@ def handlers(ladder: list[str]) -> dict[str, Handler]:
 
 
 def _requested(session: AsyncSession, event: Envelope) -> Change:
-    data = event.data
-    customer = data.get("customer") or {}
+    values: dict[str, object]
+    if is_v1(event.type, event.data):
+        # Version 1 carried the token: keep its hash only, name the survey by it.
+        old = read(SurveyRequestedV1, event.data)
+        token_hash = token_sha256(old.survey_token)
+        customer, requested_at = old.customer, old.requested_at
+        values = {"survey_id": v1_survey_id(old.callback_id, None), "token_sha256": token_hash}
+        values |= {"callback_id": old.callback_id, "cycle": None}
+    else:
+        new = read(SurveyRequested, event.data)
+        customer, requested_at = new.customer, new.requested_at
+        values = {"survey_id": new.survey_id, "callback_id": new.callback_id, "cycle": new.cycle}
 
     async def change(known: Known) -> None:
-        token = data["survey_token"]
-        requested_at = datetime.fromisoformat(data["requested_at"])
         answered = await repo.upsert_requested_survey(
             session,
-            {
-                "token": token,
+            values
+            | {
                 "complaint_id": known.facts.complaint_id,
-                "callback_id": data.get("callback_id"),
-                "customer_id": customer.get("id"),
-                "tier": customer.get("tier"),
+                "customer_id": customer.id,
+                "tier": customer.tier.value,
                 "requested_at": requested_at,
             },
         )
-        others = [s for s in known.surveys if s.token != token]
-        known.surveys = [*others, Survey(token, requested_at, answered)]
+        survey_id = str(values["survey_id"])
+        others = [s for s in known.surveys if s.survey_id != survey_id]
+        known.surveys = [*others, Survey(survey_id, requested_at, answered)]
 
     return change
 
 
-def _recorded(session: AsyncSession, event: Envelope) -> Change:
-    data = SurveyRecorded.model_validate(event.data)
+def _invited(session: AsyncSession, event: Envelope) -> Change:
+    invited = read(SurveyInvited, event.data)
 
     async def change(known: Known) -> None:
+        # Counts nothing by itself: the request does (the survey is asked for either way).
+        await repo.upsert_invited_survey(
+            session,
+            {
+                "survey_id": invited.survey_id,
+                "complaint_id": invited.complaint_id,
+                "token_sha256": invited.token_sha256.lower(),
+                "invited_at": invited.at,
+                "expires_at": invited.expires_at,
+            },
+        )
+
+    return change
+
+
+@dataclass(frozen=True)
+class AnswerSeen:
+    """A survey.recorded of either version; ``cycle`` is None for a version-1 answer (the
+    store decides it as for an answer taken now)."""
+
+    complaint_id: uuid.UUID
+    survey_id: uuid.UUID | None
+    cycle: int | None
+    score: int
+    factors: list[str]
+    comment: str | None
+    taken_by: str
+    recorded_at: datetime
+    customer_id: str | None
+    tier: str | None
+
+
+def answer_seen(event: Envelope) -> AnswerSeen:
+    if is_v1(event.type, event.data):
+        old = read(SurveyRecordedV1, event.data)
+        survey_id = v1_survey_id(old.callback_id, old.survey_token)
+        data, cycle = old, None
+    else:
+        new = read(SurveyRecorded, event.data)
+        data, survey_id, cycle = new, new.survey_id, new.cycle  # type: ignore[assignment]
+    return AnswerSeen(
+        complaint_id=data.complaint_id,
+        survey_id=survey_id,
+        cycle=cycle,
+        score=data.score,
+        factors=data.factors,
+        comment=data.comment,
+        taken_by=data.taken_by,
+        recorded_at=data.recorded_at,
+        customer_id=data.customer_id,
+        tier=data.tier.value if data.tier else None,
+    )
+
+
+def _recorded(
+    session: AsyncSession, data: AnswerSeen, answer_id: uuid.UUID, outcome: list[bool] | None = None
+) -> Change:
+    """Keep the answer unless its complaint's cycle already has one (then it is ignored: a
+    second answer of a cycle is never counted, whoever sent it)."""
+
+    async def change(known: Known) -> None:
+        cycle = data.cycle
+        if cycle is None:
+            survey = await repo.get_survey(session, data.survey_id) if data.survey_id else None
+            cycle = cycle_of(repo.record_of(survey) if survey else None, known.facts.cycles)
         inserted = await repo.insert_answer(
             session,
             {
-                "answer_id": event.id,
+                "answer_id": answer_id,
                 "complaint_id": data.complaint_id,
-                "survey_token": data.survey_token,
+                "survey_id": data.survey_id,
+                "cycle": cycle,
                 "score": data.score,
                 "factors": data.factors,
                 "comment": data.comment,
                 "taken_by": data.taken_by,
                 "customer_id": data.customer_id,
-                "tier": data.tier.value if data.tier else None,
+                "tier": data.tier,
                 "recorded_at": data.recorded_at,
             },
         )
-        if inserted:
-            tier = data.tier.value if data.tier else None
-            known.answers.append(
-                Answer(str(event.id), data.score, tuple(data.factors), data.recorded_at, tier)
-            )
-        if data.survey_token:
+        if outcome is not None:
+            outcome.append(inserted)
+        if not inserted:
+            log.info(
+                "answer not kept: known already, or its cycle has an answer",
+                extra={"answer_id": str(answer_id), "complaint_id": str(data.complaint_id),
+                       "cycle": cycle},
+            )  # fmt: skip
+            return
+        known.answers.append(
+            Answer(str(answer_id), data.score, tuple(data.factors), data.recorded_at, data.tier)
+        )
+        if data.survey_id is not None:
             await repo.mark_survey_answered(
-                session, data.survey_token, data.complaint_id, data.recorded_at
+                session, data.survey_id, data.complaint_id, data.recorded_at
             )
-            known.surveys = _answered(known.surveys, data.survey_token)
+            known.surveys = _answered(known.surveys, str(data.survey_id))
 
     return change
-
-
-async def apply_answer(session: AsyncSession, event: Envelope) -> None:
-    """A survey.recorded event, from this service's API or read back from the topic."""
-    await update(session, complaint_of(event), _recorded(session, event))
 
 
 @dataclass(frozen=True)
@@ -236,38 +336,46 @@ async def record_answer(
     *,
     token: str | None = None,
     complaint_id: uuid.UUID | None = None,
-    valid_for: timedelta | None = None,
-) -> SurveyRecorded:
+    valid_for: timedelta,
+) -> tuple[uuid.UUID, SurveyRecorded]:
     """Record an answer given with a survey token (the customer, or an agent who names the
     complaint too) or for a complaint (an agent on the phone, who then uses up the
-    complaint's open survey, if any). The answer is
-    applied to the store and published as survey.recorded in one transaction; its id goes
-    into the inbox so reading it back from the topic changes nothing."""
+    complaint's open survey, if any). One answer per complaint and resolution cycle: a second
+    raises ``AlreadyAnswered`` naming the first. The answer is applied to the store and
+    published as survey.recorded in one transaction; its id goes into the inbox so reading
+    it back from the topic changes nothing. Returns the answer's id (its event's) and data."""
     now = datetime.now(UTC)
+    token_hash = token_sha256(token) if token is not None else None
     async with sessions.begin() as session:
-        if token is not None:
-            peek = await repo.get_survey(session, token)
-            if peek is None or peek["requested_at"] is None:
+        if token_hash is not None:
+            peek = await repo.survey_by_hash(session, token_hash)
+            if peek is None:
                 raise NotFound
             if complaint_id is not None and complaint_id != peek["complaint_id"]:
                 raise WrongComplaint
             complaint_id = peek["complaint_id"]
         assert complaint_id is not None
-        if token is None and not await repo.complaint_known(session, complaint_id):
+        if token_hash is None and not await repo.complaint_known(session, complaint_id):
             raise NotFound
-        await repo.lock_facts(session, complaint_id)  # serialises answers per complaint
-        if token is not None:
-            survey = await repo.get_survey(session, token)
+        facts = await repo.lock_facts(session, complaint_id)  # serialises answers per complaint
+        if token_hash is not None:
+            survey = await repo.survey_by_hash(session, token_hash)
             assert survey is not None
-            if survey["answered_at"] is not None:
-                raise AlreadyAnswered
-            if valid_for is not None and now > survey["requested_at"] + valid_for:
-                raise Expired
         else:
             survey = await repo.open_survey_of(session, complaint_id)
+        record = repo.record_of(survey) if survey else None
+        cycle = cycle_of(record, facts.cycles)
+        first = await repo.first_answer(
+            session, complaint_id, cycle, record.survey_id if record else None
+        )
+        if token_hash is not None and record is not None:
+            check_answerable(record, first, now, valid_for)
+        elif first is not None:
+            raise AlreadyAnswered(first)
         data = SurveyRecorded(
             complaint_id=complaint_id,
-            survey_token=survey["token"] if survey else None,
+            survey_id=record.survey_id if record else None,
+            cycle=cycle,
             callback_id=survey["callback_id"] if survey else None,
             level=answer.level,
             score=answer.level.score,
@@ -280,10 +388,60 @@ async def record_answer(
         )
         event = new_event(SOURCE, str(complaint_id), data, time=now)
         await inbox.claim(session, event, topics.satisfaction)
-        await apply_answer(session, event)
+        kept: list[bool] = []
+        await update(session, complaint_id, _recorded(session, answer_seen(event), event.id, kept))
+        if not all(kept):  # the unique constraint, should anything have slipped past the lock
+            raise AlreadyAnswered(await repo.first_answer(session, complaint_id, cycle, None))
         await outbox.add(session, topics.satisfaction, [event])
     log.info(
         "survey answer recorded",
-        extra={"complaint_id": str(complaint_id), "score": data.score, "by": data.taken_by},
-    )
-    return data
+        extra={"complaint_id": str(complaint_id), "score": data.score, "cycle": cycle,
+               "by": data.taken_by},
+    )  # fmt: skip
+    return event.id, data
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    """What the survey page may show about a survey: no personal data."""
+
+    status: SurveyStatus
+    cycle: int | None
+    expires_at: datetime | None
+    answered_at: datetime | None
+
+
+async def survey_status(
+    sessions: async_sessionmaker[AsyncSession], token: str, valid_for: timedelta
+) -> SurveyView:
+    async with sessions() as session:
+        survey = await repo.survey_by_hash(session, token_sha256(token))
+        if survey is None:
+            raise NotFound
+        record = repo.record_of(survey)
+        first = await repo.first_answer(
+            session, record.complaint_id, record.cycle, record.survey_id
+        )
+    found = status(record, first, datetime.now(UTC), valid_for)
+    answered_at = record.answered_at or (first.recorded_at if first else None)
+    return SurveyView(found, record.cycle, expires_at(record, valid_for), answered_at)
+
+
+async def rederive_rollups(session: AsyncSession, batch: int = 500) -> int:
+    """Empty the rollups and sum every complaint's contribution again from the store (facts,
+    surveys, answers). Writers of the store wait meanwhile (a share lock), so no increment
+    made during it is lost or doubled. Returns how many complaints were summed."""
+    await session.execute(sa.text("LOCK TABLE facts, surveys, answers IN SHARE MODE"))
+    await session.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in ROLLUPS)}"))
+    ids = await repo.complaint_ids(session)
+    for i in range(0, len(ids), batch):
+        chunk = ids[i : i + batch]
+        found = {f.complaint_id: f for f in await repo.facts_of_many(session, chunk)}
+        surveys = await repo.surveys_of_many(session, chunk)
+        answers = await repo.answers_of_many(session, chunk)
+        parts = [
+            contribution(found.get(c) or Facts(c), surveys.get(c, []), answers.get(c, []))
+            for c in chunk
+        ]
+        await rollups.apply(session, merge(parts))
+    return len(ids)

@@ -6,10 +6,11 @@ A call-back's life: ``followup.scheduled`` -> ``followup.due`` (it is time to ca
 ``followup.overdue`` if nobody has called within the policy's window. An unanswered call is
 ``followup.attempt_failed`` (with the next attempt's time) until the last attempt, then
 ``followup.unreachable``. A reached customer ends it: satisfied -> ``followup.completed``
-then ``survey.requested``; not satisfied -> ``complaint.reopened`` (escalation reopens the
-case; its next ``case.resolved`` brings a new call-back). ``followup.rescheduled``: the
-customer asked to be called at another time. ``followup.cancelled``: a later resolution
-replaced an open call-back, or the case ended elsewhere."""
+then ``survey.requested`` (once per resolution cycle); not satisfied ->
+``complaint.reopened`` (escalation reopens the case; its next ``case.resolved`` brings a new
+call-back). ``followup.rescheduled``: the customer asked to be called at another time.
+``followup.cancelled``: a later resolution replaced an open call-back, or the case ended
+elsewhere."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.events.common import ContactCard, EventData, Tier
 
@@ -153,13 +154,18 @@ class SurveyReason(StrEnum):
 
 
 class SurveyRequested(EventData):
-    """Ask the customer for a rating; the token is the single-use credential to answer."""
+    """Ask the customer for a rating of one resolution cycle. Version 2: no token travels
+    here; the notification service makes one, sends the link and publishes
+    ``survey.invited`` (its hash and ``survey_id``). One survey per complaint and cycle: a
+    remedial call-back after an answered survey asks for none."""
 
     event_type = "survey.requested"
+    schema_version = 2
 
+    survey_id: uuid.UUID  # the opaque id of this survey, made by follow-up
     complaint_id: uuid.UUID
     callback_id: uuid.UUID
-    survey_token: str
-    customer: ContactCard
+    cycle: int = Field(ge=1)  # the resolution cycle (case round) the survey measures
+    customer: ContactCard  # the notification service sends the invitation to it
     requested_at: datetime
     reason: SurveyReason

@@ -5,16 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from shared.events.common import EventData, SatisfactionLevel, Tier
 
 
 class SurveyRecorded(EventData):
-    """A survey answer (key: complaint id). ``score`` is 6 (very satisfied) .. 1."""
+    """A survey answer (key: complaint id). ``score`` is 6 (very satisfied) .. 1. One answer
+    per complaint and resolution ``cycle``. Version 2: the survey is named by its opaque
+    ``survey_id``, never by its token."""
 
     event_type = "survey.recorded"
+    schema_version = 2
 
     complaint_id: uuid.UUID
-    survey_token: str | None
+    survey_id: uuid.UUID | None  # None: an agent took it with no survey sent
+    cycle: int = Field(ge=1)  # the resolution cycle (case round) the answer measures
     callback_id: uuid.UUID | None = None  # the call-back whose survey this answers, if any
     level: SatisfactionLevel
     score: int

@@ -49,8 +49,12 @@ CREDENTIALS = {
     "escalation": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "followup": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "satisfaction": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
+    "notify": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "ledger": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
 }
+
+# What a service needs beyond the common environment to start at all.
+SERVICE_ENV = {"notify": {"NOTIFY_WEBHOOK_SECRET": "fuzz-webhook-secret-0123456789"}}
 
 
 @dataclass
@@ -199,7 +203,7 @@ async def an_unreadable_body_is_a_documented_400(base_url: str) -> None:
 @pytest.mark.parametrize("service", list(CREDENTIALS))
 async def test_any_input_gets_a_2xx_or_a_documented_4xx_never_a_5xx(start_service, service):
     """One process per service: the hostile inputs first, then schemathesis."""
-    process = await start_service(service)
+    process = await start_service(service, **SERVICE_ENV.get(service, {}))
     await hostile_inputs_are_422s(process.url, service)
     if service == "intake":
         await an_unreadable_body_is_a_documented_400(process.url)

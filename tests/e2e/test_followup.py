@@ -5,9 +5,10 @@ a retention call from activity, and a SIGKILL in the middle of the work."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,8 @@ from shared.events.activity import ActivityCustomer, ActivityKind, CustomerActiv
 from shared.events.common import Channel, ContactCard, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseResolved
+from shared.events.notify import SurveyInvited
+from shared.events.versions import token_sha256
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.support.kafka import Record, read_until
 from tests.support.waiting import eventually
@@ -54,6 +57,18 @@ async def produce(bootstrap: str, topic: str, events: list[Envelope]) -> None:
         await producer.stop()
 
 
+async def invite(bootstrap: str, topic: str, survey: dict, token: str) -> None:
+    """survey.invited for a survey.requested, as the notification service publishes it."""
+    invited = SurveyInvited(
+        survey_id=survey["survey_id"],
+        complaint_id=survey["complaint_id"],
+        token_sha256=token_sha256(token),
+        expires_at=datetime.now(UTC) + timedelta(days=14),
+        at=datetime.now(UTC),
+    )
+    await produce(bootstrap, topic, [new_event("/e2e/notify", survey["complaint_id"], invited)])
+
+
 def resolved(complaint_id: uuid.UUID, round: int = 1) -> Envelope:
     values = dict(
         complaint_id=complaint_id, at=datetime.now(UTC), by="agent:e2e", round=round,
@@ -82,8 +97,10 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
     start_service, servers, topics, tmp_path
 ):
     """complaint -> case resolved -> call-back due -> "not satisfied" -> case reopened ->
-    resolved again -> new call-back -> "satisfied" -> survey.requested with a token; the
-    customer answers "neutral" with it (once only) -> a remedial call-back."""
+    resolved again -> new call-back -> "satisfied" -> survey.requested for cycle 2 (no token:
+    the test publishes survey.invited as the notification service would); the customer
+    answers "neutral" with the link's token (once only) -> a remedial call-back, satisfied,
+    and no second survey for the cycle."""
     intake = await start_service("intake")
     escalation = await start_service("escalation")
     followup = await start_service("followup", FOLLOWUP_POLICY_FILE=policy_file(tmp_path))
@@ -160,8 +177,13 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
         "followup.scheduled", "followup.due", "followup.completed", "survey.requested",
     ]  # fmt: skip
     survey = published[-1].value["data"]
-    assert survey["reason"] == "satisfied" and len(survey["survey_token"]) >= 24
+    assert survey["reason"] == "satisfied" and "survey_token" not in survey
+    assert survey["cycle"] == 2  # the resolution cycle the customer was satisfied with
     assert survey["customer"]["id"] == "c-loop"
+    # The notification service makes the token and publishes only its hash (the contract);
+    # it is not running here, so the test does what it would.
+    token = secrets.token_urlsafe(24)
+    await invite(servers.kafka_bootstrap, topics.notify, survey, token)
     handling = await read_until(
         servers.kafka_bootstrap,
         topics.handling,
@@ -173,23 +195,43 @@ async def test_complaint_loop_until_the_customer_is_satisfied(
 
     # The customer answers the survey "neutral": remedial action, a sooner call-back.
     async with httpx.AsyncClient(timeout=10) as http:
-        answer_url = f"{satisfaction.url}/surveys/{survey['survey_token']}"
+        answer_url = f"{satisfaction.url}/surveys/{token}"
 
-        async def answered():
-            answer = await http.post(answer_url, json={"level": "neutral"})
-            return answer if answer.status_code != 404 else None  # not yet consumed there
+        async def invited():
+            answer = await http.get(answer_url)
+            return answer.json() if answer.status_code == 200 else None  # not yet consumed
 
-        first_answer = await eventually(answered)
+        assert (await eventually(invited))["status"] == "open"
+        first_answer = await http.post(answer_url, json={"level": "neutral"})
         assert first_answer.status_code == 201, first_answer.text
         again = await http.post(answer_url, json={"level": "very_satisfied"})
-        assert again.status_code == 409  # the token is single-use
+        assert again.status_code == 409  # one answer per cycle, named
+        assert (
+            again.json()["detail"]["first_answer"]["answer_id"]
+            == (first_answer.json()["answer_id"])
+        )
 
         async def remedial():
             found = await callbacks_for(http, followup.url, complaint_id)
-            return [c for c in found if c["kind"] == "remedial"]
+            return [c for c in found if c["kind"] == "remedial" and c["state"] == "due"]
 
         (call,) = await eventually(remedial)
-    assert "neutral" in call["reason"] and call["customer"]["id"] == "c-loop"
+        assert "neutral" in call["reason"] and call["customer"]["id"] == "c-loop"
+        # The remedial call reaches a satisfied customer: cycle 2 is measured already, so
+        # no second survey.
+        done = await http.post(
+            f"{followup.url}/callbacks/{call['callback_id']}/outcome",
+            json={"reached": True, "satisfied": True},
+            headers=AGENT,
+        )
+        assert done.status_code == 200 and done.json()["state"] == "completed", done.text
+    after = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: types_of(kept).count("followup.completed") >= 2,
+        lambda r: r.key == complaint_id,
+    )
+    assert types_of(after).count("survey.requested") == 1
 
 
 async def test_an_unreachable_customer_through_every_attempt(
@@ -230,6 +272,7 @@ async def test_an_unreachable_customer_through_every_attempt(
         "followup.due", "followup.unreachable", "survey.requested",
     ]  # fmt: skip
     assert published[-1].value["data"]["reason"] == "unreachable"
+    assert published[-1].value["data"]["cycle"] == 1
 
 
 async def test_a_customer_dropping_from_a_to_b_gets_one_retention_call(

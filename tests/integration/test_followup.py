@@ -5,7 +5,6 @@ the API, remedial calls after unhappy surveys and retention calls from activity.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from shared.events.common import Channel, ContactCard, SatisfactionLevel, Severi
 from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
+from shared.events.versions import SurveyRecordedV1, legacy_survey_id, token_sha256
 from tests.support.kafka import read_until
 from tests.support.waiting import eventually
 
@@ -344,17 +344,26 @@ async def test_agents_work_call_backs_through_the_api(servers, topics, followup_
     reopened = next(r for r in published if r.value["type"] == "complaint.reopened")
     assert reopened.value["data"]["round"] == 2
     assert reopened.value["data"]["customer_words"] == "还是漏水"
-    surveys = [r.value["data"] for r in published if r.value["type"] == "survey.requested"]
+    requested = [r.value for r in published if r.value["type"] == "survey.requested"]
+    surveys = [r["data"] for r in requested]
     assert {s["reason"] for s in surveys} == {"satisfied", "unreachable"}
-    tokens = [s["survey_token"] for s in surveys]
-    assert len(set(tokens)) == 2 and all(len(t) >= 24 for t in tokens)
+    # Version 2: the survey's opaque id and the cycle it measures; no token travels.
+    assert {r["dataschema"].rsplit(":", 1)[1] for r in requested} == {"v2"}
+    assert all("survey_token" not in s for s in surveys)
+    assert {s["cycle"] for s in surveys} == {1}  # both resolved round 1
     engine = create_engine(followup_db, pool_size=1)
     async with engine.connect() as conn:
         stored = set(
-            (await conn.execute(sa.text("SELECT token_sha256 FROM survey_requests"))).scalars()
+            (await conn.execute(sa.text("SELECT survey_id::text FROM survey_requests"))).scalars()
         )
+        outbox = (
+            await conn.execute(
+                sa.text("SELECT payload::text FROM outbox WHERE event_type = 'survey.requested'")
+            )
+        ).scalars()
+        assert all("token" not in payload for payload in outbox)
     await engine.dispose()
-    assert stored == {hashlib.sha256(t.encode()).hexdigest() for t in tokens}
+    assert stored == {s["survey_id"] for s in surveys}
 
 
 async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
@@ -369,7 +378,8 @@ async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
             str(complaint_id),
             SurveyRecorded(
                 complaint_id=complaint_id,
-                survey_token=f"tok-{complaint_id.hex[:8]}",
+                survey_id=uuid.uuid5(complaint_id, "survey"),
+                cycle=1,
                 level=level,
                 score=level.score,
                 factors=["waiting_time"],
@@ -397,7 +407,63 @@ async def test_unhappy_survey_answers_bring_a_sooner_remedial_call(
         found = await eventually(two)
         await asyncio.sleep(1)
         assert await callbacks_of(client, content) == []
-    remedial = next(c for c in found if c["kind"] == "remedial")
+        # Both calls reach a satisfied customer: one survey for resolution cycle 1, none
+        # after the remedial call (satisfaction is measured once per cycle).
+        remedial = next(c for c in found if c["kind"] == "remedial")
+        assert remedial["round"] == 1
+        for call in (first, remedial):
+            done = await client.post(
+                f"/callbacks/{call['callback_id']}/outcome",
+                json={"reached": True, "satisfied": True},
+                headers=AGENT,
+            )
+            assert done.status_code == 200 and done.json()["state"] == "completed", done.text
+        # A version-1 answer (token in clear) still brings its remedial call.
+        legacy = uuid.uuid4()
+        await produce(
+            servers.kafka_bootstrap,
+            topics.satisfaction,
+            [
+                new_event(
+                    "/test/satisfaction-v1",
+                    str(legacy),
+                    SurveyRecordedV1(
+                        complaint_id=legacy, survey_token="legacy-token", level="resigned",
+                        score=3, factors=[], taken_by="customer",
+                        recorded_at=datetime.now(UTC),
+                    ),
+                )
+            ],
+        )  # fmt: skip
+        await eventually(lambda: callbacks_of(client, legacy))
+    published = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: [r.value["type"] for r in kept].count("followup.completed") >= 2,
+        lambda r: r.key == str(complaint),
+    )
+    await asyncio.sleep(1)
+    published = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: len(kept) >= len(published),
+        lambda r: r.key == str(complaint),
+    )
+    surveys = [r.value["data"] for r in published if r.value["type"] == "survey.requested"]
+    assert len(surveys) == 1 and surveys[0]["cycle"] == 1
+    engine = create_engine(followup_db, pool_size=1)
+    async with engine.connect() as conn:
+        origins = set(
+            (
+                await conn.execute(sa.text("SELECT origin FROM callbacks WHERE kind = 'remedial'"))
+            ).scalars()
+        )
+    await engine.dispose()
+    # The remedial call names the survey by its id, never by a token.
+    assert f"survey:{complaint}:{uuid.uuid5(complaint, 'survey')}" in origins
+    legacy_id = legacy_survey_id(token_sha256("legacy-token"))
+    assert f"survey:{legacy}:{legacy_id}" in origins
+    assert not any("legacy-token" in o for o in origins)
     assert remedial["customer"]["name"] == "李娜"  # the contact card of the earlier call-back
     assert remedial["tier"] == "B"
     assert "neutral" in remedial["reason"]

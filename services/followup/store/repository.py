@@ -146,8 +146,15 @@ async def get_attempts(session: AsyncSession, callback_id: uuid.UUID) -> list[di
     return [dict(r) for r in rows.mappings()]
 
 
-async def add_survey_request(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(sa.insert(survey_requests).values(**values))
+async def add_survey_request(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when the complaint's cycle (or the call-back) already has its survey."""
+    inserted = await session.scalar(
+        insert(survey_requests)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(survey_requests.c.survey_id)
+    )
+    return inserted is not None
 
 
 # ---- customers and their activity ---------------------------------------------------------

@@ -68,13 +68,16 @@ attempts = sa.Table(
 survey_requests = sa.Table(
     "survey_requests",
     metadata,
-    # Only the token's hash is kept: the token itself travels once, in survey.requested.
-    sa.Column("token_sha256", sa.Text, primary_key=True),
+    # No token here: the notification service makes it and keeps it (only its hash travels).
+    sa.Column("survey_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("callback_id", UUID(as_uuid=True), sa.ForeignKey("callbacks.id"), nullable=False),
     sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("cycle", sa.Integer),  # the resolution cycle measured; null: a legacy second one
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("requested_at", _TS, nullable=False),
     sa.UniqueConstraint("callback_id", name="uq_survey_requests_callback_id"),
+    # One survey per complaint and resolution cycle (a remedial call-back asks for none).
+    sa.UniqueConstraint("complaint_id", "cycle", name="uq_survey_requests_complaint_id_cycle"),
 )
 
 customers = sa.Table(

@@ -1,5 +1,7 @@
 """The dashboard page: plain HTML with hand-drawn inline SVG charts and a few lines of inline
-script, so it needs nothing from the network. Pure functions of the report data."""
+script, so it needs nothing from the network but its own service. A shell page holds no
+figures; its script fetches them with the supervisor's token. Pure functions of the report
+data."""
 
 from __future__ import annotations
 
@@ -151,7 +153,7 @@ def rate_bars(
     return _svg(name, "".join(parts), title, height)
 
 
-def count_bars(name: str, title: str, rows: list[tuple[str, int]]) -> str:
+def count_bars(name: str, title: str, rows: list[tuple[str, int]], color: str = BAD) -> str:
     height = max(60, 26 * len(rows) + 20)
     left, right = 130, 50
     peak = max((n for _, n in rows), default=0) or 1
@@ -163,7 +165,7 @@ def count_bars(name: str, title: str, rows: list[tuple[str, int]]) -> str:
             f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" font-size="11">'
             f"{escape(label)}</text>"
             f'<rect class="mark" x="{left}" y="{y0}" width="{max(width, 0.5):.1f}" height="18" '
-            f'fill="{BAD}"><title>{escape(label)}: {count}</title></rect>'
+            f'fill="{color}"><title>{escape(label)}: {count}</title></rect>'
             f'<text x="{left + width + 4:.1f}" y="{y0 + 14}" font-size="11">{count}</text>'
         )
     if not rows:
@@ -186,8 +188,11 @@ def _tile(label: str, fig: dict[str, Any] | None, text: str) -> str:
 
 
 SCRIPT = """
-// Proof of rendering for humans and tests alike: count the marks the browser laid out.
-window.addEventListener('load', function () {
+// The figures need a supervisor's bearer token: from the #token= fragment (never sent to a
+// server, dropped from the address bar at once), else this tab's session, else the form.
+var KEY = 'satisfaction-dashboard-token';
+function measure() {
+  // Proof of rendering for humans and tests alike: count the marks the browser laid out.
   document.querySelectorAll('svg[data-chart]').forEach(function (svg) {
     var drawn = 0;
     svg.querySelectorAll('.mark').forEach(function (m) {
@@ -197,7 +202,37 @@ window.addEventListener('load', function () {
     svg.setAttribute('data-rendered-marks', String(drawn));
     svg.setAttribute('data-rendered-width', String(Math.round(svg.getBoundingClientRect().width)));
   });
-  document.body.setAttribute('data-ready', 'yes');
+}
+function show(state, message) {
+  document.getElementById('login').hidden = state === 'yes';
+  document.getElementById('message').textContent = message || '';
+  document.body.setAttribute('data-ready', state);
+}
+function load(token) {
+  fetch(location.pathname + '/view' + location.search,
+        {headers: {'Authorization': 'Bearer ' + token}})
+    .then(function (answer) {
+      if (!answer.ok) { throw new Error(answer.status === 403
+        ? 'This page needs the supervisor role.' : 'The token was refused.'); }
+      return answer.text();
+    })
+    .then(function (html) {
+      sessionStorage.setItem(KEY, token);
+      document.getElementById('content').innerHTML = html;
+      measure();
+      show('yes');
+    })
+    .catch(function (error) { sessionStorage.removeItem(KEY); show('denied', error.message); });
+}
+window.addEventListener('load', function () {
+  var fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromHash) { history.replaceState(null, '', location.pathname + location.search); }
+  document.getElementById('login').addEventListener('submit', function (e) {
+    e.preventDefault();
+    load(document.getElementById('token').value.trim());
+  });
+  var token = fromHash || sessionStorage.getItem(KEY);
+  if (token) { load(token); } else { show('login'); }
 });
 """
 
@@ -245,6 +280,7 @@ def render(
             seconds("Mean time to resolve", "mean_time_to_resolve_seconds"),
             seconds("p90 time to resolve", "p90_time_to_resolve_seconds"),
             rate("Reopen rate", "reopen_rate"),
+            rate("First-contact resolution", "first_contact_resolution_rate"),
             _tile("Silent dissatisfied (est.)", None, f"{silent:.0f}"),
             rate("Expected retention", "", retention),
         ]
@@ -274,18 +310,35 @@ def render(
             target,
         ),
         count_bars(
+            "cycles",
+            "Resolved at attempt (resolution cycles needed)",
+            [
+                (f"attempt {label}", figures["resolved"])
+                for label, figures in o["resolved_by_cycle"].items()
+            ],
+            color=TARGET,
+        ),
+        count_bars(
             "factors",
             "Top dissatisfaction factors (neutral and below)",
             [(f["factor"], f["count"]) for f in o["factors"]["low"]],
         ),
     ]
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        "<title>Customer satisfaction</title>"
-        f"<style>{STYLE}</style></head><body>"
-        "<h1>Customer satisfaction</h1>"
         f'<div class="sub">{escape(str(summary["from"]))} to {escape(str(summary["to"]))} (UTC)'
         f" · {o['complaints']} complaints · {o['answers']} answers</div>"
         f'<div class="tiles">{tiles}</div><div class="grid">{"".join(charts)}</div>'
-        f"<script>{SCRIPT}</script></body></html>"
     )
+
+
+SHELL = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    "<title>Customer satisfaction</title>"
+    f"<style>{STYLE}</style></head><body>"
+    "<h1>Customer satisfaction</h1>"
+    '<form id="login" hidden><label>Supervisor token '
+    '<input id="token" type="password" autocomplete="off"></label> '
+    '<button type="submit">Show</button> <span id="message"></span></form>'
+    '<div id="content"></div>'
+    f"<script>{SCRIPT}</script></body></html>"
+)

@@ -4,6 +4,8 @@ names the field."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -23,9 +25,26 @@ class AgentAnswerIn(AnswerIn):
 
 
 class Recorded(BaseModel):
+    answer_id: uuid.UUID  # the id of its survey.recorded event
     complaint_id: uuid.UUID
+    cycle: int  # the resolution cycle this answer measures
     level: str
     score: int
     factors: list[str]
     taken_by: str
     message: str
+
+
+class FirstAnswerOut(BaseModel):
+    """The answer a cycle already has (in a 409)."""
+
+    answer_id: uuid.UUID
+    cycle: int
+    recorded_at: datetime
+
+
+class SurveyOut(BaseModel):
+    status: Literal["open", "answered", "expired"]
+    cycle: int | None
+    expires_at: datetime | None
+    answered_at: datetime | None

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from services.satisfaction.domain.facts import Facts
 
 SCORES = (6, 5, 4, 3, 2, 1)
+# Resolution cycles counted apart; the last one stands for itself and every later one.
+CYCLES = (1, 2, 3, 4)
 
 # Rollup counter columns. Cohorts: complaints by the day they were received; resolutions by
 # the day of the (last) resolution; survey requests by the day asked; answers by the day given.
@@ -26,6 +28,7 @@ COUNTERS = (
     "timely",  # ... with every SLA clock met
     "timed",  # ... with a known time to resolve
     "resolve_ms",  # ... sum of their times to resolve, in whole milliseconds (exact sums)
+    *(f"resolved_c{c}" for c in CYCLES),  # ... in their 1st, 2nd, 3rd, 4th-or-later cycle
     "requested",  # surveys requested that day
     "requested_answered",  # ... and answered
     *(f"l{s}" for s in SCORES),  # answers given that day, by score
@@ -40,7 +43,7 @@ FactorKey = tuple[date, str, str, str, int]  # ... factor, score
 
 @dataclass(frozen=True)
 class Survey:
-    token: str
+    survey_id: str
     requested_at: datetime
     answered: bool
 
@@ -63,6 +66,10 @@ class Contribution:
     @classmethod
     def empty(cls) -> Contribution:
         return cls({}, {}, {})
+
+
+def cycle_column(cycles: int) -> int:
+    return min(max(cycles, 1), CYCLES[-1])
 
 
 def resolve_bucket(seconds: float) -> float:
@@ -105,6 +112,7 @@ def contribution(
         add(day, "resolved")
         if facts.sla == "met":
             add(day, "timely")
+        add(day, f"resolved_c{cycle_column(facts.cycles)}")
         seconds = facts.seconds_to_resolve
         if seconds is not None:
             add(day, "timed")

@@ -56,6 +56,12 @@ class Facts:
         return max(self.case_reopens, self.followup_reopens, self.max_round - 1)
 
     @property
+    def cycles(self) -> int:
+        """The resolution cycles so far: the first, and one more for each reopen. It is the
+        cycle an answer given now measures."""
+        return 1 + self.reopens
+
+    @property
     def seconds_to_resolve(self) -> float | None:
         if not self.resolved or self.started_at is None:
             return None

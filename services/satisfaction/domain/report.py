@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.satisfaction.domain.contribution import COUNTERS, SCORES
+from services.satisfaction.domain.contribution import COUNTERS, CYCLES, SCORES
 from services.satisfaction.domain.levels import LEVELS
 
 
@@ -105,6 +105,7 @@ def summary(
         "surveys_answered": s["requested_answered"],
         "response_rate": fig("response_rate", ratio(s["requested_answered"], s["requested"])),
         "resolved": s["resolved"],
+        **resolution_cycles({c: s[f"resolved_c{c}"] for c in CYCLES}, s["resolved"], policy),
         "resolved_timely": s["timely"],
         "timely_handling_rate": fig("timely_handling_rate", ratio(s["timely"], s["resolved"])),
         "mean_time_to_resolve_seconds": fig(
@@ -165,3 +166,27 @@ def factor_analysis(
         return [{"factor": f, "count": n, "share": n / total} for f, n in ranked if n > 0]
 
     return {"low": top(low), "high": top(high)}
+
+
+def cycle_label(cycle: int) -> str:
+    return f"{cycle}+" if cycle == CYCLES[-1] else str(cycle)
+
+
+def resolution_cycles(
+    by_cycle: Mapping[int, int], resolved: int, policy: ReportPolicy
+) -> dict[str, Any]:
+    """How many resolution cycles the complaints resolved in the period needed (DOMAIN.md:
+    "repeat investigate -> propose -> reply until they are [satisfied]"): first-contact
+    resolution is the share resolved in the first, then the second, third and later ones."""
+    return {
+        "first_contact_resolution_rate": figure(
+            "first_contact_resolution_rate", ratio(by_cycle.get(1, 0), resolved), policy
+        ),
+        "resolved_by_cycle": {
+            cycle_label(c): {
+                "resolved": by_cycle.get(c, 0),
+                "share": ratio(by_cycle.get(c, 0), resolved),
+            }
+            for c in CYCLES
+        },
+    }

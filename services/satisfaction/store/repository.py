@@ -5,6 +5,7 @@ together."""
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction.domain.contribution import Answer, Survey
 from services.satisfaction.domain.facts import Facts
+from services.satisfaction.domain.surveys import FirstAnswer, SurveyRecord
 from services.satisfaction.store.tables import answers, facts, surveys
 
 _FACT_FIELDS = [c.name for c in facts.columns if c.name not in {"complaint_id", "breached"}]
@@ -32,12 +34,7 @@ async def lock_facts(session: AsyncSession, complaint_id: uuid.UUID) -> Facts:
             ).returning(*facts.columns)
         )
     ).one()
-    m = row._mapping
-    return Facts(
-        complaint_id=complaint_id,
-        breached=set(m["breached"]),
-        **{name: m[name] for name in _FACT_FIELDS},
-    )
+    return _facts(row._mapping)
 
 
 async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
@@ -76,36 +73,102 @@ async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> boo
 
 
 async def surveys_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Survey]:
-    rows = await session.execute(
-        sa.select(surveys.c.token, surveys.c.requested_at, surveys.c.answered_at).where(
-            surveys.c.complaint_id == complaint_id, surveys.c.requested_at.is_not(None)
-        )
-    )
-    return [Survey(r.token, r.requested_at, r.answered_at is not None) for r in rows]
+    return (await surveys_of_many(session, [complaint_id])).get(complaint_id, [])
 
 
 async def answers_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Answer]:
+    return (await answers_of_many(session, [complaint_id])).get(complaint_id, [])
+
+
+async def surveys_of_many(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Survey]]:
+    """The requested surveys of each complaint (those only invited or answered so far wait
+    for their request to count)."""
     rows = await session.execute(
         sa.select(
-            answers.c.answer_id,
-            answers.c.score,
-            answers.c.factors,
-            answers.c.recorded_at,
-            answers.c.tier,
-        ).where(answers.c.complaint_id == complaint_id)
+            surveys.c.complaint_id, surveys.c.survey_id, surveys.c.requested_at,
+            surveys.c.answered_at,
+        ).where(surveys.c.complaint_id.in_(complaint_ids), surveys.c.requested_at.is_not(None))
+    )  # fmt: skip
+    out: dict[uuid.UUID, list[Survey]] = defaultdict(list)
+    for r in rows:
+        out[r.complaint_id].append(
+            Survey(str(r.survey_id), r.requested_at, r.answered_at is not None)
+        )
+    return out
+
+
+async def answers_of_many(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Answer]]:
+    """The counted answers of each complaint: one per resolution cycle."""
+    rows = await session.execute(
+        sa.select(
+            answers.c.complaint_id, answers.c.answer_id, answers.c.score, answers.c.factors,
+            answers.c.recorded_at, answers.c.tier,
+        ).where(answers.c.complaint_id.in_(complaint_ids), answers.c.cycle.is_not(None))
+    )  # fmt: skip
+    out: dict[uuid.UUID, list[Answer]] = defaultdict(list)
+    for r in rows:
+        out[r.complaint_id].append(
+            Answer(str(r.answer_id), r.score, tuple(r.factors), r.recorded_at, r.tier)
+        )
+    return out
+
+
+async def facts_of_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
+    rows = await session.execute(sa.select(facts).where(facts.c.complaint_id.in_(complaint_ids)))
+    return [_facts(r._mapping) for r in rows]
+
+
+def _facts(m: Any) -> Facts:
+    return Facts(
+        complaint_id=m["complaint_id"],
+        breached=set(m["breached"]),
+        **{name: m[name] for name in _FACT_FIELDS},
     )
-    return [
-        Answer(str(r.answer_id), r.score, tuple(r.factors), r.recorded_at, r.tier) for r in rows
-    ]
 
 
-async def get_survey(session: AsyncSession, token: str) -> dict[str, Any] | None:
-    row = (await session.execute(sa.select(surveys).where(surveys.c.token == token))).first()
+async def complaint_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every complaint the store knows anything about, in order."""
+    union = sa.union(
+        sa.select(facts.c.complaint_id),
+        sa.select(surveys.c.complaint_id),
+        sa.select(answers.c.complaint_id),
+    ).subquery()
+    rows = await session.execute(sa.select(union.c.complaint_id).order_by(union.c.complaint_id))
+    return list(rows.scalars())
+
+
+def record_of(row: dict[str, Any]) -> SurveyRecord:
+    return SurveyRecord(
+        survey_id=row["survey_id"],
+        complaint_id=row["complaint_id"],
+        cycle=row["cycle"],
+        requested_at=row["requested_at"],
+        expires_at=row["expires_at"],
+        answered_at=row["answered_at"],
+    )
+
+
+async def get_survey(session: AsyncSession, survey_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(sa.select(surveys).where(surveys.c.survey_id == survey_id))
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def survey_by_hash(session: AsyncSession, token_hash: str) -> dict[str, Any] | None:
+    """The survey whose invitation carried the token with this hash (a unique index)."""
+    row = (
+        await session.execute(sa.select(surveys).where(surveys.c.token_sha256 == token_hash))
+    ).first()
     return dict(row._mapping) if row else None
 
 
 async def open_survey_of(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
-    """The complaint's latest unanswered survey, if any."""
+    """The complaint's unanswered survey of the latest cycle, if any."""
     row = (
         await session.execute(
             sa.select(surveys)
@@ -114,39 +177,82 @@ async def open_survey_of(session: AsyncSession, complaint_id: uuid.UUID) -> dict
                 surveys.c.answered_at.is_(None),
                 surveys.c.requested_at.is_not(None),
             )
-            .order_by(surveys.c.requested_at.desc())
+            .order_by(surveys.c.cycle.desc().nulls_last(), surveys.c.requested_at.desc())
             .limit(1)
         )
     ).first()
     return dict(row._mapping) if row else None
 
 
+async def first_answer(
+    session: AsyncSession, complaint_id: uuid.UUID, cycle: int | None, survey_id: uuid.UUID | None
+) -> FirstAnswer | None:
+    """The answer that already measures ``cycle`` of the complaint, or answered the survey."""
+    which = []
+    if cycle is not None:
+        which.append(answers.c.cycle == cycle)
+    if survey_id is not None:
+        which.append(answers.c.survey_id == survey_id)
+    if not which:
+        return None
+    row = (
+        await session.execute(
+            sa.select(answers.c.answer_id, answers.c.cycle, answers.c.recorded_at,
+                      answers.c.survey_id)
+            .where(answers.c.complaint_id == complaint_id, sa.or_(*which))
+            .order_by(answers.c.cycle.is_(None), answers.c.recorded_at)
+            .limit(1)
+        )
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    return FirstAnswer(row.answer_id, row.cycle or 0, row.recorded_at, row.survey_id)
+
+
 async def upsert_requested_survey(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Returns whether the survey is already answered (its answer came first)."""
+    """Returns whether the survey is already answered (its answer came first). A version-1
+    request brings its token's hash too, kept only while no invitation gave one (the
+    invitation's token is the one in the customer's link)."""
     stmt = insert(surveys).values(**values)
+    filled = [n for n in ("requested_at", "callback_id", "customer_id", "tier", "cycle")
+              if n in values]  # fmt: skip
+    changes = {n: sa.func.coalesce(stmt.excluded[n], surveys.c[n]) for n in filled}
+    if "token_sha256" in values:
+        changes["token_sha256"] = sa.func.coalesce(
+            surveys.c.token_sha256, stmt.excluded.token_sha256
+        )
     answered_at = await session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=[surveys.c.token],
-            set_={
-                "requested_at": stmt.excluded.requested_at,
-                "callback_id": stmt.excluded.callback_id,
-                "customer_id": stmt.excluded.customer_id,
-                "tier": stmt.excluded.tier,
-            },
-        ).returning(surveys.c.answered_at)
+        stmt.on_conflict_do_update(index_elements=[surveys.c.survey_id], set_=changes).returning(
+            surveys.c.answered_at
+        )
     )
     return answered_at is not None
 
 
+async def upsert_invited_survey(session: AsyncSession, values: dict[str, Any]) -> None:
+    """The invitation: the token's hash and its expiry (it may come before the request)."""
+    stmt = insert(surveys).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[surveys.c.survey_id],
+            set_={
+                "token_sha256": stmt.excluded.token_sha256,
+                "invited_at": stmt.excluded.invited_at,
+                "expires_at": stmt.excluded.expires_at,
+            },
+        )
+    )
+
+
 async def mark_survey_answered(
-    session: AsyncSession, token: str, complaint_id: uuid.UUID, at: datetime
+    session: AsyncSession, survey_id: uuid.UUID, complaint_id: uuid.UUID, at: datetime
 ) -> None:
     """Idempotent: an answer met before its request (a rebuild reading topics in another
     order) leaves a row the request fills in later."""
-    stmt = insert(surveys).values(token=token, complaint_id=complaint_id, answered_at=at)
+    stmt = insert(surveys).values(survey_id=survey_id, complaint_id=complaint_id, answered_at=at)
     await session.execute(
         stmt.on_conflict_do_update(
-            index_elements=[surveys.c.token],
+            index_elements=[surveys.c.survey_id],
             set_={
                 "answered_at": sa.func.coalesce(surveys.c.answered_at, stmt.excluded.answered_at)
             },
@@ -155,6 +261,8 @@ async def mark_survey_answered(
 
 
 async def insert_answer(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when the answer is known, or its complaint's cycle already has one (the unique
+    constraint (complaint_id, cycle) decides, whoever asks)."""
     inserted = await session.scalar(
         insert(answers).values(**values).on_conflict_do_nothing().returning(answers.c.answer_id)
     )

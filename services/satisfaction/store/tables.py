@@ -2,8 +2,9 @@
 
 ``facts``, ``surveys`` and ``answers`` hold what is known per complaint; the ``rollup_*``
 tables hold the sums of every complaint's contribution per day and dimension value, which
-the reports read. All of them (and the inbox) are derived from the topics: ``rebuild``
-empties and refills them. ``alert_state`` is not: it remembers which alerts were raised."""
+the reports read. Facts (and the inbox) are derived from the topics and the rollups from the
+store: ``rebuild`` empties and refills them. Answers and surveys are records (the topics keep
+a week): kept. ``alert_state`` remembers which alerts were raised: kept."""
 
 from __future__ import annotations
 
@@ -41,22 +42,32 @@ facts = sa.Table(
 surveys = sa.Table(
     "surveys",
     metadata,
-    sa.Column("token", sa.Text, primary_key=True),
+    # Named by follow-up's opaque id. The token exists in clear in the customer's link and in
+    # the notification service alone: here only its SHA-256 (from survey.invited).
+    sa.Column("survey_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("token_sha256", sa.Text, unique=True),  # null until the invitation is known
     sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("cycle", sa.Integer),  # the resolution cycle measured (null: a legacy survey)
     sa.Column("callback_id", UUID(as_uuid=True)),
     sa.Column("customer_id", sa.Text),
     sa.Column("tier", sa.Text),
-    sa.Column("requested_at", TS),  # null while only the answer is known (rebuild order)
+    sa.Column("requested_at", TS),  # null while only the invitation or answer is known
+    sa.Column("invited_at", TS),
+    sa.Column("expires_at", TS),  # from the invitation; else requested_at + the validity
     sa.Column("answered_at", TS),
     sa.Index("ix_surveys_complaint", "complaint_id"),
 )
 
+# The system of record of what customers said: never emptied by a rebuild.
 answers = sa.Table(
     "answers",
     metadata,
     sa.Column("answer_id", UUID(as_uuid=True), primary_key=True),  # the survey.recorded id
     sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("survey_token", sa.Text),
+    sa.Column("survey_id", UUID(as_uuid=True)),
+    # The resolution cycle measured: one answer per complaint and cycle. Null only for a
+    # legacy answer beyond the first of its cycle (kept, not counted).
+    sa.Column("cycle", sa.Integer),
     sa.Column("score", sa.SmallInteger, nullable=False),
     sa.Column("factors", JSONB, nullable=False),
     sa.Column("comment", sa.Text),
@@ -65,6 +76,7 @@ answers = sa.Table(
     sa.Column("tier", sa.Text),
     sa.Column("recorded_at", TS, nullable=False),
     sa.Index("ix_answers_complaint", "complaint_id"),
+    sa.UniqueConstraint("complaint_id", "cycle", name="uq_answers_complaint_id_cycle"),
 )
 
 rollup_daily = sa.Table(
@@ -140,12 +152,7 @@ alert_state = sa.Table(
     sa.Column("changed_at", TS, nullable=False),
 )
 
-DERIVED = (
-    facts,
-    surveys,
-    answers,
-    rollup_daily,
-    rollup_resolve,
-    rollup_resolve_month,
-    rollup_factors,
-)
+# What a rebuild empties and refills: the facts from the topics, the rollups from the facts,
+# surveys and answers. Surveys (the token hashes) and answers are records, kept.
+ROLLUPS = (rollup_daily, rollup_resolve, rollup_resolve_month, rollup_factors)
+DERIVED = (facts, *ROLLUPS)

@@ -57,7 +57,7 @@ def screenshot(url: str, path: str, timeout: float = 90) -> bytes:
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         done = subprocess.run(
             [chromium(), *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2000",
-             f"--screenshot={path}", url],
+             "--virtual-time-budget=5000", f"--screenshot={path}", url],
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -10,7 +10,8 @@ C3 web/delivery/B       resolved; call-back not satisfied -> reopened, resolved 
                         call-back satisfied; an agent records "satisfied" (solution) by phone
 C4 web/billing/C        never handled: its acknowledge clock breaches too (team_lead)
 
-Hand-computed: complaints 4, reopened 1 (C3), resolved 3 of which timely 2 (C1, C3), surveys
+Hand-computed: complaints 4, reopened 1 (C3), resolved 3 of which timely 2 (C1, C3), in their
+first cycle 2 (C1, C2: first-contact resolution 2/3), C3 in its second; surveys
 requested 3 and answered 3, answers 6/5/2 -> satisfaction 2/3, dissatisfaction 1/3; SLA met:
 2 answers 100 %, missed: 1 answer 0 %; low factors communication 1, speed 1, high solution 1,
 speed 1; pyramid 4 x 24 = 96; retention 2 x .82 + .54 + .19 = 2.37 -> .5925. Times to resolve
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 import subprocess
 import sys
 import uuid
@@ -28,10 +30,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.satisfaction.domain.contribution import resolve_bucket
+from shared.events.envelope import new_event
+from shared.events.notify import SurveyInvited
 from shared.events.topics import Topics
+from shared.events.versions import token_sha256
 from shared.messaging.admin import ensure_topics
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.e2e.satisfaction.browser import dump_dom, rendered_charts
+from tests.e2e.test_followup import produce
 from tests.support.kafka import read_until
 from tests.support.servers import ROOT
 from tests.support.waiting import eventually
@@ -171,13 +177,35 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             lambda kept: {r.key for r in kept} >= {c1, c2, c3},
             lambda r: r.value.get("type") == "survey.requested", timeout=60,
         )  # fmt: skip
-        token = {r.key: r.value["data"]["survey_token"] for r in surveys}
+        requested = {r.key: r.value["data"] for r in surveys}
+        assert all("survey_token" not in data for data in requested.values())
+        assert {k: d["cycle"] for k, d in requested.items()} == {c1: 1, c2: 1, c3: 2}
+        # The notification service (not running here) makes each token and publishes its
+        # hash in survey.invited: the test does what it would, with tokens of its own.
+        token = {cid: secrets.token_urlsafe(24) for cid in requested}
+        await produce(
+            servers.kafka_bootstrap,
+            topics.notify,
+            [
+                new_event(
+                    "/e2e/notify",
+                    cid,
+                    SurveyInvited(
+                        survey_id=data["survey_id"], complaint_id=cid,
+                        token_sha256=token_sha256(token[cid]),
+                        expires_at=datetime.now(UTC) + timedelta(days=14),
+                        at=datetime.now(UTC),
+                    ),
+                )
+                for cid, data in requested.items()
+            ],
+        )  # fmt: skip
         s = satisfaction.url
 
         async def survey_known(cid: str):
-            # The token works once satisfaction consumed survey.requested: until then, 404.
-            probe = await http.post(f"{s}/surveys/{token[cid]}", json={"level": "bad"})
-            return probe.status_code == 422
+            # The token works once satisfaction consumed survey.invited: until then, 404.
+            probe = await http.get(f"{s}/surveys/{token[cid]}")
+            return probe.status_code == 200 and probe.json()["status"] == "open"
 
         for cid in (c1, c2):
             await eventually(lambda cid=cid: survey_known(cid))
@@ -188,12 +216,22 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         second = await http.post(f"{s}/surveys/{token[c2]}", json=low)
         assert second.status_code == 201, second.text
         assert (await http.post(f"{s}/surveys/{token[c2]}", json={"level": 6})).status_code == 409
+        assert (await http.get(f"{s}/surveys/{token[c2]}")).json()["status"] == "answered"
         await eventually(lambda: survey_known(c3))
         by_phone = await http.post(
             f"{s}/surveys", headers=AGENT,
             json={"complaint_id": c3, "level": "satisfied", "factors": ["solution"]},
         )  # fmt: skip
         assert by_phone.status_code == 201, by_phone.text
+        assert by_phone.json()["cycle"] == 2
+        # A second answer for C3's cycle, by another agent: refused, naming the first.
+        twice = await http.post(
+            f"{s}/surveys", headers=AGENT, json={"complaint_id": c3, "level": "neutral"}
+        )
+        assert twice.status_code == 409
+        assert twice.json()["detail"]["first_answer"]["answer_id"] == by_phone.json()["answer_id"]
+        # Its survey link is used up too.
+        assert (await http.get(f"{s}/surveys/{token[c3]}")).json()["status"] == "answered"
 
         # Follow-up reads survey.recorded: a remedial call-back for the dissatisfied answer.
         async def remedial():
@@ -234,7 +272,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         period = {"from": str(today - timedelta(days=1)), "to": str(today)}
 
         async def report(**params: str) -> dict:
-            answer = await http.get(f"{s}/reports/summary", params=period | params)
+            answer = await http.get(f"{s}/reports/summary", params=period | params, headers=AGENT)
             assert answer.status_code == 200, answer.text
             return answer.json()
 
@@ -259,12 +297,21 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         assert levels == {"frontline": 2, "team_lead": 2}
         tiers = {g["value"]: g["answers"] for g in (await report(group_by="tier"))["groups"]}
         assert tiers == {"A": 1, "B": 1, "C": 1}
-        trend = (await http.get(f"{s}/reports/trend", params=period | {"interval": "day"})).json()
+        trend = (
+            await http.get(f"{s}/reports/trend", params=period | {"interval": "day"}, headers=AGENT)
+        ).json()
         assert [p["answers"] for p in trend["points"]][-1] == 3
+        assert math.isclose(overall["first_contact_resolution_rate"]["value"], 2 / 3)
 
-        charts = rendered_charts(dump_dom(f"{s}/dashboard"))
+        # The dashboard fetches its figures with the supervisor's token (from the fragment).
+        dom = dump_dom(f"{s}/dashboard#token={OPS_TOKENS['supervisor']}")
+        charts = rendered_charts(dom)
         assert charts["levels"] == 6 and charts["sla"] == 2 and charts["factors"] == 2
         assert charts["by-channel"] == 2 and charts["by-tier"] == 3
+        assert charts["cycles"] == 4  # attempts 1, 2, 3, 4+
+        assert "attempt 1: 2</title>" in dom and "attempt 2: 1</title>" in dom
+        denied = dump_dom(f"{s}/dashboard#token={OPS_TOKENS['agent']}")
+        assert 'data-ready="denied"' in denied and "<svg" not in denied
 
         # The documented rebuild, on the stopped service's database, then the service again.
         live = {k: await report(group_by=k) for k in ("channel", "escalation_level", "tier")}

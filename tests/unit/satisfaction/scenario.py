@@ -17,6 +17,7 @@ Report for 2026-11-02..2026-11-03 (hand-computed):
   answers 2: very satisfied 1, dissatisfied 1 -> satisfaction 1/2, dissatisfaction 1/2
   by SLA: met 1 answer (6) -> 100 %; missed 1 answer (2) -> 0 %
   factors low: solution 1, speed 1; high: attitude 1, speed 1
+  resolution cycles: A and D in their first, B in its second -> first-contact 2/3
   pyramid 4 x 24 = 96; retention 2 x .82 + 1 x .54 + 1 x .19 = 2.37 -> 2.37 / 4 = .5925
 """
 
@@ -42,7 +43,9 @@ from shared.events.satisfaction import SurveyRecorded
 DAY = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NEXT_DAY = DAY + timedelta(days=1)
 A, B, C, D = (uuid.UUID(int=i) for i in (0xA, 0xB, 0xC, 0xD))
-TOKENS = {A: "token-a", B: "token-b", D: "token-d"}
+# Follow-up names each survey; the notification service alone knows its token.
+SURVEY_IDS = {cid: uuid.uuid5(cid, "survey") for cid in (A, B, D)}
+CYCLES = {A: 1, B: 2, D: 1}  # B was reopened once: its survey measures its second cycle
 
 
 def _complaint(cid: uuid.UUID, channel: Channel, category: str, severity: Severity, tier: Tier):
@@ -73,15 +76,16 @@ def _resolved(cid, channel, category, severity, tier, after: float, level: str, 
 
 def _survey(cid: uuid.UUID, tier: Tier):
     return ("followup", SurveyRequested(
-        complaint_id=cid, callback_id=uuid.uuid5(cid, "cb"), survey_token=TOKENS[cid],
-        customer=ContactCard(id=f"cust-{cid.int}", tier=tier), requested_at=NEXT_DAY,
-        reason=SurveyReason.SATISFIED,
+        survey_id=SURVEY_IDS[cid], complaint_id=cid, callback_id=uuid.uuid5(cid, "cb"),
+        cycle=CYCLES[cid], customer=ContactCard(id=f"cust-{cid.int}", tier=tier),
+        requested_at=NEXT_DAY, reason=SurveyReason.SATISFIED,
     ))  # fmt: skip
 
 
 def answer(cid: uuid.UUID, level: SatisfactionLevel, factors: list[str]) -> SurveyRecorded:
     return SurveyRecorded(
-        complaint_id=cid, survey_token=TOKENS[cid], level=level, score=level.score,
+        complaint_id=cid, survey_id=SURVEY_IDS[cid], cycle=CYCLES[cid], level=level,
+        score=level.score,
         factors=factors, comment="ok", taken_by="customer",
         recorded_at=NEXT_DAY + timedelta(hours=1),
     )  # fmt: skip
@@ -139,6 +143,8 @@ EXPECTED_OVERALL = {
     "resolved": 3,
     "resolved_timely": 2,
     "timely_handling_rate": 2 / 3,
+    "first_contact_resolution_rate": 2 / 3,
+    "resolved_by_cycle": {"1": 2, "2": 1, "3": 0, "4+": 0},
     "mean_time_to_resolve_seconds": 14200 / 3,
     "p90_time_to_resolve_seconds": 10000.0,
     "surveys_requested": 3,
@@ -187,9 +193,12 @@ def check_overall(s: dict, expected: dict = EXPECTED_OVERALL) -> None:
         "response_rate",
         "satisfaction_rate",
         "dissatisfaction_rate",
+        "first_contact_resolution_rate",
     ):
         got, want = value(name), expected[name]
         assert (got is None and want is None) or math.isclose(got, want), (name, got, want)
+    by_cycle = {k: v["resolved"] for k, v in s["resolved_by_cycle"].items()}
+    assert by_cycle == expected["resolved_by_cycle"]
     sla = s["satisfaction_by_sla"]
     for band in ("met", "missed"):
         answers_, rate = expected[f"sla_{band}"]

@@ -39,7 +39,7 @@ def fold_scenario() -> dict[str, Contribution]:
         cid = data.complaint_id  # type: ignore[attr-defined]
         f = facts.setdefault(cid, Facts(cid))
         if data.event_type == "survey.requested":  # type: ignore[attr-defined]
-            surveys[cid].append(Survey(data.survey_token, data.requested_at, False))  # type: ignore[attr-defined]
+            surveys[cid].append(Survey(str(data.survey_id), data.requested_at, False))  # type: ignore[attr-defined]
         else:
             fold(f, data.event_type, data.model_dump(mode="json"), DEFAULT_LADDER)  # type: ignore[attr-defined]
     answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
@@ -48,7 +48,7 @@ def fold_scenario() -> dict[str, Contribution]:
             Answer(str(uuid.uuid4()), a.score, tuple(a.factors), a.recorded_at)
         )
         surveys[a.complaint_id] = [
-            Survey(s.token, s.requested_at, s.token == a.survey_token or s.answered)
+            Survey(s.survey_id, s.requested_at, s.survey_id == str(a.survey_id) or s.answered)
             for s in surveys[a.complaint_id]
         ]
     return {str(cid): contribution(f, surveys[cid], answers[cid]) for cid, f in facts.items()}
@@ -212,11 +212,16 @@ def test_a_reopen_moves_the_contribution_and_the_delta_is_exact() -> None:
     change = delta(before, after)
     assert change.counters[(t0.date(), "all", "all")] == {
         "reopened": 1, "resolved_cohort": -1, "quick_cohort": -1, "resolved": -1,
-        "timely": -1, "timed": -1, "resolve_ms": -3_600_000,
+        "timely": -1, "timed": -1, "resolve_ms": -3_600_000, "resolved_c1": -1,
     }  # fmt: skip
     assert change.hist == {(t0.date(), d, v, 3600.0): -1 for d, v in f.dimension_values().items()}
     assert change.factors == {}
-    assert f.reopens == 1 and not f.resolved
+    assert f.reopens == 1 and not f.resolved and f.cycles == 2
+    # Resolved again, in its second cycle: no longer a first-contact resolution.
+    fold(f, "case.resolved", {"at": (t0 + timedelta(hours=3)).isoformat(), "round": 2,
+                              "clocks_met": {"plan": True}}, DEFAULT_LADDER)  # fmt: skip
+    again = contribution(f, [], answers).counters[(t0.date(), "all", "all")]
+    assert (again["resolved"], again.get("resolved_c1", 0), again["resolved_c2"]) == (1, 0, 1)
 
 
 def test_folds_do_not_depend_on_order() -> None:
