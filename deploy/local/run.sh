@@ -12,7 +12,7 @@ LOGS="$ROOT/.local/logs"
 mkdir -p "$LOGS"
 
 # name:port of each service; a service not yet in this checkout is skipped.
-ALL_SERVICES=(intake:8001 escalation:8002 followup:8003 satisfaction:8004 notify:8005 ledger:8006)
+ALL_SERVICES=(console:8000 intake:8001 escalation:8002 followup:8003 satisfaction:8004 notify:8005 ledger:8006)
 CHANNELS=(web hotline email counter feedback_card callback_visit letter)
 
 secret() { $PY -c 'import secrets; print(secrets.token_urlsafe(18))'; }
@@ -75,6 +75,8 @@ if [ -f services/notify/mailcatcher.py ] && [ -z "${NOTIFY_SMTP_HOST:-}" ]; then
 fi
 export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
 
+# The console (services/console) posts as the web channel, offers the development sign-in, and is where survey links lead.
+export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')} CONSOLE_DEV_SIGNIN=${CONSOLE_DEV_SIGNIN:-${dev_issuer:-0}} NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/surveys/}
 running=()
 for entry in "${ALL_SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}

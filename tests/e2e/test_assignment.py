@@ -206,7 +206,11 @@ async def test_a_forwarded_case_lands_in_the_other_departments_queue(
         assert cid not in {c["complaint_id"] for c in mine.json()["items"]}
 
         def forwarded_seen(records) -> bool:
-            return any(e["type"] == "case.forwarded" for e in distinct(records))
+            # Both events of the forward: they may arrive in different fetches.
+            events = distinct(records)
+            return any(e["type"] == "case.forwarded" for e in events) and any(
+                a[3] == "forwarded" for a in assignments(events)
+            )
 
         records = await read_until(servers.kafka_bootstrap, topics.handling, forwarded_seen,
                                    lambda r: r.key == cid, 30)  # fmt: skip

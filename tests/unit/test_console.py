@@ -1,0 +1,130 @@
+"""The console's pure parts and its in-process guards (no service behind it is called)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+
+from services.console.api.i18n import LOCALES
+from services.console.app import create_app
+from services.console.domain.actions import BY_NAME, body_of, offered
+from services.console.domain.staff import StaffMember
+from services.console.domain.work import QueueCase, QueueFilters, Urgency, by_nearest_deadline
+from services.console.settings import ConsoleSettings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def case(cid: str, minutes: float | None, breached: bool = False) -> QueueCase:
+    deadline = NOW + timedelta(minutes=minutes) if minutes is not None else None
+    return QueueCase(cid, "open", "frontline", "B", "general", "billing", None, deadline,
+                     breached, None, None, None)  # fmt: skip
+
+
+def test_the_queue_is_ordered_by_the_nearest_deadline_each_case_once() -> None:
+    mine = [case("a", 50), case("b", None)]
+    team = [case("c", -5, breached=True), case("a", 50), case("d", 10)]
+    assert [c.complaint_id for c in by_nearest_deadline(mine, team)] == ["c", "d", "a", "b"]
+
+
+def test_urgency_by_the_warning_window() -> None:
+    assert case("a", 50).urgency(NOW, 1800) is Urgency.OK
+    assert case("a", 20).urgency(NOW, 1800) is Urgency.NEAR
+    assert case("a", -1).urgency(NOW, 1800) is Urgency.BREACHED
+    assert case("a", None).urgency(NOW, 1800) is Urgency.NONE
+    assert case("a", None, breached=True).urgency(NOW, 1800) is Urgency.BREACHED
+
+
+def test_filters_pass_to_the_api_blank_ones_left_out() -> None:
+    parsed = QueueFilters.parse({"status": "open", "tier": "", "breached": "yes"})
+    assert parsed.query() == {"status": "open", "breached": "true"}
+    assert QueueFilters.parse({}).query() == {}
+
+
+def test_only_the_actions_of_the_role_are_offered() -> None:
+    agent = StaffMember("frontline-li", "Li Wei", ("agent",), ())
+    supervisor = StaffMember("duty-wang", "Wang Fang", ("supervisor",), ())
+    assert "end" not in {a.name for a in offered(agent)}
+    assert {"end", "suspend", "handover"} <= {a.name for a in offered(supervisor)}
+    form = {"reason": " why ", "to_person": "", "csrf_token": "x", "plan": "ignored"}
+    assert body_of(BY_NAME["handover"], form) == {"reason": "why"}
+
+
+def test_every_word_has_its_chinese() -> None:
+    with (LOCALES / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po)
+    assert [m.id for m in catalog if m.id and not m.string] == []
+
+
+def client() -> TestClient:
+    return TestClient(create_app(ConsoleSettings(dev_signin=False)))
+
+
+def test_pages_carry_a_strict_policy_and_no_inline_code() -> None:
+    with client() as http:
+        page = http.get("/embed/complaint")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # no inline script
+    assert " style=" not in page.text and "<style" not in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_form_without_its_token_is_refused() -> None:
+    with client() as http:
+        http.get("/signin")
+        refused = http.post("/language", data={"lang": "zh_CN"}, follow_redirects=False)
+        assert refused.status_code == 403
+        forged = http.post("/embed/complaint", data={"form_token": "x", "description": "d"})
+        assert forged.status_code == 403
+
+
+def test_the_language_chosen_is_remembered() -> None:
+    with client() as http:
+        page = http.get("/signin")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        cookie = page.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        http.post("/language", data={"lang": "zh_CN", "csrf_token": token, "next": "/signin"})
+        assert "登录" in http.get("/signin").text
+        assert 'lang="zh-CN"' in http.get("/embed/complaint").text
+
+
+def test_staff_pages_need_a_sign_in() -> None:
+    with client() as http:
+        answer = http.get("/work", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/signin")
+
+
+def test_a_call_outcome_in_the_api_s_terms() -> None:
+    from services.console.domain.callbacks import FormProblem, outcome_body, reschedule_body
+
+    unhappy = {"result": "not_satisfied", "customer_words": " still leaks ", "note": ""}
+    assert outcome_body(unhappy) == {"reached": True, "satisfied": False,
+                                     "customer_words": "still leaks"}  # fmt: skip
+    assert outcome_body({"result": "not_reached", "customer_words": "x"}) == {"reached": False}
+    for bad in ({}, {"result": "maybe"}):
+        try:
+            outcome_body(bad)
+        except FormProblem as exc:
+            assert exc.field == "result"
+        else:
+            raise AssertionError("accepted")
+    moved = reschedule_body({"due_at": "2026-11-26T09:30", "reason": "at work"}, "Asia/Shanghai")
+    assert moved == {"due_at": "2026-11-26T09:30:00+08:00", "reason": "at work"}
+
+
+def test_production_wants_a_session_secret_and_no_development_sign_in() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET"):
+        ConsoleSettings(environment="production")
+    with pytest.raises(ValidationError, match="CONSOLE_DEV_SIGNIN"):
+        ConsoleSettings(environment="production", session_secret="x" * 32, dev_signin=True)
+    kept = ConsoleSettings(environment="production", session_secret="x" * 32)
+    assert "x" * 32 not in repr(kept)
