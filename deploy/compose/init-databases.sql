@@ -3,3 +3,4 @@ CREATE DATABASE escalation;
 CREATE DATABASE followup;
 CREATE DATABASE satisfaction;
 CREATE DATABASE notify;
+CREATE DATABASE ledger;

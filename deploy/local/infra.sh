@@ -46,7 +46,7 @@ pg_locate
 PG_PORT=${LOCAL_PG_PORT:-54320}
 PG_USER=complaints
 PG_PASSWORD=complaints
-DATABASES=(intake escalation followup satisfaction notify)
+DATABASES=(intake escalation followup satisfaction notify ledger)
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 

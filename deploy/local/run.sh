@@ -12,7 +12,7 @@ LOGS="$ROOT/.local/logs"
 mkdir -p "$LOGS"
 
 # name:port of each service; a service not yet in this checkout is skipped.
-ALL_SERVICES=(console:8000 intake:8001 escalation:8002 followup:8003 satisfaction:8004 notify:8005)
+ALL_SERVICES=(console:8000 intake:8001 escalation:8002 followup:8003 satisfaction:8004 notify:8005 ledger:8006)
 CHANNELS=(web hotline email counter feedback_card callback_visit letter)
 
 secret() { $PY -c 'import secrets; print(secrets.token_urlsafe(18))'; }

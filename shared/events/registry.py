@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events import activity, followup, handling, intake, notify, privacy, satisfaction
+from shared.events import (
+    activity,
+    followup,
+    handling,
+    intake,
+    ledger,
+    notify,
+    privacy,
+    satisfaction,
+)
 from shared.events.common import EventData
 
 # Each contract module and the topic (an attribute of ``Topics``) its events travel on.
@@ -16,6 +25,7 @@ _MODULES = {
     notify: "notify",
     activity: "activity",
     privacy: "intake",  # customer.erased names its own topics (published_on)
+    ledger: "ledger",
 }
 
 EVENT_TYPES: dict[str, type[EventData]] = {}

@@ -32,6 +32,10 @@ class Topics:
         return f"{self.prefix}complaints.notify.v1"
 
     @property
+    def ledger(self) -> str:
+        return f"{self.prefix}complaints.ledger.v1"
+
+    @property
     def activity(self) -> str:
         return f"{self.prefix}customers.activity.v1"
 
@@ -43,6 +47,7 @@ class Topics:
             self.satisfaction,
             self.notify,
             self.activity,
+            self.ledger,
         ]
         return main + [dead_letter(t) for t in main]
 

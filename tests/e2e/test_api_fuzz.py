@@ -50,6 +50,7 @@ CREDENTIALS = {
     "followup": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "satisfaction": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
     "notify": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
+    "ledger": {"Authorization": f"Bearer {OPS_TOKENS['admin']}"},
 }
 
 # What a service needs beyond the common environment to start at all.

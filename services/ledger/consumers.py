@@ -1,0 +1,76 @@
+"""Event handlers: every lifecycle event updates its complaint's ledger entry; a finished
+case starts the team's report-back clock, a reopened one stops it. Each runs in the
+transaction that records the event in the inbox (a redelivery is a no-op)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger import reviews
+from services.ledger.deps import Deps
+from services.ledger.domain.entry import HANDLED, fold
+from services.ledger.store import repository as repo
+from shared.events.envelope import Envelope
+from shared.events.topics import Topics
+from shared.messaging.consumer import Handler
+
+FINISHING = frozenset({"case.resolved", "case.closed", "case.suspended"})
+REOPENING = frozenset({"case.reopened", "complaint.reopened"})
+
+
+def source_topics(topics: Topics) -> list[str]:
+    return [topics.intake, topics.handling, topics.followup, topics.satisfaction]
+
+
+def complaint_of(event: Envelope) -> uuid.UUID:
+    return uuid.UUID(str(event.data["complaint_id"]))
+
+
+class LockOrder:
+    """The consumer's batch hooks: every transaction takes its locks in one order, so two
+    batches (two partitions of two topics carry the same complaint, two replicas) never
+    deadlock: the entries of the batch's complaints sorted by id, then the pending report
+    timers of those that finish or reopen (the timer scheduler, which holds a timer while
+    its handler locks the review, never locks an entry), then reviews."""
+
+    async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
+        ids, clocks = set(), set()
+        for event in events:
+            if event.type not in HANDLED:
+                continue
+            try:
+                complaint_id = complaint_of(event)
+            except (KeyError, ValueError, TypeError):
+                continue  # malformed: its handler fails and the runner parks it
+            ids.add(complaint_id)
+            if event.type in FINISHING or event.type in REOPENING:
+                clocks.add(complaint_id)
+        await repo.lock_entries_in_order(session, sorted(ids))
+        await repo.lock_pending_timers(
+            session, [reviews.review_subject(c) for c in sorted(clocks)], reviews.REPORT_DUE
+        )
+
+    async def end(self, session: AsyncSession) -> None:
+        return None
+
+
+def handlers(deps: Deps) -> dict[str, Handler]:
+    async def on_event(session: AsyncSession, event: Envelope) -> None:
+        complaint_id = complaint_of(event)
+        # Lock order (LockOrder took the first two for the whole batch): the entry, the
+        # review's timers, then the review.
+        entry = await repo.lock_entry(session, complaint_id)
+        if event.type in FINISHING or event.type in REOPENING:
+            await reviews.lock_clock(session, complaint_id)
+        fold(entry, event.type, event.data)
+        entry.updated_at = datetime.now(UTC)
+        await repo.save_entry(session, entry)
+        if event.type in FINISHING:
+            await reviews.start_report_clock(session, deps, entry, event.type)
+        elif event.type in REOPENING:
+            await reviews.stop_report_clock(session, complaint_id)
+
+    return dict.fromkeys(HANDLED, on_event)

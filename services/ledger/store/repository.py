@@ -1,0 +1,273 @@
+"""Queries of the ledger's store; every function takes the caller's session."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger.domain.entry import LedgerEntry
+from services.ledger.store.tables import (
+    actions,
+    entries,
+    month_end_flags,
+    month_end_runs,
+    reviews,
+    summaries,
+)
+
+# ---- ledger entries -----------------------------------------------------------------------
+
+
+async def lock_entry(session: AsyncSession, complaint_id: uuid.UUID) -> LedgerEntry:
+    """The complaint's entry, created empty if new, locked until the transaction ends."""
+    await session.execute(
+        insert(entries)
+        .values(complaint_id=complaint_id, status="open")
+        .on_conflict_do_nothing(index_elements=["complaint_id"])
+    )
+    row = (
+        await session.execute(
+            sa.select(entries).where(entries.c.complaint_id == complaint_id).with_for_update()
+        )
+    ).mappings().one()  # fmt: skip
+    return LedgerEntry.from_row(dict(row))
+
+
+async def lock_entries_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
+    """Create and lock the entries of ``complaint_ids`` in the order given (sorted by the
+    caller): one statement, rows upserted in order, so concurrent batches queue instead of
+    deadlocking."""
+    if not complaint_ids:
+        return
+    statement = insert(entries).values(
+        [{"complaint_id": c, "status": "open"} for c in complaint_ids]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[entries.c.complaint_id],
+            set_={"complaint_id": statement.excluded.complaint_id},
+        )
+    )
+
+
+async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
+    """Lock the pending timers of ``subjects`` (of ``kind``), by id."""
+    if subjects:
+        await session.execute(
+            sa.text(
+                "SELECT id FROM timers WHERE subject = ANY(:subjects) AND kind = :kind "
+                "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id FOR UPDATE"
+            ),
+            {"subjects": subjects, "kind": kind},
+        )
+
+
+async def save_entry(session: AsyncSession, entry: LedgerEntry) -> None:
+    values = entry.row()
+    values.pop("complaint_id")
+    await session.execute(
+        sa.update(entries).where(entries.c.complaint_id == entry.complaint_id).values(**values)
+    )
+
+
+async def get_entry(session: AsyncSession, complaint_id: uuid.UUID) -> LedgerEntry | None:
+    row = (
+        await session.execute(sa.select(entries).where(entries.c.complaint_id == complaint_id))
+    ).mappings().first()  # fmt: skip
+    return LedgerEntry.from_row(dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    site: str | None = None
+    category: str | None = None
+    team: str | None = None
+    status: str | None = None
+
+
+def _where(f: LedgerFilter) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [entries.c.received_at.is_not(None)]
+    if f.received_from is not None:
+        where.append(entries.c.received_at >= f.received_from)
+    if f.received_to is not None:
+        where.append(entries.c.received_at < f.received_to)
+    for column, value in (
+        (entries.c.site, f.site),
+        (entries.c.category, f.category),
+        (entries.c.team, f.team),
+        (entries.c.status, f.status),
+    ):
+        if value is not None:
+            where.append(column == value)
+    return where
+
+
+async def list_entries(
+    session: AsyncSession,
+    f: LedgerFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[LedgerEntry]:
+    """Oldest registration first (a ledger reads in the order complaints came), keyset paged."""
+    where = _where(f)
+    if after is not None:
+        where.append(sa.tuple_(entries.c.received_at, entries.c.complaint_id) > sa.tuple_(*after))
+    rows = await session.execute(
+        sa.select(entries)
+        .where(*where)
+        .order_by(entries.c.received_at, entries.c.complaint_id)
+        .limit(limit)
+    )
+    return [LedgerEntry.from_row(dict(r)) for r in rows.mappings()]
+
+
+async def unresolved_before(session: AsyncSession, before: datetime) -> list[LedgerEntry]:
+    rows = await session.execute(
+        sa.select(entries)
+        .where(entries.c.status == "open", entries.c.received_at < before)
+        .order_by(entries.c.received_at, entries.c.complaint_id)
+    )
+    return [LedgerEntry.from_row(dict(r)) for r in rows.mappings()]
+
+
+# ---- month end ----------------------------------------------------------------------------
+
+
+async def add_month_end(
+    session: AsyncSession, run: dict[str, Any], flags: list[dict[str, Any]]
+) -> bool:
+    """False when the month was already flagged (a second replica, a redelivered timer)."""
+    inserted = await session.execute(
+        insert(month_end_runs).values(**run).on_conflict_do_nothing().returning(
+            month_end_runs.c.month
+        )
+    )  # fmt: skip
+    if inserted.first() is None:
+        return False
+    if flags:
+        await session.execute(insert(month_end_flags), flags)
+    return True
+
+
+async def month_end(session: AsyncSession, month: str) -> dict[str, Any] | None:
+    run = (
+        await session.execute(sa.select(month_end_runs).where(month_end_runs.c.month == month))
+    ).mappings().first()  # fmt: skip
+    if run is None:
+        return None
+    flags = await session.execute(
+        sa.select(month_end_flags)
+        .where(month_end_flags.c.month == month)
+        .order_by(month_end_flags.c.received_at, month_end_flags.c.complaint_id)
+    )
+    return dict(run) | {"complaints": [dict(r) for r in flags.mappings()]}
+
+
+# ---- summaries ----------------------------------------------------------------------------
+
+
+async def add_summary(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(summaries).values(**values))
+
+
+async def get_summary(session: AsyncSession, summary_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(sa.select(summaries).where(summaries.c.id == summary_id))
+    ).mappings().first()  # fmt: skip
+    return dict(row) if row else None
+
+
+async def list_summaries(
+    session: AsyncSession, period: str | None, limit: int
+) -> list[dict[str, Any]]:
+    query = sa.select(
+        summaries.c.id,
+        summaries.c.period,
+        summaries.c.start,
+        summaries.c.end,
+        summaries.c.trigger,
+        summaries.c.created_at,
+        summaries.c.created_by,
+    )
+    if period is not None:
+        query = query.where(summaries.c.period == period)
+    rows = await session.execute(
+        query.order_by(summaries.c.created_at.desc(), summaries.c.id).limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+# ---- reviews ------------------------------------------------------------------------------
+
+
+async def lock_review(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(
+            sa.select(reviews).where(reviews.c.complaint_id == complaint_id).with_for_update()
+        )
+    ).mappings().first()  # fmt: skip
+    return dict(row) if row else None
+
+
+async def upsert_review(session: AsyncSession, complaint_id: uuid.UUID, values: dict) -> None:
+    statement = insert(reviews).values(complaint_id=complaint_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["complaint_id"], set_=values)
+    )
+
+
+async def add_actions(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(actions), rows)
+
+
+async def actions_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        sa.select(actions).where(actions.c.complaint_id == complaint_id).order_by(
+            actions.c.due_at, actions.c.id
+        )
+    )  # fmt: skip
+    return [dict(r) for r in rows.mappings()]
+
+
+async def lock_action(session: AsyncSession, action_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(sa.select(actions).where(actions.c.id == action_id).with_for_update())
+    ).mappings().first()  # fmt: skip
+    return dict(row) if row else None
+
+
+async def update_action(session: AsyncSession, action_id: uuid.UUID, values: dict) -> None:
+    await session.execute(sa.update(actions).where(actions.c.id == action_id).values(**values))
+
+
+async def get_review(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(sa.select(reviews).where(reviews.c.complaint_id == complaint_id))
+    ).mappings().first()  # fmt: skip
+    return dict(row) if row else None
+
+
+async def list_reviews(
+    session: AsyncSession, overdue_at: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Reviews by report due time; with ``overdue_at``: those whose report clock ran out
+    by then (not reported, or reported late)."""
+    query = sa.select(reviews)
+    if overdue_at is not None:
+        query = query.where(
+            reviews.c.report_due_at.is_not(None),
+            sa.func.coalesce(reviews.c.recorded_at, overdue_at) > reviews.c.report_due_at,
+        )
+    rows = await session.execute(
+        query.order_by(reviews.c.report_due_at.nulls_last(), reviews.c.complaint_id).limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
