@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
@@ -61,3 +62,32 @@ def run(ctx: typer.Context, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
 def when(at: datetime | None) -> str:
     return at.isoformat(timespec="seconds") if at else "-"
+
+
+async def apply_each(
+    engine: AsyncEngine,
+    ids: list[int],
+    done: str,
+    act: Callable[[AsyncEngine, int], Awaitable[object]],
+) -> tuple[int, int]:
+    """``act`` on each id with a progress bar; an operator refusal (``OpsError``) is printed
+    and counted, the others go on. Returns (done, refused)."""
+    ok = failed = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(done, total=len(ids))
+        for item in ids:
+            try:
+                await act(engine, item)
+                ok += 1
+            except OpsError as exc:
+                errors.print(f"[yellow]{exc}[/yellow]")
+                failed += 1
+            progress.advance(task)
+    return ok, failed
+
+
+def report(ok: int, failed: int, noun: str, done: str) -> None:
+    """The outcome line; exit 1 when any was refused."""
+    console.print(f"{ok} {noun}(s) {done}" + (f", {failed} not" if failed else ""))
+    if failed:
+        raise typer.Exit(1)

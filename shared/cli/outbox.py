@@ -7,12 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.cli.common import console, default_actor, errors, run, when
-from shared.ops import OpsError
+from shared.cli.common import apply_each, console, default_actor, report, run, when
 from shared.ops import outbox as ops
 from shared.ops.outbox import OutboxStatus
 
@@ -100,23 +98,9 @@ def _each(ctx: typer.Context, row_ids: list[int] | None, all_parked: bool, done:
         ids = list(row_ids or [])
         if all_parked:
             ids += [r.id for r in await _all_parked(engine) if r.id not in ids]
-        ok = failed = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(done, total=len(ids))
-            for row_id in ids:
-                try:
-                    await act(engine, row_id)
-                    ok += 1
-                except OpsError as exc:
-                    errors.print(f"[yellow]{exc}[/yellow]")
-                    failed += 1
-                progress.advance(task)
-        return ok, failed
+        return await apply_each(engine, ids, done, act)
 
-    ok, failed = run(ctx, work)
-    console.print(f"{ok} row(s) {done}" + (f", {failed} not" if failed else ""))
-    if failed:
-        raise typer.Exit(1)
+    report(*run(ctx, work), "row", done)
 
 
 async def _all_parked(engine: AsyncEngine) -> list[ops.OutboxRow]:

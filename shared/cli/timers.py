@@ -7,12 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.cli.common import console, default_actor, errors, run, when
-from shared.ops import OpsError
+from shared.cli.common import apply_each, console, default_actor, report, run, when
 from shared.ops import timers as ops
 from shared.ops.timers import TimerStatus
 
@@ -90,20 +88,6 @@ def cancel(
 
 def _each(ctx: typer.Context, timer_ids: list[int], done: str, act) -> None:
     async def work(engine: AsyncEngine) -> tuple[int, int]:
-        ok = failed = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(done, total=len(timer_ids))
-            for timer_id in timer_ids:
-                try:
-                    await act(engine, timer_id)
-                    ok += 1
-                except OpsError as exc:
-                    errors.print(f"[yellow]{exc}[/yellow]")
-                    failed += 1
-                progress.advance(task)
-        return ok, failed
+        return await apply_each(engine, timer_ids, done, act)
 
-    ok, failed = run(ctx, work)
-    console.print(f"{ok} timer(s) {done}" + (f", {failed} not" if failed else ""))
-    if failed:
-        raise typer.Exit(1)
+    report(*run(ctx, work), "timer", done)
