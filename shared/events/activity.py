@@ -15,10 +15,16 @@ event) whose ``type`` is ``customer.activity``, ``subject`` the customer id and 
               "location": "store-42"}}
 
 The follow-up service counts each customer's visits per calendar month (a day with any
-activity, visit or purchase, is one visit, so a visit and a purchase on the same trip count
-once; duplicates are harmless) and derives the monthly tier (A 11+, B 6-10, C 1-5, D = came
-last month, not this month; thresholds in its policy). When a customer drops a tier it
-schedules a retention call-back (``followup.scheduled`` with kind ``retention``)."""
+activity, visit, purchase or exchange, is one visit, so a visit and a purchase on the same
+trip count once; duplicates are harmless) and derives the monthly tier (A 11+, B 6-10, C 1-5,
+D = came last month, not this month; thresholds in its policy). When a customer drops a tier it
+schedules a retention call-back (``followup.scheduled`` with kind ``retention``). A purchase
+or an exchange schedules a call some days later (kinds ``after_sale``, ``after_exchange``;
+days in its policy); give ``reference`` (the order or receipt number) so that the same
+purchase told twice is one call.
+
+Version 2 added the kind ``exchange`` and the optional ``reference``; version 1 events (no
+exchange, no reference) are read as before."""
 
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from shared.events.common import ContactCard, EventData
 class ActivityKind(StrEnum):
     VISIT = "visit"
     PURCHASE = "purchase"
+    EXCHANGE = "exchange"  # goods brought back and exchanged (version 2)
 
 
 class ActivityCustomer(ContactCard):
@@ -42,14 +49,21 @@ class ActivityCustomer(ContactCard):
 
 
 class CustomerActivity(EventData):
-    """A customer's visit or purchase, published by the business's own systems on
+    """A customer's visit, purchase or exchange, published by the business's own systems on
     ``customers.activity.v1`` (record key and CloudEvent ``subject``: the customer id). A day
     with any activity counts as one visit towards the customer's monthly tier."""
 
     event_type = "customer.activity"
+    schema_version = 2
 
     customer: ActivityCustomer
     kind: ActivityKind
     at: datetime = Field(description="When the visit or purchase happened (with a time zone)")
     amount: float | None = None
     location: str | None = None
+    reference: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The order or receipt number: the same purchase or exchange told twice "
+        "(under another event id) is called about once",
+    )

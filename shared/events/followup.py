@@ -1,6 +1,7 @@
 """Events the follow-up service publishes on ``complaints.followup.v1``.
 
-Key: the complaint id; a retention call-back, which has no complaint, is keyed by customer id.
+Key: the complaint id; a call-back with no complaint (retention, after a sale or an
+exchange) is keyed by customer id.
 
 A call-back's life: ``followup.scheduled`` -> ``followup.due`` (it is time to call) ->
 ``followup.overdue`` if nobody has called within the policy's window. An unanswered call is
@@ -24,9 +25,23 @@ from shared.events.common import ContactCard, EventData, Tier
 
 
 class CallbackKind(StrEnum):
+    """Why the call is made. Version 2 of the events that carry it added ``after_sale`` and
+    ``after_exchange`` (DOMAIN.md: "a retailer called 3 days after a sale, and again after an
+    exchange"): calls about the customer's activity, with no complaint."""
+
     RESOLUTION = "resolution"  # after a case is resolved
     REMEDIAL = "remedial"  # after a survey answered neutral or below
     RETENTION = "retention"  # a customer dropped a tier
+    AFTER_SALE = "after_sale"  # some days after a purchase
+    AFTER_EXCHANGE = "after_exchange"  # some days after an exchange
+
+
+class CallOutcome(StrEnum):
+    """How a call-back ended."""
+
+    SATISFIED = "satisfied"
+    NOT_SATISFIED = "not_satisfied"  # reached and unhappy (a complaint's is reopened)
+    UNREACHABLE = "unreachable"  # every attempt failed
 
 
 class TierChange(BaseModel):
@@ -41,9 +56,11 @@ class TierChange(BaseModel):
 
 class FollowupScheduled(EventData):
     """A call-back was scheduled. ``customer`` carries the id and tier only: no consumer
-    contacts the customer from it (the agents read the contact data from follow-up)."""
+    contacts the customer from it (the agents read the contact data from follow-up).
+    Version 2: ``kind`` may be ``after_sale`` or ``after_exchange``."""
 
     event_type = "followup.scheduled"
+    schema_version = 2
 
     callback_id: uuid.UUID
     complaint_id: uuid.UUID | None
@@ -57,9 +74,11 @@ class FollowupScheduled(EventData):
 
 
 class FollowupDue(EventData):
-    """The call-back is due: it enters the agents' work queue as one to call now."""
+    """The call-back is due: it enters the agents' work queue as one to call now. Version 2:
+    ``kind`` may be ``after_sale`` or ``after_exchange``."""
 
     event_type = "followup.due"
+    schema_version = 2
 
     callback_id: uuid.UUID
     complaint_id: uuid.UUID | None
@@ -115,10 +134,15 @@ class FollowupOverdue(EventData):
 
 
 class FollowupCompleted(EventData):
-    """The customer was reached. ``satisfied`` is false only for a retention call-back (there
-    is no complaint to reopen); an unhappy customer of a complaint is ``complaint.reopened``."""
+    """The customer was reached. ``satisfied`` is false only for a call-back with no complaint
+    to reopen (retention, after a sale or an exchange); an unhappy customer of a complaint is
+    ``complaint.reopened``. Version 2: ``kind`` may be ``after_sale`` or ``after_exchange``,
+    and the outcome's figures travel with it (``outcome``, ``customer_id``, ``tier``,
+    ``tier_before``, ``tier_change``, ``attempts``, ``went_overdue``) so that satisfaction
+    can report retention calls without asking follow-up."""
 
     event_type = "followup.completed"
+    schema_version = 2
 
     callback_id: uuid.UUID
     complaint_id: uuid.UUID | None
@@ -127,15 +151,32 @@ class FollowupCompleted(EventData):
     customer_words: str | None = None
     kind: CallbackKind | None = None
     satisfied: bool = True
+    outcome: CallOutcome | None = None  # satisfied or not_satisfied
+    customer_id: str | None = None
+    tier: Tier | None = None  # the customer's tier now (after a drop: the lower one)
+    tier_before: Tier | None = None  # a retention call's tier before the drop
+    tier_change: TierChange | None = None  # retention call-backs
+    attempts: int | None = None  # calls made, this one included
+    went_overdue: bool | None = None  # whether it was overdue before it was made
 
 
 class FollowupUnreachable(EventData):
+    """Every attempt failed. ``kind`` and the figures (as on ``followup.completed``) are
+    given since they were added; older events lack them."""
+
     event_type = "followup.unreachable"
 
     callback_id: uuid.UUID
     complaint_id: uuid.UUID | None
     at: datetime
     attempts: int
+    kind: CallbackKind | None = None
+    outcome: CallOutcome | None = None  # unreachable
+    customer_id: str | None = None
+    tier: Tier | None = None
+    tier_before: Tier | None = None
+    tier_change: TierChange | None = None
+    went_overdue: bool | None = None
 
 
 class ComplaintReopened(EventData):
