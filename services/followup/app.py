@@ -4,14 +4,35 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.followup import callbacks, consumers, erasure, retention
+from services.followup import activity_calls, callbacks, consumers, erasure, retention
 from services.followup.api.routes import router
 from services.followup.callbacks import Deps
 from services.followup.domain.policy import load_policy
 from services.followup.settings import FollowupSettings
 from shared.directory import directory_file, load_directory
+from shared.events.envelope import Envelope
+from shared.messaging.consumer import Handler
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
+
+
+def chained(*tables: dict[str, Handler]) -> dict[str, Handler]:
+    """Handlers by event type; an event type several modules handle runs each of them in
+    turn, in the one transaction of the event (``customer.activity``: retention counts the
+    visit, then activity_calls schedules the call about a purchase)."""
+    found: dict[str, list[Handler]] = {}
+    for table in tables:
+        for event_type, handler in table.items():
+            found.setdefault(event_type, []).append(handler)
+
+    def run_all(handlers: list[Handler]) -> Handler:
+        async def handle(session, event: Envelope) -> None:
+            for handler in handlers:
+                await handler(session, event)
+
+        return handle
+
+    return {t: hs[0] if len(hs) == 1 else run_all(hs) for t, hs in found.items()}
 
 
 def tasks_for(deps: Deps):
@@ -24,7 +45,12 @@ def tasks_for(deps: Deps):
                 runtime.topics.activity,
                 runtime.topics.intake,  # customer.erasure_requested
             ],
-            consumers.handlers(deps) | activity_handlers | erasure.handlers(runtime.topics),
+            chained(
+                consumers.handlers(deps),
+                activity_handlers,
+                activity_calls.handlers(deps),
+                erasure.handlers(runtime.topics),
+            ),
         )
         scheduler = runtime.scheduler(callbacks.timer_handlers(deps) | review_timers)
         return [runtime.relay().run, consumer.run, scheduler.run]

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup.domain.assignment import Taker, take_problem
 from services.followup.domain.outcomes import OPEN_STATES, Decision, State, decide
 from services.followup.domain.policy import FollowupPolicy, overdue_at
-from services.followup.domain.tiers import RANK
+from services.followup.domain.tiers import RANK, queue_tier
 from services.followup.store import repository as repo
 from shared import timers
 from shared.directory import FOLLOWUP_RUNG, Directory
@@ -29,6 +29,7 @@ from shared.events.common import ContactCard, EventData, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import (
     CallbackKind,
+    CallOutcome,
     ComplaintReopened,
     FollowupAttemptFailed,
     FollowupCancelled,
@@ -76,7 +77,7 @@ def queue_rank(tier: Tier) -> int:
 
 
 def key_of(callback: dict[str, Any]) -> str:
-    """The Kafka key: the complaint id, or the customer id for a retention call-back."""
+    """The Kafka key: the complaint id, or the customer id for a call-back with none."""
     if callback["complaint_id"] is not None:
         return str(callback["complaint_id"])
     return str(callback["customer_id"] or callback["id"])
@@ -123,10 +124,14 @@ async def schedule(
     site: str | None = None,
     category: str | None = None,
     channel: str | None = None,
+    tier_before: Tier | None = None,
+    details: dict[str, Any] | None = None,
 ) -> uuid.UUID | None:
     """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
     the staff directory routes it to; None when ``origin`` was already scheduled (a
-    redelivered or repeated cause)."""
+    redelivered or repeated cause), or when the customer already has an open call of this
+    kind about their activity (the caller joins that one). ``tier_before``: the tier before
+    a drop; the queue sorts by the higher of it and the customer's tier now."""
     callback_id = uuid.uuid4()
     late = overdue_at(due_at, deps.policy)
     team = deps.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
@@ -138,11 +143,12 @@ async def schedule(
         "customer_id": customer.id,
         "customer": customer.model_dump(mode="json"),
         "tier": customer.tier.value,
-        "tier_rank": queue_rank(customer.tier),
+        "tier_before": tier_before.value if tier_before else None,
+        "tier_rank": queue_rank(queue_tier(customer.tier, tier_before)),
         "severity": severity.value if severity else None,
         "round": round,
         "reason": reason,
-        "details": {"tier_change": tier_change.model_dump(mode="json")} if tier_change else None,
+        "details": details_of(details, tier_change),
         "state": State.SCHEDULED.value,
         "due_at": due_at,
         "overdue_at": late,
@@ -180,6 +186,13 @@ async def schedule(
         extra={"callback_id": str(callback_id), "kind": kind.value, "due_at": due_at.isoformat()},
     )
     return callback_id
+
+
+def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dict[str, Any] | None:
+    found = dict(details or {})
+    if change is not None:
+        found["tier_change"] = change.model_dump(mode="json")
+    return found or None
 
 
 # ---- timers -------------------------------------------------------------------------------
@@ -357,15 +370,25 @@ def _events(
         return [
             FollowupCompleted(
                 **ids,
+                **figures_of(callback),
                 at=now,
                 by=by,
                 customer_words=words,
-                kind=callback["kind"],
                 satisfied=decision.outcome == "satisfied",
+                outcome=CallOutcome(decision.outcome),
+                attempts=decision.attempts,
             )
         ]
     if decision.state == State.UNREACHABLE:
-        return [FollowupUnreachable(**ids, at=now, attempts=decision.attempts)]
+        return [
+            FollowupUnreachable(
+                **ids,
+                **figures_of(callback),
+                at=now,
+                attempts=decision.attempts,
+                outcome=CallOutcome.UNREACHABLE,
+            )
+        ]
     assert decision.next_due is not None
     return [
         FollowupAttemptFailed(
@@ -376,6 +399,20 @@ def _events(
             by=by,
         )
     ]
+
+
+def figures_of(callback: dict[str, Any]) -> dict[str, Any]:
+    """What the reports need of a closed call-back (satisfaction reports retention calls from
+    it): its kind, the customer's id and tiers, the tier change, whether it went overdue."""
+    change = (callback["details"] or {}).get("tier_change")
+    return {
+        "kind": callback["kind"],
+        "customer_id": callback["customer_id"],
+        "tier": callback["tier"],
+        "tier_before": callback.get("tier_before"),
+        "tier_change": TierChange.model_validate(change) if change else None,
+        "went_overdue": callback["went_overdue_at"] is not None,
+    }
 
 
 async def _request_survey(

@@ -1,6 +1,8 @@
 """Erasure in follow-up (``customer.erasure_requested``, see ``shared.events.privacy``): the
 call-backs' contact cards become tombstones and what the customer said goes; a customer's
-activity records (visit days, monthly tiers) stay as figures under the pseudonym.
+activity records (visit days, monthly tiers) stay as figures under the pseudonym. Calls about
+purchases lose the order references, places and amounts (a reference leads back to the
+customer), and the record of which purchases were called about goes.
 
 Follow-up erases again when escalation confirms (``customer.erased`` on the handling topic):
 a ``case.resolved`` that was on its way when the request came arrives before that
@@ -13,8 +15,16 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.followup.domain.outcomes import ABOUT_ACTIVITY
 from services.followup.retention import subject_of
-from services.followup.store.tables import attempts, callbacks, customers, tier_history, visit_days
+from services.followup.store.tables import (
+    activities,
+    attempts,
+    callbacks,
+    customers,
+    tier_history,
+    visit_days,
+)
 from shared.events.envelope import Envelope
 from shared.events.privacy import CustomerErased, CustomerErasureRequested
 from shared.events.topics import Topics
@@ -37,7 +47,7 @@ async def _erase_callbacks(
 ) -> int:
     rows = (
         await session.execute(
-            sa.select(callbacks.c.id, callbacks.c.customer, callbacks.c.origin)
+            sa.select(callbacks.c.id, callbacks.c.customer, callbacks.c.details)
             .where(where)
             .with_for_update()
         )
@@ -51,6 +61,7 @@ async def _erase_callbacks(
                 customer_id=pseudonym,
                 customer_words=None,
                 reason=ERASED_TEXT,
+                details=erased_details(row.details),
             )
         )
     ids = [row.id for row in rows]
@@ -61,6 +72,20 @@ async def _erase_callbacks(
             .values(customer_words=None, note=None)
         )
     return len(rows)
+
+
+# What of a purchase listed on its call-back may lead back to the customer.
+ACTIVITY_PERSONAL = ("reference", "location", "amount")
+
+
+def erased_details(details: dict | None) -> dict | None:
+    """A call-back's details without the purchases' references, places and amounts."""
+    if not details or "activities" not in details:
+        return details
+    kept = [
+        {k: v for k, v in a.items() if k not in ACTIVITY_PERSONAL} for a in details["activities"]
+    ]
+    return details | {"activities": kept}
 
 
 async def erase_complaint(session: AsyncSession, complaint_id: uuid.UUID, pseudonym: str) -> int:
@@ -81,6 +106,16 @@ async def erase_customer(session: AsyncSession, customer_id: str, pseudonym: str
             )
         )
     )
+    # Calls about purchases: their origin named the order; the call-back's id stands for it.
+    await session.execute(
+        sa.update(callbacks)
+        .where(
+            callbacks.c.customer_id == pseudonym,
+            callbacks.c.kind.in_([k.value for k in ABOUT_ACTIVITY]),
+        )
+        .values(origin=callbacks.c.kind + f":{pseudonym}:" + sa.cast(callbacks.c.id, sa.Text))
+    )
+    await session.execute(sa.delete(activities).where(activities.c.customer_id == customer_id))
     card = await session.scalar(
         sa.select(customers.c.card).where(customers.c.customer_id == customer_id).with_for_update()
     )

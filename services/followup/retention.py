@@ -168,6 +168,7 @@ async def _call(
         due_at=retention_due(now, found.dropped_from, deps.policy),
         reason=found.reason(),
         now=now,
+        tier_before=found.dropped_from,  # the queue keeps a lapsed A customer an A customer
         tier_change=TierChange(
             from_tier=found.dropped_from,
             to_tier=found.tier,

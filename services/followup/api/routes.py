@@ -20,10 +20,11 @@ from services.followup.api.schemas import (
     SlaView,
     TierMonth,
 )
-from services.followup.callbacks import Closed, NotFound
+from services.followup.callbacks import Closed, NotFound, queue_rank
 from services.followup.domain.assignment import Taker
 from services.followup.domain.outcomes import State
 from services.followup.domain.policy import reschedule_problem
+from services.followup.domain.tiers import queue_tier
 from services.followup.store import repository as repo
 from shared.events.common import Tier
 from shared.events.followup import CallbackKind
@@ -38,11 +39,18 @@ router = APIRouter(tags=["call-backs"])
 Agent = Annotated[Principal, require(Role.AGENT)]
 
 
+DERIVED = {"callback_id", "history", "tier_now", "queue_tier"}
+
+
 def _view(c: dict[str, Any], history: list[dict[str, Any]] | None = None) -> CallbackView:
     return CallbackView(
         callback_id=c["id"],
         history=[AttemptView(**a) for a in history] if history is not None else None,
-        **{k: c[k] for k in CallbackView.model_fields if k not in {"callback_id", "history"}},
+        tier_now=c["tier"],
+        queue_tier=queue_tier(
+            Tier(c["tier"]), Tier(c["tier_before"]) if c.get("tier_before") else None
+        ),
+        **{k: c.get(k) for k in CallbackView.model_fields if k not in DERIVED},
     )
 
 
@@ -52,7 +60,10 @@ async def list_callbacks(
     who: Agent,
     state: Annotated[list[State] | None, Query(description="Repeat for several")] = None,
     due_before: Annotated[IsoDateTime | None, Query(description="With a time zone")] = None,
-    tier: Annotated[list[Tier] | None, Query()] = None,
+    tier: Annotated[
+        list[Tier] | None,
+        Query(description="The customer's value: the higher of the tier now and before a drop"),
+    ] = None,
     kind: Annotated[list[CallbackKind] | None, Query()] = None,
     complaint_id: uuid.UUID | None = None,
     team: Annotated[
@@ -64,7 +75,8 @@ async def list_callbacks(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CallbackPage:
-    """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...)."""
+    """The agents' work queue: soonest due first, then the most valuable tier (VIP, A...): the
+    higher of the customer's tier now and before a drop (a lapsed A customer stays A)."""
     if due_before is not None and due_before.tzinfo is None:
         raise field_error(("query", "due_before"), "needs a time zone", str(due_before))
     teams = None
@@ -82,7 +94,7 @@ async def list_callbacks(
             session,
             states=[s.value for s in state] if state else None,
             due_before=due_before,
-            tiers=[t.value for t in tier] if tier else None,
+            tier_ranks=[queue_rank(t) for t in tier] if tier else None,
             kinds=[k.value for k in kind] if kind else None,
             complaint_id=complaint_id,
             after=after,

@@ -54,7 +54,10 @@ class CallbackView(BaseModel):
     state: str
     complaint_id: uuid.UUID | None
     customer: dict[str, Any]
-    tier: str
+    tier: str  # the customer's tier now (as tier_now)
+    tier_now: str
+    tier_before: str | None = None  # before a drop (retention call-backs)
+    queue_tier: str  # the higher of the two: the queue's order and its tier filter
     severity: str | None
     round: int | None
     reason: str

@@ -22,6 +22,12 @@ class State(StrEnum):
 
 OPEN_STATES = frozenset({State.SCHEDULED, State.DUE, State.OVERDUE})
 
+# Calls about a complaint: an unhappy customer reopens it, and a survey of its resolution
+# cycle follows. The others (retention, after a sale or an exchange) end with their outcome.
+ABOUT_A_COMPLAINT = frozenset({CallbackKind.RESOLUTION, CallbackKind.REMEDIAL})
+# Calls about the customer's activity (DOMAIN.md: after a sale, again after an exchange).
+ABOUT_ACTIVITY = frozenset({CallbackKind.AFTER_SALE, CallbackKind.AFTER_EXCHANGE})
+
 
 class Outcome(StrEnum):
     SATISFIED = "satisfied"
@@ -48,19 +54,22 @@ def decide(
     now: datetime,
     policy: FollowupPolicy,
 ) -> Decision:
-    """Satisfied: done, and the survey follows. Unhappy: the complaint reopens (a retention
-    call has none: it is done, noted as unhappy). Unanswered: try again after the policy's
-    spacing; after the last attempt the customer is unreachable and the survey goes anyway."""
+    """Satisfied: done, and the survey follows. Unhappy: the complaint reopens (a call about
+    no complaint, retention or after a sale or an exchange, is done, noted as unhappy: the
+    agent takes a new complaint through intake if there is one). Unanswered: try again after
+    the policy's spacing; after the last attempt the customer is unreachable and a
+    complaint's survey goes anyway."""
     attempts = attempts_before + 1
+    complaint = has_complaint and kind in ABOUT_A_COMPLAINT
     if reached:
         if satisfied:
-            survey = SurveyReason.SATISFIED if has_complaint else None
+            survey = SurveyReason.SATISFIED if complaint else None
             return Decision(State.COMPLETED, attempts, Outcome.SATISFIED, survey=survey)
-        if has_complaint and kind != CallbackKind.RETENTION:
+        if complaint:
             return Decision(State.REOPENED, attempts, Outcome.NOT_SATISFIED, reopen=True)
         return Decision(State.COMPLETED, attempts, Outcome.NOT_SATISFIED)
     next_due = next_attempt_at(now, attempts, policy)
     if next_due is not None:
         return Decision(State.SCHEDULED, attempts, next_due=next_due)
-    survey = SurveyReason.UNREACHABLE if has_complaint else None
+    survey = SurveyReason.UNREACHABLE if complaint else None
     return Decision(State.UNREACHABLE, attempts, Outcome.UNREACHABLE, survey=survey)

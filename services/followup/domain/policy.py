@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.config_files import load_yaml_model
 from shared.durations import parse_duration
+from shared.events.activity import ActivityKind
 from shared.events.common import Severity, Tier
 
 BUNDLED_POLICY = Path(__file__).resolve().parent.parent / "policy.yaml"
@@ -100,11 +101,30 @@ class RetentionRules(_Strict):
         return ZoneInfo(self.timezone)
 
 
+def _optional_duration(value: object) -> timedelta | None:
+    return None if value is None else parse_duration(value)
+
+
+class AfterActivityRules(_Strict):
+    """Calls about a customer's purchases and exchanges (DOMAIN.md: "a retailer called 3 days
+    after a sale, and again after an exchange"). A kind set to null gets no call."""
+
+    purchase: timedelta | None = timedelta(days=3)
+    exchange: timedelta | None = timedelta(days=3)
+    # Activity that arrives longer than this after it happened (a backfilled history) is
+    # counted for the tiers but not called about.
+    call_within: timedelta = timedelta(days=7)
+
+    _durations = field_validator("purchase", "exchange", mode="before")(_optional_duration)
+    _window = field_validator("call_within", mode="before")(parse_duration)
+
+
 class FollowupPolicy(_Strict):
     version: str
     callback: CallbackRules
     attempts: AttemptRules
     retention: RetentionRules = RetentionRules()
+    after_activity: AfterActivityRules = AfterActivityRules()
 
     def tier_factor(self, tier: Tier) -> float:
         return self.callback.tier_factors.get(tier, 1.0)
@@ -132,6 +152,20 @@ def remedial_due(recorded_at: datetime, tier: Tier, policy: FollowupPolicy) -> d
 
 def retention_due(dropped_at: datetime, from_tier: Tier, policy: FollowupPolicy) -> datetime:
     return dropped_at + policy.retention.after_drop * policy.tier_factor(from_tier)
+
+
+def after_activity_due(
+    kind: ActivityKind, at: datetime, received: datetime, policy: FollowupPolicy
+) -> datetime | None:
+    """When to call about a purchase or an exchange made at ``at`` (and heard of at
+    ``received``): the policy's days after it, at once if that time has passed; None: no
+    call (a visit, a kind the policy does not call about, or activity too old to call about).
+    Tier factors do not apply: the delay lets the customer use what they bought."""
+    rules = policy.after_activity
+    delay = {ActivityKind.PURCHASE: rules.purchase, ActivityKind.EXCHANGE: rules.exchange}.get(kind)
+    if delay is None or received - at > rules.call_within:
+        return None
+    return max(at + delay, received)
 
 
 def overdue_at(due_at: datetime, policy: FollowupPolicy) -> datetime:

@@ -61,6 +61,15 @@ def tier_for(visits: int, previous_visits: int, thresholds: TierThresholds) -> T
     return None
 
 
+def queue_tier(now: Tier, before: Tier | None) -> Tier:
+    """The tier a call-back is worked at: the higher of the customer's tier now and before a
+    drop. A lapsed A customer is still an A customer: the retention call is about keeping
+    exactly that value, so it must not sink to the bottom of the queue."""
+    if before is None or RANK[now] >= RANK[before]:
+        return now
+    return before
+
+
 def dropped(before: Tier | None, after: Tier | None) -> bool:
     """A fall to a lower tier. A first tier is no drop; nor is lapsing after D (already
     called when they became D)."""

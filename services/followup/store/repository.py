@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup.store.tables import (
+    activities,
     attempts,
     callbacks,
     customers,
@@ -83,7 +84,7 @@ async def list_callbacks(
     *,
     states: list[str] | None,
     due_before: datetime | None,
-    tiers: list[str] | None,
+    tier_ranks: list[int] | None,
     kinds: list[str] | None,
     complaint_id: uuid.UUID | None,
     after: tuple[datetime, int, uuid.UUID] | None,
@@ -91,15 +92,16 @@ async def list_callbacks(
     teams: tuple[str, ...] | None = None,
     assignee: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The work queue: soonest due first, then the most valuable tier; keyset-paginated."""
+    """The work queue: soonest due first, then the most valuable tier (the higher of the
+    tier now and before a drop: ``tier_rank``, which ``tier_ranks`` filters); keyset."""
     c = callbacks
     query = sa.select(c).order_by(c.c.due_at, c.c.tier_rank, c.c.id)
     if states:
         query = query.where(c.c.state.in_(states))
     if due_before is not None:
         query = query.where(c.c.due_at < due_before)
-    if tiers:
-        query = query.where(c.c.tier.in_(tiers))
+    if tier_ranks:
+        query = query.where(c.c.tier_rank.in_(tier_ranks))
     if kinds:
         query = query.where(c.c.kind.in_(kinds))
     if complaint_id is not None:
@@ -117,6 +119,55 @@ async def list_callbacks(
         last = rows[-1]
         next_cursor = encode_cursor(last["due_at"], last["tier_rank"], last["id"])
     return rows, next_cursor
+
+
+async def record_activity(
+    session: AsyncSession, kind: str, customer_id: str, reference: str, at: datetime
+) -> bool:
+    """False when this purchase or exchange was called about already (the same reference)."""
+    inserted = await session.scalar(
+        insert(activities)
+        .values(kind=kind, customer_id=customer_id, reference=reference, at=at)
+        .on_conflict_do_nothing()
+        .returning(activities.c.reference)
+    )
+    return inserted is not None
+
+
+async def link_activity(
+    session: AsyncSession, kind: str, customer_id: str, reference: str, callback_id: uuid.UUID
+) -> None:
+    await session.execute(
+        sa.update(activities)
+        .where(
+            activities.c.kind == kind,
+            activities.c.customer_id == customer_id,
+            activities.c.reference == reference,
+        )
+        .values(callback_id=callback_id)
+    )
+
+
+async def open_activity_call(
+    session: AsyncSession, customer_id: str, kind: str
+) -> dict[str, Any] | None:
+    """The customer's open call of ``kind`` about their activity, locked (at most one)."""
+    row = (
+        (
+            await session.execute(
+                sa.select(callbacks)
+                .where(
+                    callbacks.c.customer_id == customer_id,
+                    callbacks.c.kind == kind,
+                    callbacks.c.state.in_(["scheduled", "due", "overdue"]),
+                )
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
 
 
 async def sla_stats(session: AsyncSession, since: datetime | None) -> list[dict[str, Any]]:

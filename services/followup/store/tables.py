@@ -21,8 +21,11 @@ callbacks = sa.Table(
     sa.Column("complaint_id", UUID(as_uuid=True)),
     sa.Column("customer_id", sa.Text),
     sa.Column("customer", JSONB, nullable=False),
-    sa.Column("tier", sa.Text, nullable=False),
-    sa.Column("tier_rank", sa.SmallInteger, nullable=False),  # VIP 0 .. D 4: queue order
+    sa.Column("tier", sa.Text, nullable=False),  # the customer's tier now
+    # Before a drop (retention call-backs): a lapsed A customer is still an A customer.
+    sa.Column("tier_before", sa.Text),
+    # VIP 0 .. D 4, of the higher of ``tier`` and ``tier_before``: the queue's order.
+    sa.Column("tier_rank", sa.SmallInteger, nullable=False),
     sa.Column("severity", sa.Text),
     sa.Column("round", sa.Integer),
     sa.Column("reason", sa.Text, nullable=False),
@@ -50,6 +53,29 @@ callbacks = sa.Table(
     sa.Index("ix_callbacks_complaint", "complaint_id"),
     sa.Index("ix_callbacks_team_queue", "team", "due_at", "tier_rank", "id"),
     sa.Index("ix_callbacks_assignee_queue", "assignee", "due_at", "tier_rank", "id"),
+    # One open call per customer and kind about their activity: a further purchase joins it.
+    sa.Index(
+        "uq_callbacks_open_activity_call",
+        "customer_id",
+        "kind",
+        unique=True,
+        postgresql_where=sa.text(
+            "kind IN ('after_sale', 'after_exchange') AND state IN ('scheduled', 'due', 'overdue')"
+        ),
+    ),
+)
+
+activities = sa.Table(
+    "callback_activities",
+    metadata,
+    # Each purchase or exchange called about, once: its reference (order or receipt number),
+    # else its event id. ``callback_id``: the call that covers it.
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, primary_key=True),
+    sa.Column("reference", sa.Text, primary_key=True),
+    sa.Column("callback_id", UUID(as_uuid=True), sa.ForeignKey("callbacks.id")),
+    sa.Column("at", _TS, nullable=False),
+    sa.Index("ix_callback_activities_callback", "callback_id"),
 )
 
 attempts = sa.Table(
