@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.ledger import consumers, reviews, schedules
+from services.ledger import consumers, erasure, reviews, schedules
 from services.ledger.api.routes import router
 from services.ledger.deps import Deps
 from services.ledger.domain.review import load_taxonomy
@@ -18,7 +18,8 @@ from shared.web.app import service_app
 def tasks_for(deps: Deps):
     def background_tasks(runtime: Runtime) -> list[Task]:
         consumer = runtime.consumer(
-            consumers.source_topics(runtime.topics), consumers.handlers(deps)
+            consumers.source_topics(runtime.topics),
+            consumers.handlers(deps) | erasure.handlers(),
         )
         scheduler = runtime.scheduler(schedules.timer_handlers(deps) | reviews.timer_handlers(deps))
         return [

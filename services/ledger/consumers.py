@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ledger import reviews
 from services.ledger.deps import Deps
 from services.ledger.domain.entry import HANDLED, fold
+from services.ledger.domain.erasure import erase
+from services.ledger.erasure import ERASURE_EVENTS
 from services.ledger.store import repository as repo
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
@@ -39,12 +41,12 @@ class LockOrder:
     async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
         ids, clocks = set(), set()
         for event in events:
-            if event.type not in HANDLED:
+            if event.type not in HANDLED and event.type not in ERASURE_EVENTS:
                 continue
             try:
                 complaint_id = complaint_of(event)
             except (KeyError, ValueError, TypeError):
-                continue  # malformed: its handler fails and the runner parks it
+                continue  # malformed (its handler parks it), or a customer-level erasure
             ids.add(complaint_id)
             if event.type in FINISHING or event.type in REOPENING:
                 clocks.add(complaint_id)
@@ -67,6 +69,8 @@ def handlers(deps: Deps) -> dict[str, Handler]:
             await reviews.lock_clock(session, complaint_id)
         fold(entry, event.type, event.data)
         entry.updated_at = datetime.now(UTC)
+        if entry.erased_as is not None:  # in flight when the erasure came: erase it again
+            erase(entry, entry.erased_as, entry.updated_at)
         await repo.save_entry(session, entry)
         if event.type in FINISHING:
             await reviews.start_report_clock(session, deps, entry, event.type)

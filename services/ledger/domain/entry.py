@@ -83,6 +83,9 @@ class LedgerEntry:
     # satisfaction: one answer per cycle, [{cycle, level, score, factors, at}]
     satisfaction: list[dict[str, Any]] = field(default_factory=list)
     updated_at: datetime | None = None
+    # erasure (domain/erasure.py): the pseudonym that replaced the customer id, and when
+    erased_as: str | None = None
+    erased_at: datetime | None = None
 
     @property
     def status(self) -> Status:

@@ -63,9 +63,13 @@ entries = sa.Table(
     sa.Column("satisfaction", JSONB, nullable=False, server_default="[]"),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("updated_at", _TS),
+    # Erased: the pseudonym that replaced the customer id (a late event is erased again).
+    sa.Column("erased_as", sa.Text),
+    sa.Column("erased_at", _TS),
     # The report's order and filters: by registration time, then by site, category, team.
     sa.Index("ix_ledger_entries_received", "received_at", "complaint_id"),
     sa.Index("ix_ledger_entries_status", "status", "received_at"),
+    sa.Index("ix_ledger_entries_customer", "customer_id"),
 )
 
 month_end_runs = sa.Table(
