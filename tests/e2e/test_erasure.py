@@ -125,17 +125,20 @@ async def test_erasing_a_customer_leaves_no_trace_but_the_figures(
     escalation = await start_service("escalation")
     followup = await start_service("followup", FOLLOWUP_POLICY_FILE=str(policy))
     satisfaction = await start_service("satisfaction")
-    services = [intake, escalation, followup, satisfaction]
+    ledger = await start_service("ledger")  # no contact data, but the id and staff's texts
+    services = [intake, escalation, followup, satisfaction, ledger]
     who = Customer()
 
-    # The customer's visits reach follow-up from the tills (its activity card).
+    # The customer's purchases reach follow-up from the tills (its activity card, a call
+    # after the sale).
     activity = new_event(
         "/e2e/tills",
         who.id,
         CustomerActivity(
             customer=ActivityCustomer(id=who.id, name=who.name, phone=who.phone),
-            kind=ActivityKind.VISIT,
+            kind=ActivityKind.PURCHASE,
             at=datetime.now(UTC),
+            reference=f"SO-{who.id}",
         ),
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -257,6 +260,18 @@ async def test_erasing_a_customer_leaves_no_trace_but_the_figures(
         assert case["customer"]["erased"] is True
         summary = await http.get(f"{satisfaction.url}/reports/summary", headers=AGENT)
         assert summary.status_code == 200
+
+        # The ledger keeps the complaints' figures under the pseudonym.
+        async def ledger_erased():
+            rows = [(await http.get(f"{ledger.url}/ledger/{c}", headers=AGENT)).json() for c in ids]
+            done = all(
+                r.get("customer_id", "").startswith("erased-") and r.get("subject") == "order"
+                for r in rows
+            )
+            return rows if done else None
+
+        rows = await eventually(ledger_erased)
+        assert rows[0]["resolution"] == "[erased]" and rows[0]["tier"] == "B"
 
     # No database of the run holds the customer's data.
     for process in services:

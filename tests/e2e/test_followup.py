@@ -327,6 +327,89 @@ async def test_a_customer_dropping_from_a_to_b_gets_one_retention_call(
     assert [c["customer"]["id"] for c in queue.json()["items"]].count(customer) == 1
 
 
+async def test_a_purchase_and_an_exchange_each_get_one_call_back_when_due(
+    start_service, servers, topics, tmp_path
+):
+    """DOMAIN.md: a retailer calls some days after a sale, and again after an exchange.
+    Seconds here instead of days; each activity delivered twice and the purchase told again
+    under another event id (same order number): one call each, due on its own time."""
+    policy = tmp_path / "followup-activity.yaml"
+    policy.write_text(
+        SHORT_POLICY.replace("OVERDUE", "1h")
+        + "after_activity: {purchase: 1s, exchange: 2s, call_within: 7d}\n"
+    )
+    followup = await start_service("followup", FOLLOWUP_POLICY_FILE=str(policy))
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+
+    def told(kind: ActivityKind, reference: str) -> Envelope:
+        return new_event(
+            "/e2e/tills",
+            customer,
+            CustomerActivity(
+                customer=ActivityCustomer(id=customer, name="王芳", phone="13900000003"),
+                kind=kind,
+                at=now,
+                amount=199.0,
+                location="store-7",
+                reference=reference,
+            ),
+        )
+
+    sale, exchange = told(ActivityKind.PURCHASE, "SO-7"), told(ActivityKind.EXCHANGE, "EX-7")
+    retold = told(ActivityKind.PURCHASE, "SO-7")
+    await produce(servers.kafka_bootstrap, topics.activity, [sale, sale, exchange, retold])
+    published = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: sum(r.value["type"] == "followup.due" for r in kept) >= 2,
+        lambda r: r.key == customer,
+    )
+    await asyncio.sleep(2)  # time for any duplicate to show up
+    again = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: len(kept) >= len(published),
+        lambda r: r.key == customer,
+    )
+    kinds = sorted((r.value["type"], r.value["data"]["kind"]) for r in again)
+    assert kinds == [
+        ("followup.due", "after_exchange"), ("followup.due", "after_sale"),
+        ("followup.scheduled", "after_exchange"), ("followup.scheduled", "after_sale"),
+    ]  # fmt: skip
+    due = {
+        r.value["data"]["kind"]: datetime.fromisoformat(r.value["data"]["due_at"])
+        for r in again
+        if r.value["type"] == "followup.scheduled"
+    }
+    assert due == {
+        "after_sale": now + timedelta(seconds=1),
+        "after_exchange": now + timedelta(seconds=2),
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        queue = await http.get(
+            f"{followup.url}/callbacks", params={"kind": "after_exchange"}, headers=AGENT
+        )
+        [call] = [c for c in queue.json()["items"] if c["customer"]["id"] == customer]
+        assert call["state"] == "due" and call["customer"]["phone"] == "13900000003"
+        done = await http.post(
+            f"{followup.url}/callbacks/{call['callback_id']}/outcome",
+            json={"reached": True, "satisfied": True},
+            headers=AGENT,
+        )
+        assert done.status_code == 200, done.text
+    completed = await read_until(
+        servers.kafka_bootstrap,
+        topics.followup,
+        lambda kept: len(kept) >= 1,
+        lambda r: r.key == customer and r.value["type"] == "followup.completed",
+    )
+    data = completed[0].value["data"]
+    assert (data["kind"], data["outcome"], data["customer_id"]) == (
+        "after_exchange", "satisfied", customer
+    )  # fmt: skip
+
+
 async def test_sigkill_in_the_middle_loses_and_repeats_nothing(
     start_service, servers, topics, tmp_path
 ):
