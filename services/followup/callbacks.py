@@ -160,7 +160,10 @@ async def schedule(
         "team": team.id if team else None,
     }
     if not await repo.insert_callback(session, values):
-        log.info("call-back already scheduled for this cause", extra={"origin": origin})
+        log.info(
+            "call-back already scheduled for this cause, or an open one of its kind",
+            extra={"kind": kind.value},
+        )
         return None
     await arm(session, callback_id, due_at, late)
     await publish(
