@@ -13,7 +13,6 @@ from services.ledger import reviews
 from services.ledger.deps import Deps
 from services.ledger.domain.entry import HANDLED, fold
 from services.ledger.domain.erasure import erase
-from services.ledger.erasure import ERASURE_EVENTS
 from services.ledger.store import repository as repo
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
@@ -41,12 +40,12 @@ class LockOrder:
     async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
         ids, clocks = set(), set()
         for event in events:
-            if event.type not in HANDLED and event.type not in ERASURE_EVENTS:
-                continue
+            if event.type not in HANDLED:
+                continue  # an erasure locks its entry itself, and never creates one
             try:
                 complaint_id = complaint_of(event)
             except (KeyError, ValueError, TypeError):
-                continue  # malformed (its handler parks it), or a customer-level erasure
+                continue  # malformed: its handler fails and the runner parks it
             ids.add(complaint_id)
             if event.type in FINISHING or event.type in REOPENING:
                 clocks.add(complaint_id)
