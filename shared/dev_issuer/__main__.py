@@ -86,7 +86,11 @@ def serve(
     port: int = DEFAULT_PORT,
     public_url: Annotated[
         str | None,
-        typer.Option(help="Where browsers and clients reach it (default http://host:port)"),
+        typer.Option(help="Where browsers reach it (default http://host:port)"),
+    ] = None,
+    internal_url: Annotated[
+        str | None,
+        typer.Option(help="Where the console and services reach it, if not at the public URL"),
     ] = None,
     client_id: Annotated[
         str, typer.Option(envvar="DEV_ISSUER_CLIENT_ID", help="The relying party (the console)")
@@ -113,10 +117,11 @@ def serve(
     base = (public_url or f"http://{host}:{port}").rstrip("/")
     uris = tuple(redirect_uri or ["http://127.0.0.1:8000/auth/callback"])
     clients = {client_id: Client(client_id, client_secret, uris)} if client_secret else {}
-    provider = Provider(issuer, base, clients, _staff(directory))
+    internal = internal_url.rstrip("/") if internal_url else None
+    provider = Provider(issuer, base, clients, _staff(directory), internal)
     console.print(
         f"dev issuer {issuer.issuer} (audience {issuer.audience}); JWKS at "
-        f"{base}/.well-known/jwks.json; client {client_id if clients else '(none)'}"
+        f"{internal or base}/.well-known/jwks.json; client {client_id if clients else '(none)'}"
     )
     uvicorn.run(provider_app(provider), host=host, port=port, log_level="warning")
 

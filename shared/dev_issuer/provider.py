@@ -56,17 +56,21 @@ class Grant:
 @dataclass
 class Provider:
     issuer: Issuer
-    base_url: str
+    base_url: str  # where browsers reach it (the authorize page)
     clients: dict[str, Client]
     directory: Directory
+    # Where the console and the services reach it, when not at base_url (a container
+    # network: the browser on the host, the console in a container).
+    internal_url: str | None = None
     access_ttl: timedelta = timedelta(hours=12)
     codes: dict[str, Grant] = field(default_factory=dict)
 
     def configuration(self) -> dict[str, Any]:
+        internal = self.internal_url or self.base_url
         return {
-            **self.issuer.openid_configuration(f"{self.base_url}/.well-known/jwks.json"),
+            **self.issuer.openid_configuration(f"{internal}/.well-known/jwks.json"),
             "authorization_endpoint": f"{self.base_url}/authorize",
-            "token_endpoint": f"{self.base_url}/token",
+            "token_endpoint": f"{internal}/token",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code"],
             "code_challenge_methods_supported": ["S256"],
