@@ -3,6 +3,7 @@ development, the development issuer's page listing the demo staff)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -12,10 +13,11 @@ from services.console.api.pages import render
 from services.console.api.staff import Form, Services, Settings, _local
 from services.console.domain.staff import StaffMember
 from services.console.settings import ConsoleSettings
-from services.console.store.identity_provider import IdentityProvider, SignInRefused
+from services.console.store.identity_provider import IdentityProvider, SignedIn, SignInRefused
 from services.console.store.platform import ApiError, Platform
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _provider(request: Request) -> IdentityProvider | None:
@@ -51,6 +53,7 @@ async def login(
     try:
         return await provider.start(request)
     except SignInRefused as exc:
+        log.warning("sign-in not started", extra={"reason": exc.reason})
         return _page(request, settings, 502, f"Sign-in failed: {exc.reason}.")
 
 
@@ -63,14 +66,20 @@ async def callback(
     try:
         signed_in = await provider.finish(request)
     except SignInRefused as exc:
+        log.warning("sign-in refused", extra={"reason": exc.reason})
         return _page(request, settings, 400, f"Sign-in failed: {exc.reason}.")
     next_url = request.session.get("signin_next", "/work")
-    return await _start_session(request, settings, services, signed_in.access_token, next_url)
+    return await _start_session(request, settings, services, signed_in, next_url)
 
 
 async def _start_session(
-    request: Request, settings: ConsoleSettings, services: Platform, token: str, next_url: str
+    request: Request,
+    settings: ConsoleSettings,
+    services: Platform,
+    signed_in: SignedIn,
+    next_url: str,
 ) -> Response:
+    token = signed_in.access_token
     try:
         me = await services.me(token)
     except ApiError as exc:
@@ -78,6 +87,10 @@ async def _start_session(
             request, settings, 502,
             f"The escalation service did not accept the sign-in: {exc.message}",
         )  # fmt: skip
+    if me["id"] != signed_in.subject:
+        # The access token names someone else than the ID token: trust neither.
+        log.warning("sign-in refused", extra={"reason": "subjects differ"})
+        return _page(request, settings, 400, "Sign-in failed: the tokens name different people.")
     csrf = request.session.get("csrf")
     lang = request.session.get("lang")
     request.session.clear()  # a new session on sign-in (no fixation)

@@ -7,6 +7,7 @@ services are then called with."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -25,10 +26,12 @@ with warnings.catch_warnings():
     from authlib.integrations.starlette_client import OAuth
 
 NAME = "staff"
+# Authlib's debug lines quote the PKCE verifier: never below INFO, whatever LOG_LEVEL says.
+logging.getLogger("authlib").setLevel(logging.INFO)
 
 
 class SignInRefused(Exception):
-    """The sign-in did not complete; ``reason`` is safe to show (no token, no code)."""
+    """The sign-in did not complete; ``reason`` is safe to show and log (no token, no code)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
