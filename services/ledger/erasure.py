@@ -30,6 +30,7 @@ from shared.privacy import confirmation_of, forget_published, request_of
 
 log = logging.getLogger(__name__)
 
+
 async def erase_complaint(session: AsyncSession, complaint_id: uuid.UUID, pseudonym: str) -> int:
     """Erase one complaint's entry (if the ledger has it); returns the records changed."""
     exists = await session.scalar(
