@@ -57,7 +57,7 @@ def cny(amount: str) -> Amount:
     return Amount(Decimal(amount), "CNY")
 
 
-# ---- plan approval -------------------------------------------------------------------------------
+# ---- plan approval -----------------------------------------------------------------------------
 
 
 def test_a_general_plan_of_the_front_line_needs_no_approval():
@@ -169,7 +169,7 @@ def test_a_pause_stops_the_approval_clock_too():
     assert case.clocks["approval"].deadline == datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 
 
-# ---- compensation authority ---------------------------------------------------------------------
+# ---- compensation authority --------------------------------------------------------------------
 
 
 def test_limits_per_role_rise_and_unlisted_roles_take_the_one_below():
@@ -250,7 +250,7 @@ def test_requests_within_ones_limit_or_in_another_currency_are_refused():
                                   Amount(Decimal(500), "USD"))  # fmt: skip
 
 
-# ---- abusive customers --------------------------------------------------------------------------
+# ---- abusive customers -------------------------------------------------------------------------
 
 
 def test_anyone_flags_abuse_a_supervisor_refuses_service_and_lifts_it():
@@ -323,7 +323,7 @@ def test_the_closing_events_carry_the_paused_time():
     assert closed.paused_seconds == 1800 + 1200 and case.paused_at is None
 
 
-# ---- the policy file ------------------------------------------------------------------------------
+# ---- the policy file ---------------------------------------------------------------------------
 
 BASE = """
 version: "t"
