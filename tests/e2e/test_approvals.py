@@ -1,0 +1,190 @@
+"""Authority with real processes (intake and escalation, real Kafka and PostgreSQL, people's
+JWTs): a major plan waits for a manager's approval on its own clock, which runs out and
+escalates the case; a compensation above the front line's limit is refused without the
+approval and goes through with it, the event naming who approved."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.conftest import INTAKE_KEYS
+from tests.e2e.test_escalation import distinct
+from tests.support.identity import as_role
+from tests.support.kafka import read_until
+from tests.support.waiting import eventually
+
+# The remote clocks of the default policy, with an approval clock of three seconds so it
+# runs out during the test (a bound on waiting, not a speed assertion).
+POLICY = """
+version: "e2e-approvals"
+levels: [frontline, team_lead, supervisor, customer_relations, department_manager,
+         executive_office]
+ceiling: {general: department_manager, major: executive_office}
+warn_at: [0.8]
+modes:
+  on_site:
+    start: {general: frontline, major: supervisor}
+    clocks:
+      acknowledge: {within: 1h, met_by: acknowledge, escalate: false}
+  remote:
+    start: {general: frontline, major: customer_relations}
+    clocks:
+      acknowledge: {within: 1h, met_by: acknowledge}
+      investigate: {within: 1d, met_by: investigate}
+      plan: {within: 2d, met_by: plan}
+approvals:
+  plan:
+    major: {by: manager, within: 3s}
+  compensation:
+    currency: CNY
+    limits: {agent: 100, team_lead: 300, supervisor: 1000, manager: 20000, executive: null}
+  refuse_service_by: supervisor
+"""
+AGENT, LEAD, SUPERVISOR, MANAGER = (as_role(r) for r in
+                                    ("agent", "team_lead", "supervisor", "manager"))  # fmt: skip
+
+
+async def complaint(http: httpx.AsyncClient, intake: str, severity: str) -> str:
+    body = {
+        "customer": {"id": "c-77", "name": "Qian Yu", "phone": "+86 139 1234 5678", "tier": "B"},
+        "category": "product_quality",
+        "description": "The dishwasher floods the kitchen.",
+        "severity": severity,
+    }
+    posted = await http.post(f"{intake}/complaints", json=body,
+                             headers={"X-API-Key": INTAKE_KEYS["web"]})  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    return posted.json()["complaint_id"]
+
+
+async def worked_to_investigating(http: httpx.AsyncClient, case_url: str) -> None:
+    async def opened():
+        return (await http.get(case_url, headers=AGENT)).status_code == 200
+
+    await eventually(opened)
+    for action, body in (("acknowledge", {}), ("investigate", {"findings": "a split hose"})):
+        answer = await http.post(f"{case_url}/{action}", json=body, headers=AGENT)
+        assert answer.status_code == 200, (action, answer.text)
+
+
+async def test_a_major_plan_waits_for_approval_and_its_clock_escalates(
+    start_service, servers, topics, tmp_path
+):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    intake = await start_service("intake")
+    escalation = await start_service(
+        "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
+    )
+    async with httpx.AsyncClient(timeout=15) as http:
+        cid = await complaint(http, intake.url, "major")
+        case_url = f"{escalation.url}/cases/{cid}"
+        await worked_to_investigating(http, case_url)
+
+        drafted = await http.post(f"{case_url}/plan", json={"plan": "a new machine, fitted"},
+                                  headers=AGENT)  # fmt: skip
+        assert drafted.status_code == 200, drafted.text
+        case = drafted.json()
+        assert case["status"] == "plan_awaiting_approval" and case["awaiting_approval"]
+        assert case["pending_plan"]["approver_role"] == "manager"
+        queue = await http.get(f"{escalation.url}/cases", params={"awaiting_approval": "true"},
+                               headers=MANAGER)  # fmt: skip
+        assert [c["complaint_id"] for c in queue.json()["items"]] == [cid]
+
+        # Not the drafter, not a supervisor: 403 naming the role; a wrong state: 409.
+        refused = await http.post(f"{case_url}/approve-plan", headers=SUPERVISOR)
+        assert refused.status_code == 403 and "manager" in refused.json()["detail"]
+        early = await http.post(f"{case_url}/resolve", json={"resolution": "x"}, headers=AGENT)
+        assert early.status_code == 409 and "plan_awaiting_approval" in early.json()["detail"]
+
+        def breached(records) -> bool:
+            return any(e["type"] == "case.escalated" and e["data"].get("clock") == "approval"
+                       for e in distinct(records))  # fmt: skip
+
+        records = await read_until(servers.kafka_bootstrap, topics.handling, breached,
+                                   lambda r: r.key == cid, 60)  # fmt: skip
+        events = distinct(records)
+        types = [e["type"] for e in events]
+        assert "case.plan_submitted" in types and "case.plan_recorded" not in types
+        on_approval = [e for e in events if e["data"].get("clock") == "approval"]
+        (breach,) = [e["data"] for e in on_approval if e["type"] == "case.sla_breached"]
+        (climb,) = [e["data"] for e in on_approval if e["type"] == "case.escalated"]
+        assert (climb["from_level"], climb["to_level"]) == (
+            "customer_relations", "department_manager"
+        )  # fmt: skip
+        assert breach["level"] == "customer_relations"
+
+        approved = await http.post(f"{case_url}/approve-plan", headers=MANAGER)
+        assert approved.status_code == 200, approved.text
+        case = approved.json()
+        assert case["status"] == "plan_recorded" and case["pending_plan"] is None
+        assert case["approval_wait_seconds"] >= 3
+        clocks = {c["name"]: c for c in case["clocks"]}
+        assert clocks["approval"]["breached_at"] is not None and clocks["approval"]["met_at"]
+        assert clocks["plan"]["state"] == "met"
+
+        def told(records) -> bool:
+            return any(e["type"] == "case.plan_recorded" for e in distinct(records))
+
+        records = await read_until(servers.kafka_bootstrap, topics.handling, told,
+                                   lambda r: r.key == cid, 30)  # fmt: skip
+        (recorded,) = [e["data"] for e in distinct(records) if e["type"] == "case.plan_recorded"]
+        assert (recorded["by"], recorded["approved_by"]) == ("frontline-li", "manager-liu")
+        assert recorded["approved_by_name"] == "Liu Yang"
+
+
+async def test_a_compensation_above_the_front_lines_limit_needs_an_approval(
+    start_service, servers, topics, tmp_path
+):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    intake = await start_service("intake")
+    escalation = await start_service(
+        "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
+    )
+    async with httpx.AsyncClient(timeout=15) as http:
+        cid = await complaint(http, intake.url, "general")
+        case_url = f"{escalation.url}/cases/{cid}"
+        await worked_to_investigating(http, case_url)
+        resolution = {
+            "resolution": "replaced the hose, dried the kitchen",
+            "compensation": "a cleaning voucher",
+            "compensation_amount": {"amount": "500.00", "currency": "CNY"},
+        }
+        refused = await http.post(f"{case_url}/resolve", json=resolution, headers=AGENT)
+        assert refused.status_code == 403, refused.text
+        detail = refused.json()["detail"]
+        assert "compensation_amount" in detail and "100 CNY" in detail
+        assert "supervisor" in detail
+        wrong = await http.post(
+            f"{case_url}/resolve",
+            json={**resolution, "compensation_amount": {"amount": "5", "currency": "USD"}},
+            headers=AGENT,
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["detail"][0]["loc"] == ["body", "compensation_amount", "currency"]
+        assert (await http.get(case_url, headers=AGENT)).json()["status"] == "investigating"
+
+        requested = await http.post(f"{case_url}/request-compensation", json=resolution,
+                                    headers=AGENT)  # fmt: skip
+        assert requested.status_code == 200, requested.text
+        assert requested.json()["compensation_request"]["approver_role"] == "supervisor"
+        low = await http.post(f"{case_url}/approve-compensation", headers=LEAD)
+        assert low.status_code == 403 and "supervisor" in low.json()["detail"]
+        approved = await http.post(f"{case_url}/approve-compensation", headers=SUPERVISOR)
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "resolved"
+
+        def resolved(records) -> bool:
+            return any(e["type"] == "case.resolved" for e in distinct(records))
+
+        records = await read_until(servers.kafka_bootstrap, topics.handling, resolved,
+                                   lambda r: r.key == cid, 30)  # fmt: skip
+        events = distinct(records)
+        (event,) = [e["data"] for e in events if e["type"] == "case.resolved"]
+        assert event["compensation_amount"] == {"amount": "500.00", "currency": "CNY"}
+        assert (event["by"], event["compensation_approved_by"]) == ("frontline-li", "duty-wang")
+        assert event["compensation_approved_by_name"] == "Wang Fang"
+        assert event["compensation"] == "a cleaning voucher"
+        types = [e["type"] for e in events]
+        assert types.index("case.compensation_requested") < types.index(
+            "case.compensation_approved"
+        ) < types.index("case.resolved")  # fmt: skip
