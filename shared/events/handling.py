@@ -3,8 +3,9 @@
 Levels name the rungs of the escalation ladder in the policy (``frontline``, ``team_lead``,
 ``supervisor``, ``customer_relations``, ``department_manager``, ``executive_office`` in the
 bundled default). Clocks name the SLA clocks (``acknowledge``, ``investigate``, ``plan``,
-and the on-site ``respond``); ``ladder`` in ``deadlines`` is when the current level's time on
-the on-site ladder runs out."""
+the on-site ``respond``, and ``approval`` while a plan awaits approval); ``ladder`` in
+``deadlines`` is when the current level's time on the on-site ladder runs out. Roles
+(``approver_role``) are the staff directory's (agent ... admin)."""
 
 from __future__ import annotations
 

@@ -140,6 +140,15 @@ def test_a_rejected_plan_must_be_redrafted_and_waits_again():
     assert case.approval_wait_seconds == 1800 + 600
 
 
+def test_a_case_ended_while_its_plan_awaits_approval_awaits_nothing_more():
+    case = investigating(Severity.MAJOR)
+    case.request_compensation(POLICY, AGENT, minutes(15), "refund", None, cny("5000"))
+    case.record_plan(POLICY, AGENT.id, minutes(20), "replace it", AGENT)
+    case.end(POLICY, MANAGER.id, minutes(50), "moved_to_court", None)
+    assert case.pending_plan is None and case.compensation_request is None
+    assert case.approval_wait_seconds == 1800 and case.wakeups() == []
+
+
 def test_an_approval_clock_that_runs_out_warns_then_escalates():
     case = investigating(Severity.MAJOR)  # starts at customer relations
     submitted = case.record_plan(POLICY, AGENT.id, minutes(20), "replace it", AGENT)[0]

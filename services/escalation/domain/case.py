@@ -717,6 +717,7 @@ class Case:
         if self.status not in ACTIVE | {Status.PAUSED}:
             raise Forbidden(f"a case that is {self.status} cannot be suspended")
         self._stop_pause(now)
+        self._drop_pending(now)
         self.status, self.climb_due = Status.SUSPENDED, None
         return [
             CaseSuspended(complaint_id=self.complaint_id, at=now, by=by, reason=outcome, note=note)
@@ -872,12 +873,18 @@ class Case:
         self, now: datetime, outcome: CaseOutcome, by: str | None, note: str | None
     ) -> list[EventData]:
         self._stop_pause(now)
+        self._drop_pending(now)
         self.status, self.outcome, self.climb_due = Status.CLOSED, outcome, None
-        self.compensation_request = None
         return [
             CaseClosed(complaint_id=self.complaint_id, at=now, outcome=outcome, by=by, note=note,
                        paused_seconds=self.paused_seconds)
         ]  # fmt: skip
+
+    def _drop_pending(self, now: datetime) -> None:
+        """Handling stops: nothing waits for approval any more (the wait so far counts)."""
+        if self.pending_plan is not None:
+            self.approval_wait_seconds += max(0.0, (now - self.pending_plan.at).total_seconds())
+        self.pending_plan = self.compensation_request = None
 
     def _stop_pause(self, now: datetime) -> None:
         """The case leaves a pause (or a refusal) for good: the time counts as paused."""
