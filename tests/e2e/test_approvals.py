@@ -1,16 +1,26 @@
 """Authority with real processes (intake and escalation, real Kafka and PostgreSQL, people's
 JWTs): a major plan waits for a manager's approval on its own clock, which runs out and
 escalates the case; a compensation above the front line's limit is refused without the
-approval and goes through with it, the event naming who approved."""
+approval and goes through with it, the event naming who approved. In the console (headless
+Chromium): the plan approved, abuse flagged, service refused and the refusal lifted."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from playwright.async_api import expect
 
 from tests.e2e.conftest import INTAKE_KEYS
+from tests.e2e.test_console import sign_in
 from tests.e2e.test_escalation import distinct
-from tests.support.identity import as_role
+from tests.support.browser import TIMEOUT_MS, browser, serious_violations
+from tests.support.identity import AUDIENCE, ISSUER, as_role, issuer_for_tests
 from tests.support.kafka import read_until
+from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
 
 # The remote clocks of the default policy, with an approval clock of three seconds so it
@@ -188,3 +198,98 @@ async def test_a_compensation_above_the_front_lines_limit_needs_an_approval(
         assert types.index("case.compensation_requested") < types.index(
             "case.compensation_approved"
         ) < types.index("case.resolved")  # fmt: skip
+
+
+@pytest.fixture
+async def console_stack(start_service, tmp_path) -> AsyncIterator[tuple[str, str, str]]:
+    """Intake, escalation (on ``POLICY`` with an hour to approve) and the console."""
+    (tmp_path / "policy.yaml").write_text(POLICY.replace("within: 3s", "within: 1h"))
+    intake = await start_service("intake")
+    escalation = await start_service(
+        "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
+    )
+    keys = tmp_path / "issuer"
+    keys.mkdir()
+    pem = issuer_for_tests().private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    (keys / "private.pem").write_bytes(pem)
+    os.chmod(keys / "private.pem", 0o600)
+    console = ServiceProcess(
+        "console",
+        {
+            "CONSOLE_INTAKE_URL": intake.url,
+            "CONSOLE_ESCALATION_URL": escalation.url,
+            "CONSOLE_FOLLOWUP_URL": "http://127.0.0.1:9",
+            "CONSOLE_SATISFACTION_URL": "http://127.0.0.1:9",
+            "CONSOLE_NOTIFY_URL": "http://127.0.0.1:9",
+            "CONSOLE_INTAKE_API_KEY": INTAKE_KEYS["web"],
+            "CONSOLE_DEV_SIGNIN": "true",
+            "CONSOLE_DEV_ISSUER_FOLDER": str(keys),
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
+        },
+    ).start()
+    try:
+        yield console.url, intake.url, escalation.url
+    finally:
+        console.stop()
+
+
+async def test_the_console_approves_a_plan_flags_abuse_and_refuses_service(console_stack):
+    console, intake, escalation = console_stack
+    async with httpx.AsyncClient(timeout=15) as http:
+        cid = await complaint(http, intake, "major")
+        await worked_to_investigating(http, f"{escalation}/cases/{cid}")
+    async with browser() as chromium:
+        context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        status = page.locator("#case-status")
+
+        await sign_in(page, console, "Li Wei")
+        await page.goto(f"{console}/cases/{cid}")
+        plan = page.locator("form[data-action=plan]")
+        await plan.get_by_label("Plan").fill("A new dishwasher, fitted on Saturday.")
+        await plan.get_by_role("button").click()
+        await expect(status).to_have_text("plan_awaiting_approval")
+        await expect(page.locator("#pending-plan")).to_contain_text("manager")
+        # An agent is not offered the approval; the abuse report is anyone's.
+        assert await page.locator("form[data-action=approve-plan]").count() == 0
+        flag = page.locator("form[data-action=flag-abuse]")
+        await flag.get_by_label("What happened").fill("Shouted at and threatened Li Wei.")
+        await flag.get_by_role("button").click()
+        await expect(page.locator("p.abuse")).to_contain_text("Shouted at and threatened")
+        await page.get_by_role("button", name="Sign out").click()
+
+        # A supervisor is offered the approval, and escalation says it needs a manager.
+        await sign_in(page, console, "Wang Fang")
+        await page.goto(f"{console}/cases/{cid}")
+        await page.locator("form[data-action=approve-plan] button").click()
+        await expect(page.locator("#action-error")).to_contain_text("manager")
+        refuse = page.locator("form[data-action=refuse-service]")
+        await refuse.get_by_label("Reason").fill("Company policy, art. 8")
+        await refuse.get_by_role("button").click()
+        await expect(status).to_have_text("service_refused")
+        await expect(page.locator("#service-refused")).to_contain_text("art. 8")
+        lift = page.locator("form[data-action=lift-refusal]")
+        await lift.get_by_label("Reason").fill("He apologised in writing")
+        await lift.get_by_role("button").click()
+        await expect(status).to_have_text("plan_awaiting_approval")
+        await page.get_by_role("button", name="Sign out").click()
+
+        await sign_in(page, console, "Liu Yang")
+        await page.goto(f"{console}/cases/{cid}")
+        await page.locator("form[data-action=approve-plan] button").click()
+        await expect(status).to_have_text("plan_recorded")
+        await expect(page.locator("ol.timeline")).to_contain_text("case.plan_approved")
+        await context.close()
+        # The case page with the approvals card passes axe-core's WCAG 2 A/AA rules.
+        checked = await chromium.new_context(bypass_csp=True)
+        checked.set_default_timeout(TIMEOUT_MS)
+        page = await checked.new_page()
+        await sign_in(page, console, "Liu Yang")
+        await page.goto(f"{console}/cases/{cid}")
+        assert await serious_violations(page) == []
+        await checked.close()
