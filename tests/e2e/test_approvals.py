@@ -163,7 +163,7 @@ async def test_a_compensation_above_the_front_lines_limit_needs_an_approval(
         assert refused.status_code == 403, refused.text
         detail = refused.json()["detail"]
         assert "compensation_amount" in detail and "100 CNY" in detail
-        assert "supervisor" in detail
+        assert "supervisor" in detail and f"/cases/{cid}/request-compensation" in detail
         wrong = await http.post(
             f"{case_url}/resolve",
             json={**resolution, "compensation_amount": {"amount": "5", "currency": "USD"}},

@@ -114,7 +114,7 @@ class OverLimit(NotPermitted):
             needed,
             f"a compensation of {amount}",
             f" (compensation_amount is above your limit of {limit}):"
-            " ask for approval with POST /cases/{id}/compensation/request",
+            " ask for approval with POST /cases/{id}/request-compensation",
         )
         self.amount, self.limit = amount, limit
 
