@@ -6,21 +6,21 @@ Chromium): the plan approved, abuse flagged, service refused and the refusal lif
 
 from __future__ import annotations
 
-import os
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
 from playwright.async_api import expect
 
 from tests.e2e.conftest import INTAKE_KEYS
 from tests.e2e.test_console import sign_in
 from tests.e2e.test_escalation import distinct
 from tests.support.browser import TIMEOUT_MS, browser, serious_violations
-from tests.support.identity import AUDIENCE, ISSUER, as_role, issuer_for_tests
+from tests.support.dev_provider import start_dev_provider
+from tests.support.identity import as_role
 from tests.support.kafka import read_until
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.waiting import eventually
 
 # The remote clocks of the default policy, with an approval clock of three seconds so it
@@ -202,20 +202,15 @@ async def test_a_compensation_above_the_front_lines_limit_needs_an_approval(
 
 @pytest.fixture
 async def console_stack(start_service, tmp_path) -> AsyncIterator[tuple[str, str, str]]:
-    """Intake, escalation (on ``POLICY`` with an hour to approve) and the console."""
+    """Intake, escalation (on ``POLICY`` with an hour to approve) and the console, signing
+    people in through the development provider (as tests/e2e/test_console.py does)."""
     (tmp_path / "policy.yaml").write_text(POLICY.replace("within: 3s", "within: 1h"))
     intake = await start_service("intake")
     escalation = await start_service(
         "escalation", ESCALATION_POLICY_FILE=str(tmp_path / "policy.yaml")
     )
-    keys = tmp_path / "issuer"
-    keys.mkdir()
-    pem = issuer_for_tests().private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )  # fmt: skip
-    (keys / "private.pem").write_bytes(pem)
-    os.chmod(keys / "private.pem", 0o600)
+    port = free_port()
+    provider = await asyncio.to_thread(start_dev_provider, tmp_path / "provider", port)
     console = ServiceProcess(
         "console",
         {
@@ -225,16 +220,16 @@ async def console_stack(start_service, tmp_path) -> AsyncIterator[tuple[str, str
             "CONSOLE_SATISFACTION_URL": "http://127.0.0.1:9",
             "CONSOLE_NOTIFY_URL": "http://127.0.0.1:9",
             "CONSOLE_INTAKE_API_KEY": INTAKE_KEYS["web"],
-            "CONSOLE_DEV_SIGNIN": "true",
-            "CONSOLE_DEV_ISSUER_FOLDER": str(keys),
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": AUDIENCE,
+            **provider.console_env(),
         },
-    ).start()
+        port=port,
+    )
     try:
+        await asyncio.to_thread(console.start)
         yield console.url, intake.url, escalation.url
     finally:
         console.stop()
+        provider.stop()
 
 
 async def test_the_console_approves_a_plan_flags_abuse_and_refuses_service(console_stack):
