@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
+from shared.events.intake import OutcomeKind
 
 
 class CaseOpened(EventData):
@@ -147,6 +148,9 @@ class CaseResolved(EventData):
     clocks_met: dict[str, bool]
     site: str | None = None
     team: str | None = None  # the team that owned the case when it was resolved
+    # What the resolution gave, in the vocabulary of the complaint's expected outcome (so the
+    # two can be compared); None when the resolver did not say.
+    resolution_kind: OutcomeKind | None = None
 
 
 class CaseReopened(EventData):
