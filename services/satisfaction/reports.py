@@ -8,7 +8,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.satisfaction import retention_calls
+from services.satisfaction.domain import figures as documents
+from services.satisfaction.domain.facts import UNKNOWN, rank_of
 from services.satisfaction.domain.report import ReportPolicy, summary
+from services.satisfaction.store import retention_calls as retention_store
 from services.satisfaction.store import rollups
 from services.satisfaction.store.tables import alert_state
 
@@ -19,29 +23,83 @@ MONTHS_IN = {"month": 1, "quarter": 3}
 async def summary_report(
     session: AsyncSession, policy: ReportPolicy, start: date, end: date, group_by: str | None
 ) -> dict[str, Any]:
-    overall = await _summaries(session, policy, "all", start, end)
+    management = await _reached_management(session, policy, start, end)
+    overall = await _summaries(session, policy, "all", start, end, management)
     report: dict[str, Any] = {
         "from": start,
         "to": end,
         "group_by": group_by,
-        "overall": overall.get("all") or summary({}, [], [], policy),
+        "overall": overall.get("all") or summary({}, [], [], policy, management),
     }
+    report["overall"]["factor_analysis"]["by_tier"] = await _factors_by_tier(
+        session, policy, start, end
+    )
+    report["overall"]["retention_calls"] = retention_calls.report(
+        await retention_store.counts(session, start, end),
+        lambda tier: documents.tier_key(tier, policy.figures),
+    )
     if group_by:
         groups = await _summaries(session, policy, group_by, start, end)
-        report["groups"] = [{"value": v, **groups[v]} for v in sorted(groups)]
+        order = _tier_order(policy) if group_by == "tier" else sorted
+        report["groups"] = [{"value": v, **groups[v]} for v in order(groups)]
     return report
 
 
+def _tier_order(policy: ReportPolicy):
+    return lambda values: sorted(values, key=lambda v: documents.tier_key(v, policy.figures))
+
+
 async def _summaries(
-    session: AsyncSession, policy: ReportPolicy, dimension: str, start: date, end: date
+    session: AsyncSession,
+    policy: ReportPolicy,
+    dimension: str,
+    start: date,
+    end: date,
+    management: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     sums = await rollups.sums(session, dimension, start, end)
     hists = await rollups.histograms(session, dimension, start, end)
     factors = await rollups.factor_counts(session, dimension, start, end)
     return {
-        value: summary(sums[value], hists.get(value, []), factors.get(value, []), policy)
+        value: summary(
+            sums[value], hists.get(value, []), factors.get(value, []), policy, management
+        )
         for value in sums
     }
+
+
+async def _reached_management(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> int:
+    """Complaints whose case climbed to the pyramid's management rung or above."""
+    sums = await rollups.sums(session, "escalation_level", start, end)
+    floor = rank_of(policy.figures.complaint_pyramid.management_from_level, list(policy.ladder))
+    return sum(
+        counters["complaints"]
+        for level, counters in sums.items()
+        if level != UNKNOWN and rank_of(level, list(policy.ladder)) >= floor
+    )
+
+
+async def _factors_by_tier(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> list[dict[str, Any]]:
+    """The factor analysis per customer tier, the most valuable first (DOMAIN.md: "measure by
+    customer tier")."""
+    sums = await rollups.sums(session, "tier", start, end)
+    factors = await rollups.factor_counts(session, "tier", start, end)
+    out = []
+    for tier in _tier_order(policy)(sums):
+        levels = {score: sums[tier].get(f"l{score}", 0) for score in range(1, 7)}
+        if not any(levels.values()):
+            continue
+        out.append(
+            {"tier": tier, "answers": sum(levels.values())}
+            | documents.factor_bands(
+                factors.get(tier, []), levels, policy.figures, policy.top_factors
+            )
+        )
+    return out
 
 
 def period_starts(interval: str, start: date, end: date) -> list[date]:

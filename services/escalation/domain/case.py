@@ -17,7 +17,6 @@ from typing import Any
 from services.escalation.domain.assignment import Actor, Handover, Router
 from services.escalation.domain.policy import Policy
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
-from shared.events.intake import OutcomeKind
 from shared.events.handling import (
     AssignmentReason,
     CaseAcknowledged,
@@ -38,6 +37,7 @@ from shared.events.handling import (
     CaseSuspended,
     EscalationReason,
 )
+from shared.events.intake import OutcomeKind
 
 
 class Status(StrEnum):

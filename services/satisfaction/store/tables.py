@@ -19,7 +19,7 @@ metadata = new_metadata()
 TS = sa.DateTime(timezone=True)
 
 
-def FIGURES_FACT_COLUMNS() -> list[sa.Column]:  # noqa: N802 - a constant's factory
+def figures_fact_columns() -> list[sa.Column]:
     """The facts of the handling figures (migration 0006_figures_handling adds them)."""
     return [
         sa.Column("expected_outcome", sa.Text),
@@ -59,7 +59,7 @@ facts = sa.Table(
     sa.Column("case_reopens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followup_reopens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("max_round", sa.Integer, nullable=False, server_default="1"),
-    *FIGURES_FACT_COLUMNS(),
+    *figures_fact_columns(),
 )
 
 surveys = sa.Table(

@@ -12,7 +12,6 @@ Create Date: 2026-11-25 22:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "figures_handling"
 down_revision = "surveys_token_hash"
 branch_labels = None
@@ -31,7 +30,7 @@ ROLLUP_COLUMNS = [
 ]  # fmt: skip
 
 
-def FIGURES_FACT_COLUMNS() -> list[sa.Column]:  # noqa: N802
+def figures_fact_columns() -> list[sa.Column]:
     return [
         sa.Column("expected_outcome", sa.Text()),
         sa.Column("resolution_kind", sa.Text()),
@@ -52,7 +51,7 @@ def FIGURES_FACT_COLUMNS() -> list[sa.Column]:  # noqa: N802
 
 
 def upgrade() -> None:
-    for column in FIGURES_FACT_COLUMNS():
+    for column in figures_fact_columns():
         op.add_column("facts", column)
     for name in ROLLUP_COLUMNS:
         op.add_column(
@@ -76,5 +75,5 @@ def downgrade() -> None:
     op.drop_table("retention_calls")
     for name in ROLLUP_COLUMNS:
         op.drop_column("rollup_daily", name)
-    for column in FIGURES_FACT_COLUMNS():
+    for column in figures_fact_columns():
         op.drop_column("facts", column.name)
