@@ -113,6 +113,10 @@ def contribution(
         tiers = sorted({a.tier for a in answers if a.tier})
         if tiers:
             values["tier"] = tiers[0]
+    if facts.rejected_at is not None and facts.started_at is None:
+        # An invalid complaint never had a case: no severity or rung to group it by.
+        values.pop("severity", None)
+        values.pop("escalation_level", None)
     counters: dict[RollupKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     hist: dict[HistKey, int] = defaultdict(int)
     factors: dict[FactorKey, int] = defaultdict(int)

@@ -144,6 +144,11 @@ def test_rejections_by_reason_beside_the_valid_complaints() -> None:
                  "channel": "web", "category": "billing", "customer": {"tier": "B"}})]  # fmt: skip
     litigation = [("complaint.rejected", {"received_at": T0, "reason": "in_litigation",
                    "channel": "web", "category": "billing"})]  # fmt: skip
+    part = contribution(_facts(rejected), [], [])
+    # Never a case: grouped by channel, category and tier, not by severity or rung.
+    assert {dimension for (_, dimension, _) in part.counters} == {
+        "all", "channel", "category", "tier",
+    }  # fmt: skip
     found = _figures(rejected, rejected, litigation, [_received()])
     assert found["complaints"] == 1
     assert found["rejections"] == {
