@@ -227,7 +227,7 @@ def stacked(name: str, title: str, rows: list[tuple[str, list[tuple[str, int, st
             )
             x += width
     for j, (part, color) in enumerate(legend):
-        lx = 10 + j * 135
+        lx = 10 + j * 108
         out.append(
             f'<rect x="{lx}" y="{height - 18}" width="10" height="10" fill="{color}"/>'
             f'<text x="{lx + 14}" y="{height - 9}" font-size="10">{escape(part)}</text>'
