@@ -120,7 +120,8 @@ async def test_alert_once_below_target_again_after_recovery_and_dashboard(
         assert s["satisfaction_rate"]["value"] == 23 / 28
         assert s["satisfaction_rate"]["meets_target"] is False
         assert s["response_rate"]["value"] == 28 / 30
-        assert s["factors"]["low"][0] == {"factor": "speed", "count": 4, "share": 4 / 7}
+        # Of the 5 answers neutral and below, 4 name speed (a share of answers, not mentions).
+        assert s["factors"]["low"][0] == {"factor": "speed", "count": 4, "share": 4 / 5}
 
         alerts = await read_until(
             servers.kafka_bootstrap,
@@ -143,7 +144,10 @@ async def test_alert_once_below_target_again_after_recovery_and_dashboard(
         charts = rendered_charts(dom)
         assert set(charts) == {
             "trend", "levels", "by-channel", "by-category", "by-tier", "sla", "cycles", "factors",
+            "factor-bands", "factors-by-tier", "churn", "returns", "pyramid", "retention-calls",
+            "rejections", "expectation", "waits",
         }  # fmt: skip
+        assert charts["churn"] == 6 and charts["returns"] == 4  # a bar per level, per group
         assert charts["levels"] == 6  # six bars
         assert charts["trend"] >= 1  # today's point (a one-point line has no extent)
         assert charts["by-tier"] == 3  # A, B, C
