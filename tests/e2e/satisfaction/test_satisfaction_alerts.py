@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events.common import ContactCard, Tier
@@ -21,21 +23,26 @@ from shared.messaging.admin import ensure_topics
 from tests.e2e.conftest import OPS_TOKENS
 from tests.e2e.satisfaction.browser import dump_dom, rendered_charts, screenshot
 from tests.support.kafka import read_until
+from tests.support.topics import delete_topics_with_prefix
 from tests.support.waiting import eventually
 
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
 
 
-async def own_topics(bootstrap: str) -> Topics:
+@pytest.fixture
+async def own_topics(servers) -> AsyncIterator[Topics]:
+    """This test's topics, deleted at the end (set up before the services, so torn down
+    after them)."""
     found = Topics(f"test-sat-e2e-{uuid.uuid4().hex[:8]}.")
-    await ensure_topics(bootstrap, found.all(), partitions=3)
-    return found
+    await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
+    yield found
+    await delete_topics_with_prefix(servers.kafka_bootstrap, found.prefix)
 
 
 async def test_alert_once_below_target_again_after_recovery_and_dashboard(
-    start_service, servers, tmp_path
+    own_topics, start_service, servers, tmp_path
 ):
-    topics = await own_topics(servers.kafka_bootstrap)
+    topics = own_topics
     service = await start_service(
         "satisfaction",
         KAFKA_TOPIC_PREFIX=topics.prefix,

@@ -30,9 +30,11 @@ import secrets
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 
 from services.satisfaction.domain.contribution import resolve_bucket
 from shared.events.activity import ActivityCustomer, ActivityKind, CustomerActivity
@@ -46,6 +48,7 @@ from tests.e2e.satisfaction.browser import dump_dom, rendered_charts
 from tests.e2e.test_followup import produce
 from tests.support.kafka import read_until
 from tests.support.servers import ROOT
+from tests.support.topics import delete_topics_with_prefix
 from tests.support.waiting import eventually
 from tests.unit.satisfaction.scenario import EXPECTED_OVERALL, check_overall
 
@@ -108,11 +111,20 @@ def value_of(record) -> dict:
     return record.value
 
 
+@pytest.fixture
+async def own_topics(servers) -> AsyncIterator[Topics]:
+    """This test's topics, deleted at the end (set up before the services, so torn down
+    after them)."""
+    found = Topics(f"test-sat-all-{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
+    yield found
+    await delete_topics_with_prefix(servers.kafka_bootstrap, found.prefix)
+
+
 async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
-    start_service, servers, tmp_path
+    own_topics, start_service, servers, tmp_path
 ):
-    topics = Topics(f"test-sat-all-{uuid.uuid4().hex[:8]}.")
-    await ensure_topics(servers.kafka_bootstrap, topics.all(), partitions=3)
+    topics = own_topics
     (tmp_path / "escalation.yaml").write_text(ESCALATION_POLICY)
     (tmp_path / "followup.yaml").write_text(FOLLOWUP_POLICY)
     mine = {"KAFKA_TOPIC_PREFIX": topics.prefix}
