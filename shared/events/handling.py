@@ -137,6 +137,9 @@ class CaseResolved(EventData):
     by_name: str | None = None  # the person's display name, when known
     round: int
     resolution: str
+    # What the resolution gave, in the vocabulary of the complaint's expected outcome (so the
+    # two can be compared); None when the resolver did not say.
+    resolution_kind: OutcomeKind | None = None
     compensation: str | None = None
     severity: Severity
     channel: Channel
@@ -148,9 +151,6 @@ class CaseResolved(EventData):
     clocks_met: dict[str, bool]
     site: str | None = None
     team: str | None = None  # the team that owned the case when it was resolved
-    # What the resolution gave, in the vocabulary of the complaint's expected outcome (so the
-    # two can be compared); None when the resolver did not say.
-    resolution_kind: OutcomeKind | None = None
 
 
 class CaseReopened(EventData):
