@@ -11,38 +11,53 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.satisfaction import retention_calls
 from services.satisfaction.domain import figures as documents
 from services.satisfaction.domain.facts import UNKNOWN, rank_of
-from services.satisfaction.domain.report import ReportPolicy, summary
+from services.satisfaction.domain.report import ReportPolicy, summary, trend_point
 from services.satisfaction.store import retention_calls as retention_store
 from services.satisfaction.store import rollups
 from services.satisfaction.store.tables import alert_state
 
 Interval = Literal["day", "week", "month", "quarter"]
+LEVEL_COLUMNS = [f"l{score}" for score in range(1, 7)]
+# What a trend point shows (the other counters are not summed for it).
+TREND_COLUMNS = [
+    *LEVEL_COLUMNS, "requested", "requested_answered", "resolved", "timely",
+    "unresolved_breached", "complaints", "resolved_c1",
+]  # fmt: skip
 MONTHS_IN = {"month": 1, "quarter": 3}
 
 
 async def summary_report(
-    session: AsyncSession, policy: ReportPolicy, start: date, end: date, group_by: str | None
+    session: AsyncSession,
+    policy: ReportPolicy,
+    start: date,
+    end: date,
+    group_by: str | None,
+    overall: bool = True,
 ) -> dict[str, Any]:
-    management = await _reached_management(session, policy, start, end)
-    overall = await _summaries(session, policy, "all", start, end, management)
-    report: dict[str, Any] = {
-        "from": start,
-        "to": end,
-        "group_by": group_by,
-        "overall": overall.get("all") or summary({}, [], [], policy, management),
-    }
-    report["overall"]["factor_analysis"]["by_tier"] = await _factors_by_tier(
-        session, policy, start, end
-    )
-    report["overall"]["retention_calls"] = retention_calls.report(
-        await retention_store.counts(session, start, end),
-        lambda tier: documents.tier_key(tier, policy.figures),
-    )
+    """The figures of a period, overall and (``group_by``) per value; ``overall=False``: the
+    groups only (the dashboard reads the overall figures once)."""
+    report: dict[str, Any] = {"from": start, "to": end, "group_by": group_by}
+    if overall:
+        report["overall"] = await _overall(session, policy, start, end)
     if group_by:
         groups = await _summaries(session, policy, group_by, start, end)
         order = _tier_order(policy) if group_by == "tier" else sorted
         report["groups"] = [{"value": v, **groups[v]} for v in order(groups)]
     return report
+
+
+async def _overall(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> dict[str, Any]:
+    management = await _reached_management(session, policy, start, end)
+    found = await _summaries(session, policy, "all", start, end, management)
+    overall = found.get("all") or summary({}, [], [], policy, management)
+    overall["factor_analysis"]["by_tier"] = await _factors_by_tier(session, policy, start, end)
+    overall["retention_calls"] = retention_calls.report(
+        await retention_store.counts(session, start, end),
+        lambda tier: documents.tier_key(tier, policy.figures),
+    )
+    return overall
 
 
 def _tier_order(policy: ReportPolicy):
@@ -72,7 +87,7 @@ async def _reached_management(
     session: AsyncSession, policy: ReportPolicy, start: date, end: date
 ) -> int:
     """Complaints whose case climbed to the pyramid's management rung or above."""
-    sums = await rollups.sums(session, "escalation_level", start, end)
+    sums = await rollups.sums(session, "escalation_level", start, end, ["complaints"])
     floor = rank_of(policy.figures.complaint_pyramid.management_from_level, list(policy.ladder))
     return sum(
         counters["complaints"]
@@ -86,7 +101,7 @@ async def _factors_by_tier(
 ) -> list[dict[str, Any]]:
     """The factor analysis per customer tier, the most valuable first (DOMAIN.md: "measure by
     customer tier")."""
-    sums = await rollups.sums(session, "tier", start, end)
+    sums = await rollups.sums(session, "tier", start, end, LEVEL_COLUMNS)
     factors = await rollups.factor_counts(session, "tier", start, end)
     out = []
     for tier in _tier_order(policy)(sums):
@@ -131,24 +146,11 @@ def period_starts(interval: str, start: date, end: date) -> list[date]:
 async def trend_report(
     session: AsyncSession, policy: ReportPolicy, interval: str, start: date, end: date
 ) -> dict[str, Any]:
-    sums = await rollups.sums_by_period(session, interval, start, end)
-    points = []
-    for period in period_starts(interval, start, end):
-        figures = summary(sums.get(period, {}), [], [], policy)
-        points.append(
-            {
-                "period": period,
-                "answers": figures["answers"],
-                "answers_by_level": figures["answers_by_level"],
-                "satisfaction_rate": figures["satisfaction_rate"],
-                "dissatisfaction_rate": figures["dissatisfaction_rate"],
-                "response_rate": figures["response_rate"],
-                "timely_handling_rate": figures["timely_handling_rate"],
-                "complaints": figures["complaints"],
-                "resolved": figures["resolved"],
-                "first_contact_resolution_rate": figures["first_contact_resolution_rate"],
-            }
-        )
+    sums = await rollups.sums_by_period(session, interval, start, end, TREND_COLUMNS)
+    points = [
+        {"period": period, **trend_point(sums.get(period, {}), policy)}
+        for period in period_starts(interval, start, end)
+    ]
     return {"from": start, "to": end, "interval": interval, "points": points}
 
 

@@ -180,6 +180,35 @@ def summary(
     }
 
 
+def trend_point(sums: Mapping[str, int], policy: ReportPolicy) -> dict[str, Any]:
+    """The main rates of one trend period: the same values as ``summary`` gives, without the
+    figures a trend does not show (a year by day is 365 of them)."""
+    s = {c: int(sums.get(c) or 0) for c in COUNTERS}
+    levels = {score: s[f"l{score}"] for score in SCORES}
+    answers = sum(levels.values())
+    dissatisfied = sum(n for sc, n in levels.items() if sc <= policy.dissatisfied_max_score)
+    timely_measured = s["resolved"] + s["unresolved_breached"]
+    return {
+        "answers": answers,
+        "answers_by_level": {level.value: levels[level.score] for level in LEVELS},
+        "satisfaction_rate": figure("satisfaction_rate", satisfaction_of(levels, policy), policy),
+        "dissatisfaction_rate": figure(
+            "dissatisfaction_rate", ratio(dissatisfied, answers), policy
+        ),
+        "response_rate": figure(
+            "response_rate", ratio(s["requested_answered"], s["requested"]), policy
+        ),
+        "timely_handling_rate": figure(
+            "timely_handling_rate", ratio(s["timely"], timely_measured), policy
+        ),
+        "complaints": s["complaints"],
+        "resolved": s["resolved"],
+        "first_contact_resolution_rate": figure(
+            "first_contact_resolution_rate", ratio(s["resolved_c1"], s["resolved"]), policy
+        ),
+    }
+
+
 def rejections(s: Mapping[str, int], complaints: int) -> dict[str, Any]:
     """Invalid complaints (outside the company's commitments), by reason, beside the valid."""
     reasons = {r: s[f"rejected_{r}"] for r in (*REJECTION_REASONS, "other")}

@@ -232,3 +232,14 @@ def test_paused_time_and_waits_for_contact_data_and_approval() -> None:
                                  "waiting_now": 1}  # fmt: skip
     assert waits["contact_data"] == {"complaints": 1, "total_seconds": 5400.0,
                                      "mean_seconds": 5400.0, "waiting_now": 1}  # fmt: skip
+
+
+def test_a_trend_point_is_the_summary_s_main_rates() -> None:
+    from services.satisfaction.domain.report import trend_point
+
+    sums = {"l6": 3, "l5": 1, "l2": 2, "l1": 1, "requested": 8, "requested_answered": 7,
+            "resolved": 5, "timely": 3, "unresolved_breached": 1, "complaints": 9,
+            "resolved_c1": 4}  # fmt: skip
+    full, point = summary(sums, [], [], ReportPolicy()), trend_point(sums, ReportPolicy())
+    assert point == {k: full[k] for k in point}
+    assert point["timely_handling_rate"]["value"] == 3 / 6
