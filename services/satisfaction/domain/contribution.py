@@ -36,6 +36,7 @@ FIGURES_COUNTERS = (
     "contact_waited",  # contact data completed that day after the complaint waited for it
     "contact_wait_ms",  # ... the time it waited, in whole milliseconds
     "contact_waiting",  # received that day without contact data, still waiting
+    "contact_unreachable",  # closed as unreachable that day: the contact data never came
 )
 
 # Rollup counter columns. Cohorts: complaints by the day they were received; resolutions by
@@ -197,6 +198,8 @@ def _figures(facts: Facts, add: Callable[[date, str, int], None]) -> None:
     if waited is not None:
         add(facts.contact_completed_at.date(), "contact_waited", 1)  # type: ignore[union-attr]
         add(facts.contact_completed_at.date(), "contact_wait_ms", round(waited * 1000))  # type: ignore[union-attr]
+    elif facts.contact_closed_at is not None:
+        add(facts.contact_closed_at.date(), "contact_unreachable", 1)
     elif facts.awaiting_contact and facts.contact_completed_at is None:
         add(facts.started_at.date(), "contact_waiting", 1)
 

@@ -40,6 +40,7 @@ class Facts:
     # Waiting for the customer's contact data: received incomplete, until complaint.completed.
     awaiting_contact: bool = False
     contact_completed_at: datetime | None = None
+    contact_closed_at: datetime | None = None  # closed as unreachable, the data never came
     # Clocks standing still: the sum of the pauses resumed (each case.resumed counted once by
     # the inbox) and escalation's own total where it reports one; the latest pause and resume.
     paused_seconds: float = 0.0
@@ -165,6 +166,8 @@ FACT_EVENTS = frozenset(
         "complaint.reopened",
         "complaint.rejected",
         "complaint.completed",
+        # Intake's close of a complaint whose contact data never came: read by name.
+        "complaint.closed_unreachable",
         "case.paused",
         "case.resumed",
         "case.closed",
@@ -194,6 +197,12 @@ def fold(facts: Facts, event_type: str, data: dict[str, Any], ladder: list[str])
         facts.channel = facts.channel or data.get("channel")
         facts.category = facts.category or data.get("category")
         facts.tier = facts.tier or (data.get("customer") or {}).get("tier")
+        return
+    if event_type == "complaint.closed_unreachable":
+        facts.contact_closed_at = _earlier(facts.contact_closed_at, _ts(data["closed_at"]))
+        facts.received_at = _earlier(facts.received_at, _ts(data.get("received_at")))
+        facts.channel = facts.channel or data.get("channel")
+        facts.category = facts.category or data.get("category")
         return
     if event_type == "complaint.completed":
         facts.contact_completed_at = _earlier(facts.contact_completed_at, _ts(data["completed_at"]))

@@ -263,7 +263,7 @@ def waits(s: Mapping[str, int]) -> dict[str, Any]:
         "approval": _wait(s["approval_waited"], s["approval_wait_ms"])
         | {"waiting_now": s["awaiting_approval"]},
         "contact_data": _wait(s["contact_waited"], s["contact_wait_ms"])
-        | {"waiting_now": s["contact_waiting"]},
+        | {"waiting_now": s["contact_waiting"], "closed_unreachable": s["contact_unreachable"]},
     }
 
 

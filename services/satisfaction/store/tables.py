@@ -28,6 +28,7 @@ def figures_fact_columns() -> list[sa.Column]:
         sa.Column("rejection_reason", sa.Text),
         sa.Column("awaiting_contact", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("contact_completed_at", TS),
+        sa.Column("contact_closed_at", TS),
         sa.Column("paused_seconds", sa.Float, nullable=False, server_default="0"),
         sa.Column("paused_reported", sa.Float, nullable=False, server_default="0"),
         sa.Column("paused_since", TS),

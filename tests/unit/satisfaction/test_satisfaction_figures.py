@@ -222,16 +222,23 @@ def test_paused_time_and_waits_for_contact_data_and_approval() -> None:
     contact = [_received(information_complete=False),
                ("complaint.completed", {"completed_at": at(90)})]  # fmt: skip
     still_waiting = [_received(information_complete=False)]
+    # Intake closed it as unreachable: no longer waiting.
+    closed_event = {"closed_at": at(600), "received_at": T0}
+    closed = [_received(information_complete=False),
+              ("complaint.closed_unreachable", closed_event)]  # fmt: skip
     # Escalation's own totals, where it reports them, win over the sum seen.
     reported = [_received(), _resolved(6000, paused_seconds=3000.0, approval_wait_seconds=60.0)]
-    found = _figures(paused, paused_now, awaiting_approval, contact, still_waiting, reported)
+    found = _figures(
+        paused, paused_now, awaiting_approval, contact, still_waiting, reported, closed
+    )
     waits = found["waits"]
     assert waits["paused"] == {"complaints": 2, "total_seconds": 5400.0, "mean_seconds": 2700.0,
                                "paused_now": 1}  # fmt: skip
     assert waits["approval"] == {"complaints": 2, "total_seconds": 660.0, "mean_seconds": 330.0,
                                  "waiting_now": 1}  # fmt: skip
     assert waits["contact_data"] == {"complaints": 1, "total_seconds": 5400.0,
-                                     "mean_seconds": 5400.0, "waiting_now": 1}  # fmt: skip
+                                     "mean_seconds": 5400.0, "waiting_now": 1,
+                                     "closed_unreachable": 1}  # fmt: skip
 
 
 def test_a_trend_point_is_the_summary_s_main_rates() -> None:

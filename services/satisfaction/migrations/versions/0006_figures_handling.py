@@ -26,7 +26,7 @@ ROLLUP_COLUMNS = [
     "rejected_in_litigation", "rejected_damages_claim", "rejected_other", "expected_same",
     "expected_other", "paused", "paused_ms", "paused_open", "approval_waited",
     "approval_wait_ms", "awaiting_approval", "contact_waited", "contact_wait_ms",
-    "contact_waiting",
+    "contact_waiting", "contact_unreachable",
 ]  # fmt: skip
 
 
@@ -38,6 +38,7 @@ def figures_fact_columns() -> list[sa.Column]:
         sa.Column("rejection_reason", sa.Text()),
         sa.Column("awaiting_contact", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("contact_completed_at", TS),
+        sa.Column("contact_closed_at", TS),
         sa.Column("paused_seconds", sa.Float(), nullable=False, server_default="0"),
         sa.Column("paused_reported", sa.Float(), nullable=False, server_default="0"),
         sa.Column("paused_since", TS),
