@@ -16,6 +16,7 @@ from services.escalation.domain.case import Case, Forbidden, OverLimit, Status
 from services.escalation.policy_file import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
 from shared.directory import StaffRole
 from shared.events.common import Channel, ContactCard, Mode, Severity, Tier
+from shared.events.intake import OutcomeKind
 
 POLICY = load_policy(DEFAULT_POLICY)
 # Monday 23 November 2026, 10:00 UTC = 18:00 in Shanghai: the business calendar is closed.
@@ -220,7 +221,8 @@ def test_a_compensation_above_ones_limit_is_refused_naming_the_limit_and_the_rol
 
 def test_a_request_goes_through_when_someone_whose_limit_covers_it_approves():
     case = investigating()
-    events = case.request_compensation(POLICY, AGENT, minutes(20), "refund", "refund", cny("500"))
+    events = case.request_compensation(POLICY, AGENT, minutes(20), "refund", "refund", cny("500"),
+                                       OutcomeKind.REFUND)  # fmt: skip
     (requested,) = events
     assert requested.approver_role == "supervisor" and str(requested.limit) == "100 CNY"
     assert case.status == Status.INVESTIGATING and case.compensation_request is not None
@@ -235,6 +237,7 @@ def test_a_request_goes_through_when_someone_whose_limit_covers_it_approves():
     assert (resolved.by, resolved.compensation_approved_by) == (AGENT.id, SUPERVISOR.id)
     assert resolved.compensation_approved_by_name == "Wang Fang"
     assert str(resolved.compensation_amount) == "500 CNY" and resolved.resolution == "refund"
+    assert resolved.resolution_kind == OutcomeKind.REFUND
     assert case.status == Status.RESOLVED and case.compensation_request is None
 
 

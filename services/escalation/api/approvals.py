@@ -59,7 +59,7 @@ async def request_compensation(
         request,
         complaint_id,
         lambda c, now: c.request_compensation(
-            policy, by, now, body.resolution, body.compensation, amount
+            policy, by, now, body.resolution, body.compensation, amount, body.resolution_kind
         ),
         who,
     )

@@ -197,7 +197,14 @@ async def resolve(
         request,
         complaint_id,
         lambda c, now: c.resolve(
-            policy, who.name, now, body.resolution, body.compensation, amount, by
+            policy,
+            who.name,
+            now,
+            body.resolution,
+            body.compensation,
+            amount,
+            by,
+            resolution_kind=body.resolution_kind,
         ),
         who,
     )

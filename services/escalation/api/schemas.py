@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from services.escalation.domain.authority import Amount
 from services.escalation.domain.case import APPROVAL_CLOCK, Case
 from shared.events.handling import CaseOutcome
+from shared.events.intake import OutcomeKind
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -55,6 +56,9 @@ class Resolution(_Body):
         description="Its value: above the acting person's limit the resolution is refused "
         "(403 naming the limit) and goes through request-compensation instead",
     )
+    # The kind of outcome given (repair, exchange, refund, ...): compared with the outcome the
+    # customer expected in the satisfaction reports.
+    resolution_kind: OutcomeKind | None = None
 
 
 class CompensationIn(_Body):
@@ -63,6 +67,9 @@ class CompensationIn(_Body):
     resolution: Text
     compensation: Short | None = None
     compensation_amount: MoneyIn
+    # The kind of outcome given (repair, exchange, refund, ...): compared with the outcome the
+    # customer expected in the satisfaction reports.
+    resolution_kind: OutcomeKind | None = None
 
 
 class Note(_Body):

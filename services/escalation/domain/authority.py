@@ -133,10 +133,12 @@ class CompensationRequest:
     by_name: str | None
     at: datetime
     approver_role: StaffRole
+    resolution_kind: str | None = None  # repair, exchange, refund... (OutcomeKind)
 
     def to_json(self) -> dict:
         return {
             "resolution": self.resolution,
+            "resolution_kind": self.resolution_kind,
             "description": self.description,
             "amount": str(self.amount.value),
             "currency": self.amount.currency,
@@ -156,6 +158,7 @@ class CompensationRequest:
             by_name=raw.get("by_name"),
             at=datetime.fromisoformat(raw["at"]),
             approver_role=StaffRole(raw["approver_role"]),
+            resolution_kind=raw.get("resolution_kind"),
         )
 
 

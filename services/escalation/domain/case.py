@@ -60,6 +60,7 @@ from shared.events.handling import (
     EscalationReason,
     Money,
 )
+from shared.events.intake import OutcomeKind
 
 # The clock a plan awaiting approval runs on (its rule is the policy's plan approval).
 APPROVAL_CLOCK = "approval"
@@ -448,6 +449,7 @@ class Case:
         compensation: str | None,
         amount: Amount | None = None,
         who: Actor | None = None,
+        resolution_kind: OutcomeKind | None = None,
     ) -> list[EventData]:
         """Resolved; a compensation ``amount`` above ``who``'s limit is refused
         (``OverLimit``): it goes through a compensation request instead."""
@@ -462,7 +464,8 @@ class Case:
                     raise Forbidden(f"no role may grant a compensation of {amount}")
                 limit = Amount(limits.limit(role) or Decimal(0), limits.currency)
                 raise OverLimit(needed, amount, limit)
-        return self._resolve(policy, by, now, resolution, compensation, amount)
+        return self._resolve(policy, by, now, resolution, compensation, amount,
+                             resolution_kind=resolution_kind)  # fmt: skip
 
     def _resolve(
         self,
@@ -473,6 +476,7 @@ class Case:
         compensation: str | None,
         amount: Amount | None,
         approved_by: Actor | None = None,
+        resolution_kind: OutcomeKind | None = None,
     ) -> list[EventData]:
         self._meet(policy, "resolve", now)
         self.status = Status.RESOLVED
@@ -495,6 +499,7 @@ class Case:
                 clocks_met={n: c.breached_at is None for n, c in self.clocks.items()},
                 site=self.site,
                 team=self.team,
+                resolution_kind=resolution_kind,
                 compensation_amount=_money(amount),
                 compensation_approved_by=approved_by.id if approved_by else None,
                 compensation_approved_by_name=approved_by.name if approved_by else None,
@@ -513,6 +518,7 @@ class Case:
         resolution: str,
         description: str | None,
         amount: Amount,
+        resolution_kind: OutcomeKind | None = None,
     ) -> list[EventData]:
         """Ask someone whose limit covers ``amount`` to approve the resolution with it."""
         self._require(*RESOLVABLE, doing="ask for a compensation's approval")
@@ -528,7 +534,7 @@ class Case:
         if needed is None:
             raise Forbidden(f"no role may grant a compensation of {amount}")
         self.compensation_request = CompensationRequest(
-            resolution, description, amount, who.id, who.name, now, needed
+            resolution, description, amount, who.id, who.name, now, needed, resolution_kind
         )
         own = limits.limit(who.role)
         return [
@@ -555,8 +561,10 @@ class Case:
             requested_by=request.by,
             amount=_money(request.amount),
         )
+        kind = OutcomeKind(request.resolution_kind) if request.resolution_kind else None
         resolved = self._resolve(policy, request.by, now, request.resolution,
-                                 request.description, request.amount, approved_by=who)  # fmt: skip
+                                 request.description, request.amount, approved_by=who,
+                                 resolution_kind=kind)  # fmt: skip
         resolved[0].by_name = request.by_name  # type: ignore[attr-defined]
         return [approved, *resolved]
 
