@@ -57,9 +57,10 @@ async def apply(session: AsyncSession, event: Envelope) -> None:
             await store.note_outcome(session, done.callback_id, outcome, done.at, create=True)
     elif event.type == FollowupUnreachable.event_type:
         lost = read(FollowupUnreachable, event.data)
-        await store.note_outcome(
-            session, lost.callback_id, "unreachable", lost.at, create=lost.complaint_id is None
-        )
+        # Calls after a sale or an exchange have no complaint either: their kind says so
+        # (events from before the kind was added were all retention calls or complaints').
+        retention = lost.complaint_id is None and lost.kind in (None, CallbackKind.RETENTION)
+        await store.note_outcome(session, lost.callback_id, "unreachable", lost.at, retention)
     elif event.type == FollowupCancelled.event_type:
         gone = read(FollowupCancelled, event.data)
         await store.note_outcome(
