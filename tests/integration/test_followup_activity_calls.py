@@ -133,18 +133,18 @@ async def test_a_purchase_and_an_exchange_each_get_their_call_once(
         calls = await eventually(second_call)
         await eventually(lambda: applied(followup_db, [third, retold]))
         assert len(await calls_of(client, customer, "after_sale")) == 2
+        # Read while the replica runs: its relay publishes what the calls wrote.
+        published = await read_until(
+            servers.kafka_bootstrap,
+            topics.followup,
+            lambda kept: (
+                any(r.value["type"] == "followup.completed" for r in kept)
+                and sum(r.value["type"] == "followup.scheduled" for r in kept) >= 3
+            ),
+            lambda r: r.key == customer,
+        )
     newest = next(c for c in calls if c["callback_id"] != sale["callback_id"])
     assert [a["reference"] for a in newest["details"]["activities"]] == ["SO-3"]
-
-    published = await read_until(
-        servers.kafka_bootstrap,
-        topics.followup,
-        lambda kept: (
-            any(r.value["type"] == "followup.completed" for r in kept)
-            and sum(r.value["type"] == "followup.scheduled" for r in kept) >= 3
-        ),
-        lambda r: r.key == customer,
-    )
     scheduled = [r.value for r in published if r.value["type"] == "followup.scheduled"]
     assert sorted(e["data"]["kind"] for e in scheduled) == [
         "after_exchange", "after_sale", "after_sale"
@@ -225,12 +225,13 @@ async def test_a_lapsed_a_customer_sorts_above_a_b_customer_and_its_outcome_is_p
             headers=AGENT,
         )
         assert done.status_code == 200, done.text
-    published = await read_until(
-        servers.kafka_bootstrap,
-        topics.followup,
-        lambda kept: len(kept) >= 1,
-        lambda r: r.key == lapsed and r.value["type"] == "followup.completed",
-    )
+        # Read while the replica runs: its relay publishes the outcome.
+        published = await read_until(
+            servers.kafka_bootstrap,
+            topics.followup,
+            lambda kept: len(kept) >= 1,
+            lambda r: r.key == lapsed and r.value["type"] == "followup.completed",
+        )
     data = published[0].value["data"]
     assert (data["kind"], data["outcome"], data["satisfied"], data["attempts"]) == (
         "retention", "satisfied", True, 1
