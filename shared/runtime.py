@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, session_factory
 from shared.events.topics import Topics
-from shared.messaging.consumer import BatchHooks, ConsumerRunner, Handler
+from shared.messaging.consumer import BatchHandler, BatchHooks, ConsumerRunner, Handler
 from shared.messaging.kafka import KafkaLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -46,7 +46,11 @@ class Runtime:
         )
 
     def consumer(
-        self, topics: list[str], handlers: dict[str, Handler], hooks: BatchHooks | None = None
+        self,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        hooks: BatchHooks | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> ConsumerRunner:
         return ConsumerRunner(
             topics=topics,
@@ -57,6 +61,7 @@ class Runtime:
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
             hooks=hooks,
+            batch_handlers=batch_handlers or {},
         )
 
     def scheduler(self, handlers: Mapping[str, TimerHandler]) -> TimerScheduler:

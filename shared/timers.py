@@ -91,6 +91,31 @@ async def arm(
     ).scalar_one()
 
 
+_ARM_MANY = sa.text(
+    "INSERT INTO timers (kind, subject, due_at, payload) "
+    "SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:subjects AS text[]), "
+    "CAST(:dues AS timestamptz[]), CAST(:payloads AS jsonb[]))"
+)
+
+
+async def arm_many(
+    session: AsyncSession | AsyncConnection,
+    wanted: list[tuple[str, str, datetime, dict[str, Any] | None]],
+) -> None:
+    """Arm many timers (kind, subject, due, payload) in one statement: a batch's worth."""
+    if not wanted:
+        return
+    await session.execute(
+        _ARM_MANY,
+        {
+            "kinds": [w[0] for w in wanted],
+            "subjects": [w[1] for w in wanted],
+            "dues": [w[2] for w in wanted],
+            "payloads": [json.dumps(w[3] or {}) for w in wanted],
+        },
+    )
+
+
 async def cancel(
     session: AsyncSession | AsyncConnection, subject: str, kinds: list[str] | None = None
 ) -> int:
