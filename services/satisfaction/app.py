@@ -31,6 +31,7 @@ def background_tasks(runtime: Runtime) -> list[Task]:
         usecases.source_topics(runtime.topics),
         usecases.handlers(settings.escalation_ladder) | erasure.handlers(runtime.topics),
         hooks=usecases.LockOrder(),
+        batch_handlers=usecases.batch_handlers(settings.escalation_ladder),
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

@@ -21,7 +21,7 @@ Set-based work per batch: the batch's event ids are claimed in the inbox with on
 ones (``batch_handlers``: a handler taking the session and a list of envelopes of its type).
 A batch handler must have the effect of the per-event handler applied to each event in turn:
 the per-event one still serves the replay after a failed batch, the redrives and a batch of
-one. Events of a type with a batch handler are gathered across the batch as long as no
+one. Events whose types share a batch handler are gathered across the batch as long as no
 earlier event of the same key is left behind (per-key order), and never across an event of
 a type without one (which may concern other keys, an erasure for example)."""
 
@@ -590,12 +590,13 @@ class ConsumerRunner:
 
 
 def plan(
-    todo: list[tuple[str | None, Envelope]], batched: Mapping[str, object]
+    todo: list[tuple[str | None, Envelope]], batched: Mapping[str, BatchHandler]
 ) -> list[list[Envelope]]:
     """Split a batch's events (with their keys, in offset order) into the groups to run in
     turn: an event whose type has no batch handler alone; otherwise it and every later event
-    of its type whose key has no earlier event still waiting, up to the next event without a
-    batch handler. Each key's events stay in order; nothing crosses an unbatched event."""
+    of a type with the same batch handler whose key has no earlier event still waiting, up
+    to the next event without a batch handler. Each key's events stay in order (a group is
+    in offset order); nothing crosses an unbatched event."""
     groups: list[list[Envelope]] = []
     pending = todo
     while pending:
@@ -612,7 +613,7 @@ def plan(
             if event.type not in batched:
                 rest += pending[i:]
                 break
-            if event.type == head.type and key not in blocked:
+            if batched[event.type] is batched[head.type] and key not in blocked:
                 group.append(event)
             else:
                 blocked.add(key)

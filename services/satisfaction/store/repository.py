@@ -43,13 +43,41 @@ async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UU
     deadlocking."""
     if not complaint_ids:
         return
-    stmt = insert(facts).values([{"complaint_id": cid} for cid in complaint_ids])
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[facts.c.complaint_id],
-            set_={"complaint_id": stmt.excluded.complaint_id},
-        )
-    )
+    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
+
+
+_LOCK_MANY = sa.text(
+    "INSERT INTO facts (complaint_id) SELECT unnest(CAST(:ids AS uuid[])) "
+    "ON CONFLICT (complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id "
+    "RETURNING *"
+).columns(*facts.columns)
+
+
+async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
+    """``lock_facts`` for many complaints (sorted by the caller: the lock order), one
+    statement whose SQL is the same for any number of them."""
+    if not complaint_ids:
+        return []
+    rows = await session.execute(_LOCK_MANY, {"ids": complaint_ids})
+    return [_facts(r._mapping) for r in rows]
+
+
+_SAVE_MANY = (
+    sa.update(facts)
+    .where(facts.c.complaint_id == sa.bindparam("_id"))
+    .values({name: sa.bindparam(name) for name in [*_FACT_FIELDS, "breached"]})
+)
+
+
+async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
+    """Save many complaints' facts: one executemany."""
+    if not found:
+        return
+    rows = []
+    for f in found:
+        values = {name: getattr(f, name) for name in _FACT_FIELDS}
+        rows.append(values | {"breached": sorted(f.breached), "_id": f.complaint_id})
+    await session.execute(_SAVE_MANY, rows)
 
 
 async def save_facts(session: AsyncSession, found: Facts) -> None:
