@@ -51,6 +51,7 @@ def background_tasks(runtime: Runtime) -> list[Task]:
         [runtime.topics.handling, runtime.topics.followup, runtime.topics.satisfaction],
         dict.fromkeys(status_events, usecases.follow_status)
         | {CustomerErased.event_type: erasure.on_erased},
+        batch_handlers=dict.fromkeys(STATUS_BY_EVENT, usecases.follow_status_many),
     )
     retention = runtime.settings.idempotency_retention_days  # type: ignore[attr-defined]
     return [

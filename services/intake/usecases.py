@@ -241,6 +241,35 @@ async def complete_contact(
     return complaint | changes | {"status": "received", "status_changed_at": now}
 
 
+async def follow_status_many(session: AsyncSession, events: list[Envelope]) -> None:
+    """``follow_status`` for a batch of status-moving events (the consumer's batch handler):
+    in waves of at most one event per complaint, in order, each wave two statements."""
+    waves: list[list[repo.StatusMove]] = []
+    depth: dict[uuid.UUID, int] = {}
+    for event in events:
+        status = status_after(event.type)
+        try:
+            complaint_id = uuid.UUID(event.subject)
+        except ValueError:
+            complaint_id = None
+        if status is None or complaint_id is None:
+            await follow_status(session, event)  # logged and skipped there, as one by one
+            continue
+        level = event.data.get("to_level") or event.data.get("level")
+        wave = depth.get(complaint_id, 0)
+        depth[complaint_id] = wave + 1
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(
+            repo.StatusMove(
+                complaint_id, status, event.type, event.id, event.time,
+                level if isinstance(level, str) else None,
+            )
+        )  # fmt: skip
+    for wave in waves:
+        await repo.set_statuses(session, wave)
+
+
 async def follow_status(session: AsyncSession, event: Envelope) -> None:
     """Consumer handler: move the complaint's status along the other services' events."""
     try:

@@ -144,6 +144,64 @@ async def set_status(
     return True
 
 
+_SET_STATUSES = sa.text(
+    "UPDATE complaints AS c SET status = v.status, status_changed_at = v.at, "
+    "escalation_level = coalesce(v.level, c.escalation_level) "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), "
+    "CAST(:ats AS timestamptz[]), CAST(:levels AS text[])) AS v(id, status, at, level) "
+    "WHERE c.id = v.id AND c.status_changed_at <= v.at RETURNING c.id"
+)
+_ADD_HISTORY = sa.text(
+    "INSERT INTO complaint_status_history (complaint_id, status, event_type, event_id, at) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), "
+    "CAST(:types AS text[]), CAST(:event_ids AS uuid[]), CAST(:ats AS timestamptz[]))"
+)
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    complaint_id: uuid.UUID
+    status: str
+    event_type: str
+    event_id: uuid.UUID | None
+    at: datetime
+    level: str | None  # the escalation level the event names, if any
+
+
+async def set_statuses(session: AsyncSession, moves: list[StatusMove]) -> set[uuid.UUID]:
+    """``set_status`` for many complaints (at most one move each), two statements in all;
+    returns the complaints that moved."""
+    if not moves:
+        return set()
+    moves = sorted(moves, key=lambda m: m.complaint_id)  # one lock order for every writer
+    moved = set(
+        (
+            await session.execute(
+                _SET_STATUSES,
+                {
+                    "ids": [m.complaint_id for m in moves],
+                    "statuses": [m.status for m in moves],
+                    "ats": [m.at for m in moves],
+                    "levels": [m.level for m in moves],
+                },
+            )
+        ).scalars()
+    )
+    done = [m for m in moves if m.complaint_id in moved]
+    if done:
+        await session.execute(
+            _ADD_HISTORY,
+            {
+                "ids": [m.complaint_id for m in done],
+                "statuses": [m.status for m in done],
+                "types": [m.event_type for m in done],
+                "event_ids": [m.event_id for m in done],
+                "ats": [m.at for m in done],
+            },
+        )
+    return moved
+
+
 async def status_before_pause(session: AsyncSession, complaint_id: uuid.UUID) -> str | None:
     return await session.scalar(
         sa.select(status_history.c.status)
