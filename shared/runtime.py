@@ -18,7 +18,7 @@ from shared.messaging.consumer import BatchHandler, BatchHooks, ConsumerRunner, 
 from shared.messaging.kafka import KafkaLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
-from shared.timers import TimerHandler, TimerScheduler
+from shared.timers import TimerBatchHandler, TimerHandler, TimerScheduler
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,15 @@ class Runtime:
             batch_handlers=batch_handlers or {},
         )
 
-    def scheduler(self, handlers: Mapping[str, TimerHandler]) -> TimerScheduler:
+    def scheduler(
+        self,
+        handlers: Mapping[str, TimerHandler],
+        batch_handlers: Mapping[str, TimerBatchHandler] | None = None,
+    ) -> TimerScheduler:
         return TimerScheduler(
             self.engine,
             handlers,
+            batch_handlers=batch_handlers,
             batch_size=self.settings.timer_batch_size,
             max_sleep=self.settings.timer_max_sleep_seconds,
         )

@@ -26,7 +26,9 @@ def tasks_for(deps: Deps):
             ],
             consumers.handlers(deps) | activity_handlers | erasure.handlers(runtime.topics),
         )
-        scheduler = runtime.scheduler(callbacks.timer_handlers(deps) | review_timers)
+        scheduler = runtime.scheduler(
+            callbacks.timer_handlers(deps) | review_timers, callbacks.timer_batch_handlers(deps)
+        )
         return [runtime.relay().run, consumer.run, scheduler.run]
 
     return background_tasks

@@ -244,6 +244,46 @@ def timer_handlers(deps: Deps):
     return {DUE: on_due, OVERDUE: on_overdue}
 
 
+def timer_batch_handlers(deps: Deps):
+    """``on_due`` for many call-backs falling due together (a morning's queue): locked in
+    one statement (in id order), moved to due in one, their followup.due in one outbox
+    insert."""
+
+    async def on_due_many(session: AsyncSession, due: list[Timer]) -> None:
+        found = await repo.get_callbacks(session, sorted({uuid.UUID(t.subject) for t in due}))
+        now = datetime.now(UTC)
+        moved: list[dict[str, Any]] = []
+        for timer in due:
+            callback = found.get(uuid.UUID(timer.subject))
+            if callback is None or callback["state"] != State.SCHEDULED:
+                continue  # not open, or due already (by an earlier timer of this batch)
+            if callback["due_at"] != datetime.fromisoformat(timer.payload["due_at"]):
+                continue  # a due time since changed; its own timers are armed
+            callback["state"] = State.DUE.value
+            moved.append(callback)
+        await repo.set_state_many(session, [c["id"] for c in moved], State.DUE.value, now)
+        events = [
+            new_event(
+                SOURCE,
+                key_of(c),
+                FollowupDue(
+                    callback_id=c["id"],
+                    complaint_id=c["complaint_id"],
+                    kind=c["kind"],
+                    due_at=c["due_at"],
+                    overdue_at=c["overdue_at"],
+                    attempt=c["attempts"] + 1,
+                    team=c["team"],
+                    assignee=c["assignee"],
+                ),
+            )
+            for c in moved
+        ]
+        await outbox.add(session, deps.topics.followup, events)
+
+    return {DUE: on_due_many}
+
+
 # ---- what agents do -----------------------------------------------------------------------
 
 

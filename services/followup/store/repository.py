@@ -42,6 +42,30 @@ async def get_callback(
     return dict(row) if row else None
 
 
+async def get_callbacks(
+    session: AsyncSession, callback_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Many call-backs, locked (in the order given: sort them) for the transaction."""
+    rows = await session.execute(
+        sa.select(callbacks)
+        .where(callbacks.c.id.in_(callback_ids))
+        .order_by(callbacks.c.id)
+        .with_for_update()
+    )
+    return {row["id"]: dict(row) for row in rows.mappings()}
+
+
+async def set_state_many(
+    session: AsyncSession, callback_ids: list[uuid.UUID], state: str, now: datetime
+) -> None:
+    if callback_ids:
+        await session.execute(
+            sa.update(callbacks)
+            .where(callbacks.c.id.in_(callback_ids))
+            .values(state=state, updated_at=now)
+        )
+
+
 async def update_callback(
     session: AsyncSession, callback_id: uuid.UUID, changes: dict[str, Any]
 ) -> None:
