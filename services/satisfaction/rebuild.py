@@ -21,6 +21,7 @@ import uuid
 from collections import defaultdict
 from typing import Protocol
 
+import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
@@ -37,12 +38,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction import erasure, usecases
 from services.satisfaction.domain.contribution import merge
+from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
 from services.satisfaction.settings import SatisfactionSettings
+from services.satisfaction.store import repository as repo
 from services.satisfaction.store import rollups
 from services.satisfaction.store.tables import DERIVED
 from shared.db import create_engine, session_factory
 from shared.events.envelope import Envelope
+from shared.events.followup import SurveyRequested
+from shared.events.notify import SurveyInvited
+from shared.events.privacy import CustomerErasureRequested
+from shared.events.satisfaction import SurveyRecorded
 from shared.events.topics import Topics
+from shared.events.versions import is_v1, read
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,7 @@ async def rebuild(settings: SatisfactionSettings, progress: Progress | None = No
         if partitions:
             await consumer.seek_to_beginning(*partitions)
         remaining = {tp for tp, end in ends.items() if end > 0}
+        folded = Folded(ladder)
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=CHUNK)
             events = [
@@ -92,20 +101,153 @@ async def rebuild(settings: SatisfactionSettings, progress: Progress | None = No
                 if record.offset < ends[tp]
             ]
             async with sessions.begin() as session:
-                applied += await apply_batch(session, events, ladder, roll_up=False)
-            erasures += erasure.requests_in(events)
+                applied += await folded.add(session, events)
+            erasures += erasure.requests_in(
+                [(t, v) for t, v in events if v is not None and _ERASURE in v]
+            )
             if progress is not None:
                 progress.advance(len(events))
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         async with sessions.begin() as session:
+            applied += await folded.finish(session)
+        async with sessions.begin() as session:
             await erasure.apply_all(session, erasures)
-            await usecases.rederive_rollups(session)
+            await usecases.rederive_rollups(session, batch=CHUNK)
     finally:
         await consumer.stop()
         await engine.dispose()
     return applied
+
+
+_ERASURE = CustomerErasureRequested.event_type.encode()
+
+
+class Folded:
+    """The rebuild's set-based path. Lifecycle events are folded in memory, every
+    complaint's facts written once at the end (the folds are order-independent); the
+    surveys and answers of each batch are written with one executemany per kind, in order
+    (the first answer of a cycle wins, as live). Each batch's ids are claimed in the inbox
+    in one statement. What this path does not cover (version-1 survey events, which need
+    the store as it is at that point) goes through the live consumer's changes at the
+    end, complaint by complaint."""
+
+    def __init__(self, ladder: list[str]) -> None:
+        self.ladder = ladder
+        self.facts: dict[uuid.UUID, Facts] = {}
+        self.later: list[Envelope] = []
+
+    async def add(self, session: AsyncSession, records: list[tuple[str, bytes | None]]) -> int:
+        found: dict[uuid.UUID, tuple[str, str, dict]] = {}
+        for topic, value in records:
+            try:
+                raw = orjson.loads(value or b"")
+                kind = raw["type"]
+                if kind in usecases.HANDLED:
+                    found.setdefault(uuid.UUID(raw["id"]), (topic, kind, raw))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue  # not a CloudEvent: the live consumer parked it
+        if not found:
+            return 0
+        claimed = set(
+            (
+                await session.execute(
+                    _CLAIM,
+                    {
+                        "ids": list(found),
+                        "topics": [t for t, _, _ in found.values()],
+                        "types": [k for _, k, _ in found.values()],
+                    },
+                )
+            ).scalars()
+        )
+        requested, invited, answered = [], [], []
+        applied = 0
+        for event_id, (_, kind, raw) in found.items():
+            if event_id not in claimed:
+                continue
+            try:
+                data = raw["data"]
+                cid = uuid.UUID(str(data["complaint_id"]))
+                facts = self.facts.get(cid)
+                if facts is None:
+                    facts = self.facts[cid] = Facts(cid)
+                if kind in FACT_EVENTS:
+                    fold(facts, kind, data, self.ladder)
+                elif is_v1(kind, data):
+                    self.later.append(Envelope.model_validate(raw))
+                    continue
+                elif kind == SurveyRequested.event_type:
+                    requested.append(_requested_row(read(SurveyRequested, data)))
+                elif kind == SurveyInvited.event_type:
+                    invited.append(_invited_row(read(SurveyInvited, data)))
+                else:
+                    answer = read(SurveyRecorded, data)
+                    if answer.cycle is None:  # its cycle is decided by the store as it is
+                        self.later.append(Envelope.model_validate(raw))
+                        continue
+                    answered.append(_answer_row(event_id, answer))
+            except Exception:
+                log.warning("rebuild: event skipped", extra={"event_id": str(event_id)})
+                continue
+            applied += 1
+        await repo.upsert_requested_many(session, requested)
+        await repo.upsert_invited_many(session, invited)
+        await repo.insert_answers_many(session, answered)
+        return applied
+
+    async def finish(self, session: AsyncSession) -> int:
+        """Write the facts; apply the events left for the end. Returns how many of those."""
+        found = sorted(self.facts.values(), key=lambda f: f.complaint_id)
+        for i in range(0, len(found), CHUNK):
+            await repo.insert_facts_many(session, found[i : i + CHUNK])
+        applied = 0
+        for event in self.later:
+            try:
+                async with session.begin_nested():
+                    await usecases.change_complaint(
+                        session,
+                        usecases.complaint_of(event),
+                        [usecases.change_for(session, event, self.ladder)],
+                        roll_up=False,
+                    )
+                applied += 1
+            except Exception:
+                log.exception("rebuild: event skipped", extra={"event_id": str(event.id)})
+        return applied
+
+
+_CLAIM = sa.text(
+    "INSERT INTO inbox (event_id, topic, event_type) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
+    "CAST(:types AS text[])) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def _requested_row(new: SurveyRequested) -> dict:
+    return {
+        "survey_id": new.survey_id, "callback_id": new.callback_id, "cycle": new.cycle,
+        "complaint_id": new.complaint_id, "customer_id": new.customer.id,
+        "tier": new.customer.tier.value, "requested_at": new.requested_at,
+    }  # fmt: skip
+
+
+def _invited_row(invited: SurveyInvited) -> dict:
+    return {
+        "survey_id": invited.survey_id, "complaint_id": invited.complaint_id,
+        "token_sha256": invited.token_sha256.lower(), "invited_at": invited.at,
+        "expires_at": invited.expires_at,
+    }  # fmt: skip
+
+
+def _answer_row(answer_id: uuid.UUID, new: SurveyRecorded) -> dict:
+    return {
+        "answer_id": answer_id, "complaint_id": new.complaint_id, "survey_id": new.survey_id,
+        "cycle": new.cycle, "score": new.score, "factors": new.factors, "comment": new.comment,
+        "taken_by": new.taken_by, "customer_id": new.customer_id,
+        "tier": new.tier.value if new.tier else None, "recorded_at": new.recorded_at,
+    }  # fmt: skip
 
 
 async def _partitions(bootstrap: str, topic: str) -> set[int]:

@@ -295,3 +295,62 @@ async def insert_answer(session: AsyncSession, values: dict[str, Any]) -> bool:
         insert(answers).values(**values).on_conflict_do_nothing().returning(answers.c.answer_id)
     )
     return inserted is not None
+
+
+# ---- in bulk, for the rebuild: one statement (or one executemany) per batch -------------------
+
+_REQUESTED_FIELDS = ("requested_at", "callback_id", "customer_id", "tier", "cycle")
+_REQUESTED = insert(surveys)
+_UPSERT_REQUESTED = _REQUESTED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={n: sa.func.coalesce(_REQUESTED.excluded[n], surveys.c[n]) for n in _REQUESTED_FIELDS},
+)
+_INVITED = insert(surveys)
+_UPSERT_INVITED = _INVITED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={n: _INVITED.excluded[n] for n in ("token_sha256", "invited_at", "expires_at")},
+)
+_MARKED = insert(surveys)
+_MARK_ANSWERED = _MARKED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={"answered_at": sa.func.coalesce(surveys.c.answered_at, _MARKED.excluded.answered_at)},
+)
+_INSERT_ANSWERS = insert(answers).on_conflict_do_nothing().returning(answers.c.answer_id)
+_INSERT_FACTS = insert(facts)
+
+
+async def upsert_requested_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """``upsert_requested_survey`` (version 2 requests: no token) for many, in order."""
+    if rows:
+        await session.execute(_UPSERT_REQUESTED, rows)
+
+
+async def upsert_invited_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(_UPSERT_INVITED, rows)
+
+
+async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """``insert_answer`` for many, in order (the first of a cycle wins), then the surveys of
+    the answers kept marked answered (``mark_survey_answered``)."""
+    if not rows:
+        return
+    kept = set((await session.execute(_INSERT_ANSWERS, rows)).scalars())
+    marks = [
+        {"survey_id": r["survey_id"], "complaint_id": r["complaint_id"],
+         "answered_at": r["recorded_at"]}
+        for r in rows if r["answer_id"] in kept and r["survey_id"] is not None
+    ]  # fmt: skip
+    if marks:
+        await session.execute(_MARK_ANSWERED, marks)
+
+
+async def insert_facts_many(session: AsyncSession, found: list[Facts]) -> None:
+    """New facts rows (the rebuild writes each complaint's once, after folding them all)."""
+    if not found:
+        return
+    rows = []
+    for f in found:
+        values = {name: getattr(f, name) for name in _FACT_FIELDS}
+        rows.append(values | {"complaint_id": f.complaint_id, "breached": sorted(f.breached)})
+    await session.execute(_INSERT_FACTS, rows)
