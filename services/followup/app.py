@@ -25,6 +25,7 @@ def tasks_for(deps: Deps):
                 runtime.topics.intake,  # customer.erasure_requested
             ],
             consumers.handlers(deps) | activity_handlers | erasure.handlers(runtime.topics),
+            batch_handlers=consumers.batch_handlers(deps, consumers.handlers(deps)),
         )
         scheduler = runtime.scheduler(
             callbacks.timer_handlers(deps) | review_timers, callbacks.timer_batch_handlers(deps)

@@ -106,8 +106,7 @@ async def arm(session: AsyncSession, callback_id: uuid.UUID, due: datetime, late
     await timers.arm(session, OVERDUE, str(callback_id), late, payload)
 
 
-async def schedule(
-    session: AsyncSession,
+def planned(
     deps: Deps,
     *,
     origin: str,
@@ -123,10 +122,9 @@ async def schedule(
     site: str | None = None,
     category: str | None = None,
     channel: str | None = None,
-) -> uuid.UUID | None:
-    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
-    the staff directory routes it to; None when ``origin`` was already scheduled (a
-    redelivered or repeated cause)."""
+) -> tuple[dict[str, Any], FollowupScheduled]:
+    """The row of a new call-back, in the queue of the team the staff directory routes it
+    to, and its ``followup.scheduled`` (nothing written yet)."""
     callback_id = uuid.uuid4()
     late = overdue_at(due_at, deps.policy)
     team = deps.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
@@ -153,33 +151,80 @@ async def schedule(
         "updated_at": now,
         "team": team.id if team else None,
     }
+    event = FollowupScheduled(
+        callback_id=callback_id,
+        complaint_id=complaint_id,
+        kind=kind,
+        # The id and tier: no consumer contacts the customer from this event (agents
+        # read the contact data from this service's API).
+        customer=ContactCard(id=customer.id, tier=customer.tier),
+        due_at=due_at,
+        overdue_at=late,
+        reason=reason,
+        round=round,
+        tier_change=tier_change,
+    )
+    return values, event
+
+
+async def schedule(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    origin: str,
+    kind: CallbackKind,
+    complaint_id: uuid.UUID | None,
+    customer: ContactCard,
+    due_at: datetime,
+    reason: str,
+    now: datetime,
+    severity: Severity | None = None,
+    round: int | None = None,
+    tier_change: TierChange | None = None,
+    site: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
+) -> uuid.UUID | None:
+    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
+    the staff directory routes it to; None when ``origin`` was already scheduled (a
+    redelivered or repeated cause)."""
+    values, event = planned(
+        deps, origin=origin, kind=kind, complaint_id=complaint_id, customer=customer,
+        due_at=due_at, reason=reason, now=now, severity=severity, round=round,
+        tier_change=tier_change, site=site, category=category, channel=channel,
+    )  # fmt: skip
+    callback_id, late = values["id"], values["overdue_at"]
     if not await repo.insert_callback(session, values):
         log.info("call-back already scheduled for this cause", extra={"origin": origin})
         return None
     await arm(session, callback_id, due_at, late)
-    await publish(
-        session,
-        deps,
-        values,
-        FollowupScheduled(
-            callback_id=callback_id,
-            complaint_id=complaint_id,
-            kind=kind,
-            # The id and tier: no consumer contacts the customer from this event (agents
-            # read the contact data from this service's API).
-            customer=ContactCard(id=customer.id, tier=customer.tier),
-            due_at=due_at,
-            overdue_at=late,
-            reason=reason,
-            round=round,
-            tier_change=tier_change,
-        ),
-    )
+    await publish(session, deps, values, event)
     log.info(
         "call-back scheduled",
         extra={"callback_id": str(callback_id), "kind": kind.value, "due_at": due_at.isoformat()},
     )
     return callback_id
+
+
+async def schedule_many(
+    session: AsyncSession, deps: Deps, plans: list[tuple[dict[str, Any], FollowupScheduled]]
+) -> set[uuid.UUID]:
+    """``schedule`` for many call-backs (of different causes and complaints) with three
+    statements in all: the rows, their timers, their events. Returns the ids inserted (a
+    cause seen before inserts nothing)."""
+    inserted = await repo.insert_callbacks(session, [values for values, _ in plans])
+    done = [(values, event) for values, event in plans if values["id"] in inserted]
+    wanted = []
+    for values, _ in done:
+        payload = {"due_at": values["due_at"].isoformat()}
+        subject = str(values["id"])
+        wanted += [(DUE, subject, values["due_at"], payload),
+                   (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
+    await timers.arm_many(session, wanted)
+    events = [new_event(SOURCE, key_of(values), event) for values, event in done]
+    await outbox.add(session, deps.topics.followup, events)
+    log.info("call-backs scheduled", extra={"callbacks": len(done), "causes": len(plans)})
+    return inserted
 
 
 # ---- timers -------------------------------------------------------------------------------
