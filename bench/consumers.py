@@ -35,6 +35,7 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime import Runtime
+from tests.support.topics import delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_CONSUMERS_EVENTS", "20000"))
 ONLY = {s for s in os.environ.get("BENCH_CONSUMERS_ONLY", "").split(",") if s}
@@ -362,8 +363,11 @@ async def bench() -> None:
             if e.type in set(probe.handlers) | set(getattr(probe, "batch_handlers", {}))
         )
         used = sorted({getattr(topics, t) for t, _ in target.steps})
-        rate, cpu = await run_service(target, topics, handled, ids)
-        bare = await run_bare(used, len(records), probe.batch_size)
+        try:
+            rate, cpu = await run_service(target, topics, handled, ids)
+            bare = await run_bare(used, len(records), probe.batch_size)
+        finally:
+            await delete_topics_with_prefix(KAFKA, topics.prefix)
         ratio = rate / bare
         verdict = "ok" if ratio >= 0.5 and rate >= 5000 else "below goal (0.5x, 5,000 ev/s)"
         print(

@@ -24,6 +24,7 @@ from services.satisfaction.rebuild import rebuild
 from services.satisfaction.settings import SatisfactionSettings
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
+from tests.support.topics import delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_REBUILD_EVENTS", "1000000"))
 PARTITIONS = int(os.environ.get("BENCH_REBUILD_PARTITIONS", "6"))
@@ -101,6 +102,13 @@ async def produce(topics: Topics) -> tuple[int, int, float]:
 async def bench() -> None:
     topics = Topics(f"bench-rebuild-{uuid.uuid4().hex[:6]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=PARTITIONS)
+    try:
+        await run_on(topics)
+    finally:
+        await delete_topics_with_prefix(KAFKA, topics.prefix)
+
+
+async def run_on(topics: Topics) -> None:
     sent, answers, took = await produce(topics)
     print(f"  produced {sent:,} events ({answers:,} complaints) in {took:.0f} s "
           f"({sent / took:,.0f}/s)", flush=True)  # fmt: skip
