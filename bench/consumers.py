@@ -9,7 +9,8 @@ the inbox's own times (first to last transaction), so start-up and group joins a
 counted; the consumer's CPU per event is this process's CPU over its run.
 
 BENCH_CONSUMERS_EVENTS (default 20000 per service), BENCH_CONSUMERS_ONLY (e.g.
-``escalation,satisfaction``), BENCH_CONSUMERS_PARTITIONS (default 3)."""
+``escalation,satisfaction``), BENCH_CONSUMERS_PARTITIONS (default 3), BENCH_CONSUMERS_BATCH
+(records per fetch, for both; default the runner's own)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from tests.support.topics import delete_topics_with_prefix
 EVENTS = int(os.environ.get("BENCH_CONSUMERS_EVENTS", "20000"))
 ONLY = {s for s in os.environ.get("BENCH_CONSUMERS_ONLY", "").split(",") if s}
 PARTITIONS = int(os.environ.get("BENCH_CONSUMERS_PARTITIONS", "3"))
+BATCH = int(os.environ.get("BENCH_CONSUMERS_BATCH", "0"))  # records per fetch; 0: the runner's
 TIERS = list(Tier)
 CHANNELS = list(Channel)
 LEVELS = list(SatisfactionLevel)
@@ -152,6 +154,8 @@ class Target:
 
 def _runner_of(tasks: list) -> ConsumerRunner:
     found = [t.__self__ for t in tasks if isinstance(getattr(t, "__self__", None), ConsumerRunner)]
+    if BATCH:
+        found[0].batch_size = BATCH
     return found[0]
 
 
