@@ -60,6 +60,7 @@ class Runtime:
             kafka=self.kafka,
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
+            batch_size=self.settings.consumer_batch_size,
             hooks=hooks,
             batch_handlers=batch_handlers or {},
         )
