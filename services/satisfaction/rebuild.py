@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from typing import Protocol
 
 import orjson
@@ -174,7 +175,10 @@ class Folded:
                 if facts is None:
                     facts = self.facts[cid] = Facts(cid)
                 if kind in FACT_EVENTS:
-                    fold(facts, kind, data, self.ladder)
+                    # Folded into a copy: a malformed event leaves the facts as they were.
+                    trial = replace(facts, breached=set(facts.breached))
+                    fold(trial, kind, data, self.ladder)
+                    self.facts[cid] = trial
                 elif is_v1(kind, data):
                     self.later.append(Envelope.model_validate(raw))
                     continue
