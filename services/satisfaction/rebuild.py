@@ -37,7 +37,7 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.satisfaction import erasure, usecases
+from services.satisfaction import erasure, retention_calls, usecases
 from services.satisfaction.domain.contribution import merge
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
 from services.satisfaction.settings import SatisfactionSettings
@@ -46,7 +46,7 @@ from services.satisfaction.store import rollups
 from services.satisfaction.store.tables import DERIVED
 from shared.db import create_engine, session_factory
 from shared.events.envelope import Envelope
-from shared.events.followup import SurveyRequested
+from shared.events.followup import FollowupScheduled, SurveyRequested
 from shared.events.notify import SurveyInvited
 from shared.events.privacy import CustomerErasureRequested
 from shared.events.satisfaction import SurveyRecorded
@@ -145,7 +145,7 @@ class Folded:
             try:
                 raw = orjson.loads(value or b"")
                 kind = raw["type"]
-                if kind in usecases.HANDLED:
+                if kind in usecases.HANDLED or kind in retention_calls.EVENTS:
                     found.setdefault(uuid.UUID(raw["id"]), (topic, kind, raw))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # not a CloudEvent: the live consumer parked it
@@ -167,6 +167,9 @@ class Folded:
         applied = 0
         for event_id, (_, kind, raw) in found.items():
             if event_id not in claimed:
+                continue
+            if kind in retention_calls.EVENTS:
+                applied += await _retention(session, raw)
                 continue
             try:
                 data = raw["data"]
@@ -220,6 +223,21 @@ class Folded:
             except Exception:
                 log.exception("rebuild: event skipped", extra={"event_id": str(event.id)})
         return applied
+
+
+async def _retention(session: AsyncSession, raw: dict) -> int:
+    """A follow-up event for the retention calls (call-backs, not complaints: no facts), as
+    the live consumer applies it; 1 when applied."""
+    if raw["type"] == FollowupScheduled.event_type and raw["data"].get("kind") != "retention":
+        return 1  # another kind of call-back: nothing to note
+    try:
+        event = Envelope.model_validate(raw)
+        async with session.begin_nested():
+            await retention_calls.apply(session, event)
+        return 1
+    except Exception:
+        log.exception("rebuild: event skipped", extra={"event_id": str(raw.get("id"))})
+        return 0
 
 
 _CLAIM = sa.text(
@@ -280,7 +298,7 @@ async def apply_batch(
             event = Envelope.from_bytes(value or b"")
         except ValidationError:
             continue
-        if event.type in usecases.HANDLED:
+        if event.type in usecases.HANDLED or event.type in retention_calls.EVENTS:
             events.setdefault(event.id, (topic, event))
     if not events:
         return 0
@@ -301,8 +319,17 @@ async def apply_batch(
         ).scalars()
     )
     by_complaint: dict[uuid.UUID, list[Envelope]] = defaultdict(list)
+    applied = 0
     for event_id, (_, event) in events.items():
-        if event_id in claimed:
+        if event_id in claimed and event.type in retention_calls.EVENTS:
+            # Call-backs, not complaints (a retention call has none): no facts to lock.
+            try:
+                async with session.begin_nested():
+                    await retention_calls.apply(session, event)
+                applied += 1
+            except Exception:
+                log.exception("rebuild: event skipped", extra={"event_id": str(event_id)})
+        elif event_id in claimed:
             try:
                 by_complaint[usecases.complaint_of(event)].append(event)
             except (KeyError, ValueError):
@@ -317,11 +344,10 @@ async def apply_batch(
                 roll_up,
             )  # fmt: skip
         await rollups.apply(session, merge(changes))
-        return sum(len(group) for group in by_complaint.values())
+        return applied + sum(len(group) for group in by_complaint.values())
     except Exception:
         log.warning("rebuild: a batch failed together, applying it complaint by complaint")
     changes = []
-    applied = 0
     for complaint_id, group in sorted(by_complaint.items()):
         try:
             async with session.begin_nested():
