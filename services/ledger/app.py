@@ -18,7 +18,9 @@ from shared.web.app import service_app
 def tasks_for(deps: Deps):
     def background_tasks(runtime: Runtime) -> list[Task]:
         consumer = runtime.consumer(
-            consumers.source_topics(runtime.topics), consumers.handlers(deps)
+            consumers.source_topics(runtime.topics),
+            consumers.handlers(deps),
+            batch_handlers=consumers.batch_handlers(deps),
         )
         scheduler = runtime.scheduler(schedules.timer_handlers(deps) | reviews.timer_handlers(deps))
         return [
