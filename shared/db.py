@@ -60,6 +60,11 @@ _UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.TooManyConnectionsError,
+    # Raw asyncpg (a service's own pool beside the engine): a lost connection, a server
+    # shutting down or restarting.
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
     InterfaceError,
     OperationalError,
     PoolTimeout,  # every pooled connection busy for pool_timeout: overloaded, retry later

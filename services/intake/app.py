@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
 from services.intake.erasure import retention_sweep
 from services.intake.settings import IntakeSettings
 from services.intake.store import repository
+from services.intake.store.recording import Recorder
 from shared.events.privacy import CustomerErased
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
@@ -61,6 +63,24 @@ def background_tasks(runtime: Runtime) -> list[Task]:
     ]
 
 
+def with_recorder(app: FastAPI, settings: IntakeSettings) -> None:
+    """Open the hot path's pool (store.recording) with the app, close it after."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            app.state.recorder = await Recorder.open(
+                settings.database_url.get_secret_value(), settings.db_pool_size
+            )
+            try:
+                yield
+            finally:
+                await app.state.recorder.close()
+
+    app.router.lifespan_context = lifespan
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = Runtime.build(settings)
@@ -75,4 +95,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(privacy.router)
     app.state.policy = policy_from(settings)
     app.state.api_keys = settings.api_key_list()
+    with_recorder(app, settings)
     return app

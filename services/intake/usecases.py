@@ -17,12 +17,15 @@ from services.intake.domain.access import ApiClient
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
 from services.intake.domain.status import RESUME_EVENT, status_after
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
+from services.intake.store import recording
 from services.intake.store import repository as repo
+from services.intake.store.recording import IdempotencyKey, OutboxEvent, Recorder
 from shared.events.common import Channel, Mode, Severity, Tier, mode_of
 from shared.events.envelope import Envelope, new_event
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, ComplaintRejected, Customer
 from shared.events.topics import Topics
 from shared.messaging import outbox
+from shared.messaging.outbox import shard_of
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/intake"
@@ -70,54 +73,60 @@ async def record_complaint(
     submission: ComplaintSubmission,
     channel: Channel,
     idempotency_key: str | None,
+    recorder: Recorder | None = None,
 ) -> Recorded:
+    """The complaint, its first status, its event and its Idempotency-Key are written by one
+    statement (store.recording): on ``recorder``'s pool, one round trip; without one, in a
+    transaction of ``sessions``. A key already taken writes nothing and answers the
+    complaint it was taken for (or a conflict, for another body)."""
     complaint_id = uuid.uuid4()
     now = datetime.now(UTC)
-    async with sessions.begin() as session:
-        if idempotency_key:
-            fingerprint = request_hash(submission)
-            claim = await repo.claim_idempotency_key(
-                session, channel.value, idempotency_key, fingerprint, complaint_id
-            )
-            if not claim.fresh:
-                if claim.request_hash != fingerprint:
-                    raise IdempotencyConflict
-                existing = await repo.get_complaint(session, claim.complaint_id)
-                assert existing is not None  # written in the same transaction as the key
-                return Recorded(existing, replayed=True)
-        mode = mode_of(channel)
-        found = assess(submission, mode, now, policy)
-        values: dict[str, Any] = {
-            "id": complaint_id,
-            "channel": channel.value,
-            "category": submission.category,
-            "status": found.status,
-            "severity": found.severity.value,
-            "severity_reasons": found.severity_reasons,
-            "valid": found.rejection is None,
-            "rejection_reason": found.rejection.value if found.rejection else None,
-            "customer_id": submission.customer.id,
-            "customer_tier": submission.customer.tier.value,
-            "customer": submission.customer.model_dump(mode="json"),
-            "description": submission.description,
-            "subject": submission.subject.model_dump(mode="json") if submission.subject else None,
-            "expected_outcome": (
-                submission.expected_outcome.model_dump(mode="json")
-                if submission.expected_outcome
-                else None
-            ),
-            "documents": [d.model_dump(mode="json") for d in submission.documents],
-            "flags": submission.flags.model_dump(),
-            "in_litigation": submission.in_litigation,
-            "covered": submission.covered,
-            "missing_fields": found.missing_fields,
-            "received_at": now,
-            "acknowledge_by": found.acknowledge_by,
-            "status_changed_at": now,
-        }
-        event = _event_for(values, submission, mode, answers)
-        await repo.insert_complaint(session, values, event.type)
-        await outbox.add(session, topics.intake, [event])
+    key = None
+    if idempotency_key:
+        key = IdempotencyKey(channel.value, idempotency_key, request_hash(submission))
+    mode = mode_of(channel)
+    found = assess(submission, mode, now, policy)
+    values: dict[str, Any] = {
+        "id": complaint_id,
+        "channel": channel.value,
+        "category": submission.category,
+        "status": found.status,
+        "severity": found.severity.value,
+        "severity_reasons": found.severity_reasons,
+        "valid": found.rejection is None,
+        "rejection_reason": found.rejection.value if found.rejection else None,
+        "customer_id": submission.customer.id,
+        "customer_tier": submission.customer.tier.value,
+        "customer": submission.customer.model_dump(mode="json"),
+        "description": submission.description,
+        "subject": submission.subject.model_dump(mode="json") if submission.subject else None,
+        "expected_outcome": (
+            submission.expected_outcome.model_dump(mode="json")
+            if submission.expected_outcome
+            else None
+        ),
+        "documents": [d.model_dump(mode="json") for d in submission.documents],
+        "flags": submission.flags.model_dump(),
+        "in_litigation": submission.in_litigation,
+        "covered": submission.covered,
+        "missing_fields": found.missing_fields,
+        "received_at": now,
+        "acknowledge_by": found.acknowledge_by,
+        "status_changed_at": now,
+    }
+    envelope = _event_for(values, submission, mode, answers)
+    event = OutboxEvent(
+        envelope.id, topics.intake, shard_of(envelope.subject), envelope.type, envelope.to_bytes()
+    )
+    if recorder is not None:
+        fresh = await recorder.record(values, event, key)
+    else:
+        async with sessions.begin() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            fresh = await recording.record(raw.driver_connection, values, event, key)
+    if not fresh:
+        assert key is not None  # only a taken key writes nothing
+        return await _replay(sessions, key)
     log.info(
         "complaint recorded",
         extra={
@@ -128,6 +137,16 @@ async def record_complaint(
         },
     )
     return Recorded(values, replayed=False)
+
+
+async def _replay(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey) -> Recorded:
+    async with sessions() as session:
+        claim = await repo.get_idempotency_key(session, key.channel, key.key)
+        if claim.request_hash != key.request_hash:
+            raise IdempotencyConflict
+        existing = await repo.get_complaint(session, claim.complaint_id)
+    assert existing is not None  # written by the same statement as the key
+    return Recorded(existing, replayed=True)
 
 
 def _event_for(

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.store.tables import complaints, idempotency_keys, status_history
@@ -23,19 +22,7 @@ class IdempotencyClaim:
     complaint_id: uuid.UUID
 
 
-async def claim_idempotency_key(
-    session: AsyncSession, channel: str, key: str, request_hash: str, complaint_id: uuid.UUID
-) -> IdempotencyClaim:
-    """Reserve ``key`` for this request. A concurrent request with the same key waits on the
-    unique index until the first commits, then sees its row."""
-    inserted = await session.scalar(
-        insert(idempotency_keys)
-        .values(channel=channel, key=key, request_hash=request_hash, complaint_id=complaint_id)
-        .on_conflict_do_nothing()
-        .returning(idempotency_keys.c.complaint_id)
-    )
-    if inserted is not None:
-        return IdempotencyClaim(True, request_hash, complaint_id)
+async def get_idempotency_key(session: AsyncSession, channel: str, key: str) -> IdempotencyClaim:
     row = (
         await session.execute(
             sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.complaint_id).where(
@@ -44,26 +31,6 @@ async def claim_idempotency_key(
         )
     ).one()
     return IdempotencyClaim(False, row.request_hash, row.complaint_id)
-
-
-# Built once: statements with bound parameters reuse SQLAlchemy's compiled form, where a
-# fresh .values(...) per request would be built and coerced again every time.
-_INSERT_COMPLAINT = sa.insert(complaints)
-_INSERT_HISTORY = sa.insert(status_history)
-
-
-async def insert_complaint(session: AsyncSession, values: dict[str, Any], event_type: str) -> None:
-    await session.execute(_INSERT_COMPLAINT, values)
-    await session.execute(
-        _INSERT_HISTORY,
-        {
-            "complaint_id": values["id"],
-            "status": values["status"],
-            "event_type": event_type,
-            "event_id": None,
-            "at": values["received_at"],
-        },
-    )
 
 
 async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
