@@ -93,7 +93,7 @@ async def post_complaint(
             submission,
             channel,
             idempotency_key,
-            state.recorder,
+            getattr(state, "recorder", None),  # None: an app run without its lifespan
         )
     except usecases.IdempotencyConflict:
         raise HTTPException(409, "Idempotency-Key was already used with a different body") from None
