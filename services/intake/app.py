@@ -20,6 +20,7 @@ from services.intake.store.recording import Recorder
 from shared.events.privacy import CustomerErased
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
+from shared.web.overload import LoadShedding
 
 
 def policy_from(settings: IntakeSettings) -> IntakePolicy:
@@ -96,4 +97,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.policy = policy_from(settings)
     app.state.api_keys = settings.api_key_list()
     with_recorder(app, settings)
+    app.add_middleware(
+        LoadShedding,
+        limit=settings.max_concurrent_requests,
+        queue=settings.max_queued_requests,
+        wait_seconds=settings.queue_wait_seconds,
+        retry_after_seconds=settings.overload_retry_after_seconds,
+    )
     return app
