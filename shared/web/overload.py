@@ -39,6 +39,8 @@ class LoadShedding:
         self.app = app
         self.queue = queue
         self.wait_seconds = wait_seconds
+        self.limit = limit
+        self._inside = 0
         self._places = asyncio.Semaphore(limit)
         self._waiting = 0
         self._headers = [
@@ -51,7 +53,8 @@ class LoadShedding:
         if scope["type"] != "http" or scope["path"] in EXEMPT:
             await self.app(scope, receive, send)
             return
-        if self._places.locked():
+        # Full, or others already waiting (a place freed goes to them first): queue up.
+        if self._inside >= self.limit or self._waiting:
             if self._waiting >= self.queue:
                 await self._shed(send, "queue_full")
                 return
@@ -67,10 +70,12 @@ class LoadShedding:
                 QUEUED.dec()
         else:
             await self._places.acquire()  # free: returns at once
+        self._inside += 1
         IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send)
         finally:
+            self._inside -= 1
             IN_FLIGHT.dec()
             self._places.release()
 

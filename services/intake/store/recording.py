@@ -98,6 +98,10 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+async def _keep_as_is(conn: asyncpg.Connection) -> None:
+    return None
+
+
 class Recorder:
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self.pool = pool
@@ -114,6 +118,9 @@ class Recorder:
             timeout=3,  # connecting: a dead server is a quick 503, as with the engine
             command_timeout=30,
             server_settings=SERVER_SETTINGS,
+            # The default reset (RESET ALL, UNLISTEN *...) is a round trip per release; this
+            # pool's connections run one statement and keep no session state.
+            reset=_keep_as_is,
         )
         return cls(pool, acquire_timeout)
 
