@@ -12,11 +12,14 @@ each rate: when they stay small, the figures are the platform's, not the client'
 Environment: BENCH_E2E_RATES (25,50,100,150,200), BENCH_E2E_SECONDS (20), BENCH_E2E_IDLE_RATE
 (10; 0 skips), BENCH_E2E_IDLE_SECONDS (20), BENCH_E2E_DRAIN_SECONDS (90: the longest wait for
 a rate's backlog; a rate that does not drain ends the run), BENCH_E2E_SERVICES (see
-bench/_stack.py)."""
+bench/_stack.py), BENCH_E2E_PROFILE (service names: py-spy samples them through the rates,
+collapsed stacks written to .local/bench-profile-<service>.txt)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 
 import uvloop
@@ -26,6 +29,7 @@ from bench._db import ADMIN_DSN
 from bench._openloop import OpenedReader, Step, client_session, offer, percentile
 from bench._stack import API_KEY, Stack, running_stack, services_from_env, wait_drained
 from bench.intake import body
+from tests.support.servers import ROOT
 
 RATES = [float(r) for r in os.environ.get("BENCH_E2E_RATES", "25,50,100,150,200").split(",")]
 SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
@@ -69,7 +73,7 @@ async def run_step(
 def describe(m: Measured) -> str:
     s = m.step
     errors = ", ".join(f"{k} x{v}" for k, v in s.errors.items()) or "0"
-    shed = f" shed(503) {s.shed}" if s.shed else ""
+    shed = f" 503 {s.shed}" if s.shed else ""
     return (
         f"{s.rate:6.0f}/s  offered {s.offered:5d}  accepted {s.accepted:5d}{shed}  errors {errors}"
         f"  POST p50 {percentile(s.post_ms, 50):7.1f} p99 {percentile(s.post_ms, 99):7.1f} ms"
@@ -111,6 +115,21 @@ def cpu_table(results: list[Measured]) -> None:
     print("(the broker and the server's background processes serve every user of the machine)")
 
 
+def profile(stack: Stack) -> list[subprocess.Popen]:
+    """py-spy on the services named by BENCH_E2E_PROFILE (``pip install py-spy``)."""
+    spies = []
+    for name in filter(None, os.environ.get("BENCH_E2E_PROFILE", "").split(",")):
+        out = os.path.join(ROOT, ".local", f"bench-profile-{name}.txt")
+        spies.append(
+            subprocess.Popen(
+                [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking",
+                 "-r", "100", "-f", "raw", "-o", out, "-p", str(stack.pids()[name])],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+    return spies
+
+
 async def main() -> None:
     services = services_from_env()
     print(f"services: {', '.join(services)}; {SECONDS:.0f} s per rate; open loop (aiohttp, uvloop)")
@@ -128,6 +147,7 @@ async def main() -> None:
                 first += idle.step.offered
                 print(f"idle: {describe(idle)}\n{client_line(idle.step)}", flush=True)
             results: list[Measured] = []
+            profilers = profile(stack)
             for rate in RATES:
                 print(f"  {rate:.0f}/s for {SECONDS:.0f} s...", file=sys.stderr, flush=True)
                 measured = await run_step(stack, reader, meter, rate, SECONDS, first)
@@ -139,6 +159,9 @@ async def main() -> None:
                     break
         finally:
             await reader.stop()
+            for spy in profilers:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled, then exits
+                spy.wait(30)
     if results:
         cpu_table(results)
         ok = [m.step.rate for m in results if m.sustained()]
