@@ -129,5 +129,5 @@ async def wait_drained(topics: Topics, timeout: float) -> float | None:
     while loop.time() - started < timeout:
         if await consumer_lag(topics) == 0:
             return loop.time() - started
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.5)
     return None

@@ -72,7 +72,7 @@ def with_recorder(app: FastAPI, settings: IntakeSettings) -> None:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
             app.state.recorder = await Recorder.open(
-                settings.database_url.get_secret_value(), settings.db_pool_size
+                settings.database_url.get_secret_value(), settings.record_pool_size
             )
             try:
                 yield

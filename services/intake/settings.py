@@ -85,6 +85,9 @@ class IntakeSettings(ServiceSettings):
     # complete when each has confirmed each of its requests (GET /erasures/{id}).
     erasure_services: list[str] = ["escalation", "followup", "satisfaction", "notify"]
 
+    # Connections of the pool that records complaints (one statement each, store/recording.py),
+    # beside the engine's db_pool_size for everything else.
+    record_pool_size: int = Field(default=8, ge=1)
     # Past capacity (shared/web/overload.py): this many requests inside the app at once, this
     # many more waiting at most queue_wait_seconds; any other gets 503 + Retry-After at once.
     max_concurrent_requests: int = Field(default=32, ge=1)
