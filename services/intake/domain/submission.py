@@ -87,7 +87,8 @@ class ComplaintSubmission(BaseModel):
     severity: Severity | None = Field(default=None, description="Omit to classify by the rules")
     subject: SubjectIn | None = None
     expected_outcome: ExpectedOutcome | None = None
-    documents: list[Document] = Field(default=[], max_length=50)
+    # Factories, not instances: pydantic deep-copies a default instance on every request.
+    documents: list[Document] = Field(default_factory=list, max_length=50)
     in_litigation: bool = False
     covered: bool = Field(default=True, description="False when outside the company's commitments")
-    flags: Flags = Flags()
+    flags: Flags = Field(default_factory=Flags)
