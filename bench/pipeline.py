@@ -21,7 +21,9 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 
+import asyncpg
 import uvloop
 
 from bench._cpu import CpuMeter, spent
@@ -68,6 +70,27 @@ async def run_step(
     drained = await wait_drained(stack.topics, DRAIN_SECONDS)
     cpu = spent(before, await meter.snapshot())
     return Measured(step, reader.seen, cpu, drained)
+
+
+async def outbox_waits(stack: Stack, since: datetime) -> str:
+    """Per service: from an event's transaction to its relay's publishing round (the outbox
+    rows' created_at -> sent_at), p50/p99 in ms: the relays' share of the latency."""
+    parts = []
+    for service, database in stack.databases.items():
+        conn = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
+        try:
+            row = await conn.fetchrow(
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w) AS p50,"
+                " percentile_cont(0.99) WITHIN GROUP (ORDER BY w) AS p99, count(*) AS n FROM ("
+                " SELECT extract(epoch FROM sent_at - created_at) * 1000 AS w FROM outbox"
+                " WHERE created_at >= $1 AND sent_at IS NOT NULL) t",
+                since,
+            )
+        finally:
+            await conn.close()
+        if row["n"]:
+            parts.append(f"{service} p50 {row['p50']:.1f} p99 {row['p99']:.1f} ms")
+    return "outbox -> relay round: " + ", ".join(parts)
 
 
 def describe(m: Measured) -> str:
@@ -143,9 +166,11 @@ async def main() -> None:
             warm = await run_step(stack, reader, meter, 10, 3, first)
             first += warm.step.offered
             if IDLE_RATE > 0:
+                since = datetime.now(UTC)
                 idle = await run_step(stack, reader, meter, IDLE_RATE, IDLE_SECONDS, first)
                 first += idle.step.offered
                 print(f"idle: {describe(idle)}\n{client_line(idle.step)}", flush=True)
+                print(f"         {await outbox_waits(stack, since)}", flush=True)
             results: list[Measured] = []
             profilers = profile(stack)
             for rate in RATES:
