@@ -90,8 +90,8 @@ class IntakeSettings(ServiceSettings):
     record_pool_size: int = Field(default=8, ge=1)
     # Past capacity (shared/web/overload.py): this many requests inside the app at once, this
     # many more waiting at most queue_wait_seconds; any other gets 503 + Retry-After at once.
-    max_concurrent_requests: int = Field(default=32, ge=1)
-    max_queued_requests: int = Field(default=64, ge=0)
+    max_concurrent_requests: int = Field(default=16, ge=1)
+    max_queued_requests: int = Field(default=32, ge=0)
     queue_wait_seconds: float = Field(default=0.5, gt=0)
     overload_retry_after_seconds: int = Field(default=1, ge=1)
 
