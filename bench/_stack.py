@@ -20,6 +20,7 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.identity import auth_env
 from tests.support.processes import ServiceProcess
+from tests.support.topics import delete_topics_with_prefix
 
 # The services on the path of a complaint (case opened with its timers, satisfaction facts,
 # intake following the case's status). Notify and ledger consume it too: add them with
@@ -80,6 +81,8 @@ async def running_stack(
         finally:
             for process in processes.values():
                 await asyncio.to_thread(process.stop)
+            # The broker keeps every partition's files open: leave no topics behind.
+            await delete_topics_with_prefix(KAFKA, topics.prefix)
 
 
 async def consumer_lag(topics: Topics) -> int:

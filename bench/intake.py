@@ -24,6 +24,7 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.processes import free_port
 from tests.support.servers import ROOT
+from tests.support.topics import delete_topics_with_prefix
 
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "4000"))
 SECONDS = int(os.environ.get("BENCH_INTAKE_SECONDS", "20"))
@@ -82,11 +83,14 @@ def report(label: str, r: LoadResult) -> None:
 async def main() -> None:
     topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=6)
-    async with (
-        scratch_database("intake") as intake_dsn,
-        scratch_database("bare", False) as bare_dsn,
-    ):
-        await measure(topics, intake_dsn, bare_dsn)
+    try:
+        async with (
+            scratch_database("intake") as intake_dsn,
+            scratch_database("bare", False) as bare_dsn,
+        ):
+            await measure(topics, intake_dsn, bare_dsn)
+    finally:
+        await delete_topics_with_prefix(KAFKA, topics.prefix)  # the broker keeps files open
 
 
 async def measure(topics: Topics, intake_dsn: str, bare_dsn: str) -> None:
