@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from bench._db import KAFKA
 
@@ -87,12 +89,17 @@ class OpenedReader:
 
     async def _read(self) -> None:
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200)
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200)
+            except KafkaError as exc:  # said, not fatal: the figures would silently go
+                print(f"  case.opened reader: {exc!r}", file=sys.stderr, flush=True)
+                await asyncio.sleep(0.5)
+                continue
             now = time.perf_counter()
             for records in batches.values():
                 for record in records:
                     # A cheap look before parsing: most events on the topic are not this one.
-                    if b'"case.opened"' in record.value:
+                    if record.value and b'"case.opened"' in record.value:
                         event = orjson.loads(record.value)
                         if event.get("type") == "case.opened":
                             self.seen.setdefault(event["subject"], now)
@@ -101,6 +108,8 @@ class OpenedReader:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
+            if self._task is not None and self._task.done():
+                self._task.result()  # the reader failed: raise why
             if all(c in self.seen for c in ids):
                 return True
             await asyncio.sleep(0.1)
