@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.domain.access import ApiClient
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
-from services.intake.domain.status import RESUME_EVENT, status_after
+from services.intake.domain.status import RESUME_EVENT, Status, status_after
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from services.intake.store import recording
 from services.intake.store import repository as repo
@@ -118,9 +118,11 @@ async def record_complaint(
     event = OutboxEvent(
         envelope.id, topics.intake, shard_of(envelope.subject), envelope.type, envelope.to_bytes()
     )
-    if recorder is not None:
+    if recorder is not None and found.status != Status.AWAITING_INFORMATION:
         fresh = await recorder.record(values, event, key)
     else:
+        # A transaction of the engine: what else a complaint may need is written with it in
+        # the same commit (an incomplete one's reminders, say), after the statement.
         async with sessions.begin() as session:
             raw = await (await session.connection()).get_raw_connection()
             fresh = await recording.record(raw.driver_connection, values, event, key)
