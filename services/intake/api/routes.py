@@ -93,6 +93,7 @@ async def post_complaint(
             submission,
             channel,
             idempotency_key,
+            state.settings.chase_policy(),
         )
     except usecases.IdempotencyConflict:
         raise HTTPException(409, "Idempotency-Key was already used with a different body") from None
