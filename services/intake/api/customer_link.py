@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from services.intake import usecases
 from services.intake.api.schemas import IncompleteComplaint, IncompletePage, MyComplaint, Step
 from services.intake.domain.submission import ContactIn
-from shared.web.ops_auth import Principal, Role, require
 from shared.web.openapi import responses
+from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param
 
 router = APIRouter()
