@@ -76,7 +76,7 @@ fi
 export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
 
 # The console (services/console) posts as the web channel, offers the development sign-in, and is where survey links lead.
-export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')} CONSOLE_DEV_SIGNIN=${CONSOLE_DEV_SIGNIN:-${dev_issuer:-0}} NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/surveys/}
+export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')} CONSOLE_DEV_SIGNIN=${CONSOLE_DEV_SIGNIN:-${dev_issuer:-0}} NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/surveys/} NOTIFY_CUSTOMER_LINK_BASE=${NOTIFY_CUSTOMER_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/c/}
 running=()
 for entry in "${ALL_SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}
