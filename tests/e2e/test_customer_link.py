@@ -23,8 +23,10 @@ from tests.integration.notify.receivers import MailSink, text_of
 from tests.support.browser import TIMEOUT_MS, browser, serious_violations
 from tests.support.kafka import read_until
 from tests.support.processes import ServiceProcess, free_port
+from tests.support.servers import ROOT
 from tests.support.waiting import eventually
 
+DOCS = Path(ROOT) / "services" / "console" / "docs"
 WEB = {"X-API-Key": INTAKE_KEYS["web"]}
 AGENT = {"Authorization": f"Bearer {OPS_TOKENS['agent']}"}
 SUPERVISOR = {"Authorization": f"Bearer {OPS_TOKENS['supervisor']}"}
@@ -113,6 +115,7 @@ async def test_the_customer_completes_by_link_and_the_silent_one_is_closed_unrea
                 status = page.locator("#status")
                 await expect(status).to_have_attribute("data-status", "awaiting_information")
                 await page.get_by_label("Your name").fill("Wu Lei")
+                await page.screenshot(path=str(DOCS / "my-complaint-phone.png"), full_page=True)
                 await page.get_by_role("button", name="Send my details").click()
                 await expect(page.locator("#saved")).to_be_visible()
                 await expect(status).not_to_have_attribute("data-status", "awaiting_information")
