@@ -8,7 +8,7 @@ import contextlib
 from fastapi import FastAPI
 
 from services.intake import erasure, usecases
-from services.intake.api import customer_link, privacy
+from services.intake.api import customer_link, incomplete, privacy
 from services.intake.api.routes import router
 from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.status import RESUME_EVENT, STATUS_BY_EVENT
@@ -93,6 +93,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.include_router(privacy.router)
     app.include_router(customer_link.router)
+    app.include_router(incomplete.router)
     app.state.policy = policy_from(settings)
     app.state.api_keys = settings.api_key_list()
     return app

@@ -210,6 +210,8 @@ async def complete_my_contact(request: Request, token: Token, services: Services
     check_csrf(request, form)
     body = contact_body(form)
     try:
+        if not body:
+            raise ApiError(422, "")  # nothing typed: the same page, asking for a field
         await services.complete_my_contact(token, body)
     except ApiError as exc:
         if exc.status == 422:

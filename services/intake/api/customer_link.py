@@ -4,18 +4,15 @@ console's page ``/c/<token>`` passes it on."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
 from services.intake import usecases
-from services.intake.api.schemas import IncompleteComplaint, IncompletePage, MyComplaint, Step
+from services.intake.api.schemas import MyComplaint, Step
 from services.intake.domain.submission import ContactIn
+from shared.web.errors import field_error
 from shared.web.openapi import responses
-from shared.web.ops_auth import Principal, Role, require
-from shared.web.pagination import cursor_param
 
 router = APIRouter()
 
@@ -83,6 +80,8 @@ async def complete_my_contact(
 ) -> MyComplaint:
     """The contact data the complaint lacks, from the customer: the same rules as the
     channel's ``PATCH /complaints/{id}/customer``; once complete, its clocks start."""
+    if not any(getattr(contact, f) for f in ContactIn.model_fields):
+        raise field_error(("body",), "give at least one of name, phone, email", None)
     state = request.app.state
     sessions = state.runtime.sessions
     try:
@@ -102,24 +101,3 @@ async def complete_my_contact(
     except usecases.WrongState as exc:
         raise HTTPException(409, str(exc)) from None
     return _mine(view)
-
-
-@router.get(
-    "/incomplete-complaints",
-    response_model=IncompletePage,
-    tags=["operations"],
-)
-async def incomplete_complaints(
-    request: Request,
-    who: Annotated[Principal, require(Role.SUPERVISOR)],
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> IncompletePage:
-    """Complaints awaiting the customer's contact data, oldest first, with the reminders
-    sent and when the next one goes and when the complaint is closed as unreachable."""
-    after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
-    rows, next_cursor = await usecases.awaiting_information(
-        request.app.state.runtime.sessions, after, limit
-    )
-    items = [IncompleteComplaint(complaint_id=r.pop("id"), **r) for r in rows]
-    return IncompletePage(items=items, next_cursor=next_cursor)
