@@ -13,6 +13,7 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.databases import Databases
 from tests.support.servers import Servers, provide_servers
+from tests.support.topics import delete_topics_with_prefix
 
 # The test servers are a single broker: one copy of each topic (production defaults are 3/2).
 # Set here, before any fixture or service process reads them.
@@ -27,12 +28,14 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="session")
-async def topics(servers: Servers) -> Topics:
-    """This run's own topics (a unique prefix), so concurrent runs never see each other."""
+async def topics(servers: Servers) -> AsyncIterator[Topics]:
+    """This run's own topics (a unique prefix), so concurrent runs never see each other.
+    Deleted at the end with every topic a test derived from the prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     found = Topics(prefix)
     await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
-    return found
+    yield found
+    await delete_topics_with_prefix(servers.kafka_bootstrap, prefix)
 
 
 @pytest.fixture(scope="session")

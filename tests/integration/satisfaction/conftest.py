@@ -10,14 +10,16 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.databases import Databases
 from tests.support.servers import Servers
+from tests.support.topics import delete_topics_with_prefix
 
 
 @pytest.fixture
-async def own_topics(servers: Servers) -> Topics:
+async def own_topics(servers: Servers) -> AsyncIterator[Topics]:
     """Topics of this test alone: the run's shared topics carry other tests' complaints."""
     found = Topics(f"test-sat-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
-    return found
+    yield found
+    await delete_topics_with_prefix(servers.kafka_bootstrap, found.prefix)
 
 
 @pytest.fixture
