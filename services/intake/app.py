@@ -7,7 +7,7 @@ import contextlib
 
 from fastapi import FastAPI
 
-from services.intake import erasure, usecases
+from services.intake import chase, erasure, links, usecases
 from services.intake.api import customer_link, incomplete, privacy
 from services.intake.api.routes import router
 from services.intake.domain.rules import IntakePolicy
@@ -51,7 +51,7 @@ def count_awaiting_information(runtime: Runtime, every: float = 30) -> Task:
 
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await usecases.count_awaiting(runtime.sessions)
+            await chase.count_awaiting(runtime.sessions)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
 
@@ -66,14 +66,14 @@ def background_tasks(runtime: Runtime) -> list[Task]:
         dict.fromkeys(status_events, usecases.follow_status)
         | {
             CustomerErased.event_type: erasure.on_erased,
-            CustomerLinkIssued.event_type: usecases.remember_link,
+            CustomerLinkIssued.event_type: links.remember_link,
         },
     )
     retention = runtime.settings.idempotency_retention_days  # type: ignore[attr-defined]
     return [
         runtime.relay().run,
         follow.run,
-        runtime.scheduler(usecases.chase_handlers(topics)).run,
+        runtime.scheduler(chase.chase_handlers(topics)).run,
         forget_idempotency_keys(runtime, retention),
         retention_sweep(runtime, runtime.settings),  # type: ignore[arg-type]
         count_awaiting_information(runtime),

@@ -11,35 +11,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.domain import contact_chase
 from services.intake.domain.access import ApiClient
 from services.intake.domain.contact_chase import ChasePolicy
-from services.intake.domain.customer_link import (
-    LinkPolicy,
-    LinkState,
-    expires_at,
-    link_state,
-    token_digest,
-)
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
 from services.intake.domain.status import RESUME_EVENT, Status, status_after
-from services.intake.domain.submission import ComplaintSubmission, ContactIn, CustomerIn
+from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from services.intake.store import repository as repo
 from shared import timers
 from shared.events.common import Channel, Mode, Severity, Tier, mode_of
 from shared.events.envelope import Envelope, new_event
 from shared.events.intake import (
-    ComplaintClosedUnreachable,
     ComplaintCompleted,
-    ComplaintContactReminderDue,
     ComplaintReceived,
     ComplaintRejected,
     Customer,
 )
-from shared.events.notify import CustomerLinkIssued
 from shared.events.topics import Topics
 from shared.messaging import outbox
 
@@ -57,25 +46,6 @@ class NotFound(Exception):
 
 class WrongState(Exception):
     pass
-
-
-class UnknownLink(Exception):
-    """No complaint has this link (never issued, mistyped, or not yet known here)."""
-
-
-class LinkExpired(Exception):
-    """The link's complaint was closed too long ago, or its personal data was erased."""
-
-
-REMINDERS = Counter(
-    "intake_contact_reminders_total", "Reminders to complete contact data, published"
-)
-CLOSED_UNREACHABLE = Counter(
-    "intake_closed_unreachable_total", "Complaints closed as unreachable (contact data never came)"
-)
-AWAITING = Gauge(
-    "intake_awaiting_information", "Complaints awaiting the customer's contact data right now"
-)
 
 
 @dataclass(frozen=True)
@@ -244,37 +214,10 @@ async def complete_contact(
         if not (client.may_complete(channel) or (only_tier and client.may_read(channel))):
             raise NotFound
         supplied = contact.model_dump(exclude_unset=True, mode="json")
-        return await _complete(session, topics, policy, complaint, supplied)
+        return await complete(session, topics, policy, complaint, supplied)
 
 
-async def complete_by_link(
-    sessions: async_sessionmaker[AsyncSession],
-    topics: Topics,
-    policy: IntakePolicy,
-    link_policy: LinkPolicy,
-    token: str,
-    contact: ContactIn,
-) -> dict[str, Any]:
-    """The customer completes their own contact data through their link: the same rules as
-    the channel's path; the link is the only credential."""
-    async with sessions.begin() as session:
-        complaint_id = await repo.complaint_of_link(session, token_digest(token))
-        if complaint_id is None:
-            raise UnknownLink
-        complaint = await repo.lock_complaint(session, complaint_id)
-        if complaint is None:
-            raise UnknownLink
-        _check_link(complaint, link_policy)
-        supplied = contact.model_dump(exclude_unset=True, exclude_none=True, mode="json")
-        completed = await _complete(session, topics, policy, complaint, supplied)
-    log.info(
-        "contact data completed by the customer's link",
-        extra={"complaint_id": str(complaint_id), "status": completed["status"]},
-    )
-    return completed
-
-
-async def _complete(
+async def complete(
     session: AsyncSession,
     topics: Topics,
     policy: IntakePolicy,
@@ -325,143 +268,6 @@ async def _complete(
     )
     await outbox.add(session, topics.intake, [event])
     return complaint | changes | {"status": "received", "status_changed_at": now}
-
-
-# ---- the customer's own link ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CustomerView:
-    complaint: dict[str, Any]
-    history: list[dict[str, Any]]
-    expires_at: datetime | None
-    closes_at: datetime | None  # when an incomplete complaint will be closed as unreachable
-
-
-def _check_link(complaint: dict[str, Any], link_policy: LinkPolicy) -> None:
-    state = link_state(
-        complaint["status"],
-        complaint["status_changed_at"],
-        complaint.get("anonymised_at") is not None,
-        datetime.now(UTC),
-        link_policy,
-    )
-    if state == LinkState.EXPIRED:
-        raise LinkExpired
-
-
-async def customer_view(
-    sessions: async_sessionmaker[AsyncSession], link_policy: LinkPolicy, token: str
-) -> CustomerView:
-    async with sessions() as session:
-        complaint_id = await repo.complaint_of_link(session, token_digest(token))
-        complaint = await repo.get_complaint(session, complaint_id) if complaint_id else None
-        if complaint is None:
-            raise UnknownLink
-        _check_link(complaint, link_policy)
-        history = await repo.get_history(session, complaint["id"])
-        closes_at = None
-        if complaint["status"] == Status.AWAITING_INFORMATION:
-            pending = await timers.pending(session, str(complaint["id"]))
-            closes_at = next((t.due_at for t in pending if t.kind == contact_chase.CLOSE), None)
-    until = expires_at(complaint["status"], complaint["status_changed_at"], link_policy)
-    return CustomerView(complaint, history, until, closes_at)
-
-
-async def remember_link(session: AsyncSession, event: Envelope) -> None:
-    """Consumer handler (complaints.notify.v1): a link notify sent; only its hash is here."""
-    issued = CustomerLinkIssued.model_validate(
-        {k: v for k, v in event.data.items() if k in CustomerLinkIssued.model_fields}
-    )
-    added = await repo.add_customer_link(
-        session, issued.token_sha256, issued.complaint_id, issued.at
-    )
-    if not added:
-        log.info(
-            "customer link for an unknown complaint, or known already",
-            extra={"complaint_id": str(issued.complaint_id)},
-        )
-
-
-# ---- incomplete complaints: reminders, then closed as unreachable ---------------------------
-
-
-def chase_handlers(topics: Topics) -> dict[str, timers.TimerHandler]:
-    async def remind(session: AsyncSession, timer: timers.Timer) -> None:
-        complaint_id = uuid.UUID(timer.subject)
-        complaint = await repo.lock_complaint(session, complaint_id)
-        if complaint is None or complaint["status"] != Status.AWAITING_INFORMATION:
-            return  # completed (or erased) meanwhile: nothing to remind of
-        if complaint.get("anonymised_at") is not None:
-            return
-        pending = await timers.pending(session, timer.subject)
-        closes_at = next((t.due_at for t in pending if t.kind == contact_chase.CLOSE), timer.due_at)
-        now = datetime.now(UTC)
-        reminder = int(timer.payload.get("reminder") or complaint["reminders_sent"] + 1)
-        await repo.update_complaint(
-            session, complaint_id, {"reminders_sent": complaint["reminders_sent"] + 1}
-        )
-        due = ComplaintContactReminderDue(
-            complaint_id=complaint_id,
-            reminder=reminder,
-            missing_fields=complaint["missing_fields"],
-            received_at=complaint["received_at"],
-            closes_at=closes_at,
-            at=now,
-        )
-        await outbox.add(session, topics.intake, [new_event(SOURCE, timer.subject, due, time=now)])
-        REMINDERS.inc()
-        log.info(
-            "contact reminder due", extra={"complaint_id": timer.subject, "reminder": reminder}
-        )
-
-    async def close(session: AsyncSession, timer: timers.Timer) -> None:
-        complaint_id = uuid.UUID(timer.subject)
-        complaint = await repo.lock_complaint(session, complaint_id)
-        if complaint is None or complaint["status"] != Status.AWAITING_INFORMATION:
-            return
-        now = datetime.now(UTC)
-        await repo.set_status(
-            session,
-            complaint_id,
-            Status.CLOSED_UNREACHABLE,
-            ComplaintClosedUnreachable.event_type,
-            None,
-            now,
-        )
-        await timers.cancel(session, timer.subject, [contact_chase.REMINDER])
-        closed = ComplaintClosedUnreachable(
-            complaint_id=complaint_id,
-            received_at=complaint["received_at"],
-            closed_at=now,
-            channel=complaint["channel"],
-            category=complaint["category"],
-            missing_fields=complaint["missing_fields"],
-            reminders_sent=complaint["reminders_sent"],
-        )
-        await outbox.add(
-            session, topics.intake, [new_event(SOURCE, timer.subject, closed, time=now)]
-        )
-        CLOSED_UNREACHABLE.inc()
-        log.info("complaint closed as unreachable", extra={"complaint_id": timer.subject})
-
-    return {contact_chase.REMINDER: remind, contact_chase.CLOSE: close}
-
-
-async def awaiting_information(
-    sessions: async_sessionmaker[AsyncSession],
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
-    async with sessions() as session:
-        return await repo.awaiting_information(session, after, limit)
-
-
-async def count_awaiting(sessions: async_sessionmaker[AsyncSession]) -> int:
-    async with sessions() as session:
-        count = await repo.count_awaiting_information(session)
-    AWAITING.set(count)
-    return count
 
 
 # Events that carry the deadlines escalation promises (the clocks' ends).

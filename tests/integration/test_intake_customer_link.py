@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from services.intake import usecases
+from services.intake import chase, links, usecases
 from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.customer_link import LinkPolicy
 from services.intake.domain.rules import IntakePolicy
@@ -38,10 +38,10 @@ def incomplete() -> ComplaintSubmission:
     )  # fmt: skip
 
 
-async def record(sessions, chase: ChasePolicy) -> uuid.UUID:
+async def record(sessions, chase_policy: ChasePolicy) -> uuid.UUID:
     recorded = await usecases.record_complaint(
         sessions, TOPICS, IntakePolicy(), DEFAULT_REJECTION_ANSWERS, incomplete(),
-        Channel.WEB, None, chase,
+        Channel.WEB, None, chase_policy,
     )  # fmt: skip
     assert recorded.complaint["status"] == "awaiting_information"
     return recorded.complaint["id"]
@@ -56,7 +56,7 @@ async def issue_link(sessions, complaint_id: uuid.UUID) -> str:
         at=datetime.now(UTC),
     )
     async with sessions.begin() as session:
-        await usecases.remember_link(session, new_event("/test/notify", str(complaint_id), issued))
+        await links.remember_link(session, new_event("/test/notify", str(complaint_id), issued))
     return token
 
 
@@ -76,20 +76,20 @@ async def fire_all(scheduler: TimerScheduler) -> None:
 
 async def test_reminders_then_completion_by_link_starts_the_clocks(messaging_engine):
     sessions = session_factory(messaging_engine)
-    chase = ChasePolicy((NOW, timedelta(milliseconds=1)), timedelta(hours=1))
-    complaint_id = await record(sessions, chase)
+    chase_policy = ChasePolicy((NOW, timedelta(milliseconds=1)), timedelta(hours=1))
+    complaint_id = await record(sessions, chase_policy)
     token = await issue_link(sessions, complaint_id)
 
-    scheduler = TimerScheduler(messaging_engine, usecases.chase_handlers(TOPICS))
+    scheduler = TimerScheduler(messaging_engine, chase.chase_handlers(TOPICS))
     await fire_all(scheduler)
     types = [t for t, _ in await outbox_events(messaging_engine, complaint_id)]
     assert types.count("complaint.contact_reminder_due") == 2
 
-    view = await usecases.customer_view(sessions, LINKS, token)
+    view = await links.customer_view(sessions, LINKS, token)
     assert view.complaint["status"] == "awaiting_information"
     assert view.complaint["reminders_sent"] == 2
     assert view.closes_at is not None and view.expires_at is None
-    page, _ = await usecases.awaiting_information(sessions, None, 50)
+    page, _ = await chase.awaiting_information(sessions, None, 50)
     (listed,) = [row for row in page if row["id"] == complaint_id]
     assert listed["reminders_sent"] == 2 and listed["closes_at"] == view.closes_at
 
@@ -97,12 +97,12 @@ async def test_reminders_then_completion_by_link_starts_the_clocks(messaging_eng
     with pytest.raises(ValueError, match="phone"):
         ContactIn.model_validate({"phone": "call me"})
     # Name still missing: recorded, still awaiting.
-    half = await usecases.complete_by_link(
+    half = await links.complete_by_link(
         sessions, TOPICS, IntakePolicy(), LINKS, token, ContactIn(phone="+86 139 0000 0000")
     )
     assert half["status"] == "awaiting_information"
     assert half["missing_fields"] == ["customer.name"]
-    done = await usecases.complete_by_link(
+    done = await links.complete_by_link(
         sessions, TOPICS, IntakePolicy(), LINKS, token, ContactIn(name="Wu Lei")
     )
     assert done["status"] == "received" and done["acknowledge_by"] is not None
@@ -121,7 +121,7 @@ async def test_reminders_then_completion_by_link_starts_the_clocks(messaging_eng
         )
     assert pending == 0  # the closing timer was cancelled with the completion
     with pytest.raises(usecases.WrongState):
-        await usecases.complete_by_link(
+        await links.complete_by_link(
             sessions, TOPICS, IntakePolicy(), LINKS, token, ContactIn(name="Wu Lei")
         )
 
@@ -130,26 +130,26 @@ async def test_never_completed_it_is_closed_as_unreachable_and_the_link_expires_
     messaging_engine,
 ):
     sessions = session_factory(messaging_engine)
-    chase = ChasePolicy((NOW,), timedelta(milliseconds=1))
-    complaint_id = await record(sessions, chase)
+    chase_policy = ChasePolicy((NOW,), timedelta(milliseconds=1))
+    complaint_id = await record(sessions, chase_policy)
     token = await issue_link(sessions, complaint_id)
-    await fire_all(TimerScheduler(messaging_engine, usecases.chase_handlers(TOPICS)))
+    await fire_all(TimerScheduler(messaging_engine, chase.chase_handlers(TOPICS)))
 
     events = await outbox_events(messaging_engine, complaint_id)
     (closed,) = [p for t, p in events if t == "complaint.closed_unreachable"]
     assert closed["data"]["reminders_sent"] == 1
-    view = await usecases.customer_view(sessions, LINKS, token)
+    view = await links.customer_view(sessions, LINKS, token)
     assert view.complaint["status"] == "closed_unreachable"
     assert view.expires_at is not None  # valid for a while after closing
     assert [h["status"] for h in view.history] == ["awaiting_information", "closed_unreachable"]
     with pytest.raises(usecases.WrongState):
-        await usecases.complete_by_link(
+        await links.complete_by_link(
             sessions, TOPICS, IntakePolicy(), LINKS, token, ContactIn(name="Wu Lei")
         )
-    with pytest.raises(usecases.LinkExpired):
-        await usecases.customer_view(sessions, LinkPolicy(timedelta(0)), token)
-    with pytest.raises(usecases.UnknownLink):
-        await usecases.customer_view(sessions, LINKS, secrets.token_urlsafe(32))
+    with pytest.raises(links.LinkExpired):
+        await links.customer_view(sessions, LinkPolicy(timedelta(0)), token)
+    with pytest.raises(links.UnknownLink):
+        await links.customer_view(sessions, LINKS, secrets.token_urlsafe(32))
 
 
 async def test_the_promised_times_follow_the_case_events(messaging_engine):
@@ -173,7 +173,7 @@ async def test_the_promised_times_follow_the_case_events(messaging_engine):
     )
     async with sessions.begin() as session:
         await usecases.follow_status(session, opened)
-    view = await usecases.customer_view(sessions, LINKS, token)
+    view = await links.customer_view(sessions, LINKS, token)
     assert view.complaint["status"] == "open"
     assert view.complaint["deadlines"] == deadlines
     async with messaging_engine.connect() as conn:

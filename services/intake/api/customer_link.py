@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
-from services.intake import usecases
+from services.intake import links, usecases
 from services.intake.api.schemas import MyComplaint, Step
 from services.intake.domain.submission import ContactIn
 from shared.web.errors import field_error
@@ -31,7 +31,7 @@ async def link_token(
 LinkToken = Annotated[str, Depends(link_token)]
 
 
-def _mine(view: usecases.CustomerView) -> MyComplaint:
+def _mine(view: links.CustomerView) -> MyComplaint:
     c = view.complaint
     return MyComplaint(
         complaint_id=c["id"],
@@ -59,12 +59,12 @@ async def my_complaint(request: Request, token: LinkToken) -> MyComplaint:
     """Where the complaint stands, what happened so far and the promised times."""
     state = request.app.state
     try:
-        view = await usecases.customer_view(
+        view = await links.customer_view(
             state.runtime.sessions, state.settings.link_policy(), token
         )
-    except usecases.UnknownLink:
+    except links.UnknownLink:
         raise HTTPException(404, UNKNOWN) from None
-    except usecases.LinkExpired:
+    except links.LinkExpired:
         raise HTTPException(410, EXPIRED) from None
     return _mine(view)
 
@@ -85,7 +85,7 @@ async def complete_my_contact(
     state = request.app.state
     sessions = state.runtime.sessions
     try:
-        await usecases.complete_by_link(
+        await links.complete_by_link(
             sessions,
             state.runtime.topics,
             state.policy,
@@ -93,10 +93,10 @@ async def complete_my_contact(
             token,
             contact,
         )
-        view = await usecases.customer_view(sessions, state.settings.link_policy(), token)
-    except usecases.UnknownLink:
+        view = await links.customer_view(sessions, state.settings.link_policy(), token)
+    except links.UnknownLink:
         raise HTTPException(404, UNKNOWN) from None
-    except usecases.LinkExpired:
+    except links.LinkExpired:
         raise HTTPException(410, EXPIRED) from None
     except usecases.WrongState as exc:
         raise HTTPException(409, str(exc)) from None

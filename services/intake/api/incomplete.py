@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.intake import usecases
+from services.intake import chase
 from services.intake.api.schemas import IncompleteComplaint, IncompletePage
 from shared.web.ops_auth import Principal, Role, require
 from shared.web.pagination import cursor_param
@@ -30,7 +30,7 @@ async def incomplete_complaints(
     """Complaints awaiting the customer's contact data, oldest first, with the reminders
     sent and when the next one goes and when the complaint is closed as unreachable."""
     after = cursor_param(cursor, datetime.fromisoformat, uuid.UUID)
-    rows, next_cursor = await usecases.awaiting_information(
+    rows, next_cursor = await chase.awaiting_information(
         request.app.state.runtime.sessions, after, limit
     )
     items = [IncompleteComplaint(complaint_id=r.pop("id"), **r) for r in rows]
