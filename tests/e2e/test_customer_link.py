@@ -43,7 +43,7 @@ async def test_the_customer_completes_by_link_and_the_silent_one_is_closed_unrea
         intake = await start_service(
             "intake",
             INTAKE_CONTACT_REMINDERS="2s",
-            INTAKE_CLOSE_UNREACHABLE_AFTER="25s",
+            INTAKE_CLOSE_UNREACHABLE_AFTER="45s",
             INTAKE_LINK_VALID_AFTER_CLOSING="0s",
         )
         escalation = await start_service("escalation")
@@ -128,11 +128,16 @@ async def test_the_customer_completes_by_link_and_the_silent_one_is_closed_unrea
 
                 await eventually(case_open)
 
-                async def promised():
-                    await page.goto(page_url)
-                    return await page.locator("#promises li").count()
+                async def opened():
+                    mine = await http.get(
+                        f"{intake.url}/my-complaint", headers={"X-Complaint-Link": token}
+                    )
+                    found = mine.json()
+                    return found["deadlines"] and found["status"] != "received"
 
-                await eventually(promised)
+                await eventually(opened)  # intake followed case.opened and its deadlines
+                await page.goto(page_url)
+                await expect(page.locator("#promises li").first).to_be_visible()
                 await expect(page.locator("#steps li")).to_have_count(3)  # recorded, received, open
 
                 # A form posted without the session's CSRF token is refused.
@@ -154,7 +159,7 @@ async def test_the_customer_completes_by_link_and_the_silent_one_is_closed_unrea
                     found = await http.get(f"{intake.url}/complaints/{silent}", headers=WEB)
                     return found.json()["status"] == "closed_unreachable"
 
-                await eventually(closed, timeout=90)
+                await eventually(closed, timeout=120)
                 expired = await page.goto(f"{links}{silent_token}")
                 assert expired is not None and expired.status == 410
                 await expect(page.locator("#link-state")).to_have_attribute("data-state", "expired")
