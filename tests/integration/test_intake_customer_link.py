@@ -10,15 +10,17 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from services.intake import chase, links, usecases
+from services.intake.app import create_app
 from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.customer_link import LinkPolicy
 from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.submission import ComplaintSubmission, ContactIn
-from services.intake.settings import DEFAULT_REJECTION_ANSWERS
+from services.intake.settings import DEFAULT_REJECTION_ANSWERS, IntakeSettings
 from shared.db import session_factory
 from shared.events.common import Channel
 from shared.events.envelope import Envelope, new_event
@@ -181,3 +183,51 @@ async def test_the_promised_times_follow_the_case_events(messaging_engine):
             sa.text("SELECT count(*) FROM timers WHERE subject = :s"), {"s": str(complaint_id)}
         )
     assert timers == 0  # a complete complaint is not chased
+
+
+async def test_the_link_api_answers_only_to_the_token_and_checks_like_the_channel(databases):
+    settings = IntakeSettings(
+        database_url=await databases.create("intake"),
+        api_keys="web:k-web",
+        kafka_topic_prefix="it-customerlink.",
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            posted = await http.post(
+                "/complaints",
+                headers={"X-API-Key": "k-web"},
+                json={"customer": {"email": "wu.lei@example.test"}, "category": "delivery",
+                      "description": "The parcel never came."},
+            )  # fmt: skip
+            assert posted.status_code == 201, posted.text
+            token = await issue_link(
+                app.state.runtime.sessions, uuid.UUID(posted.json()["complaint_id"])
+            )
+            link = {"X-Complaint-Link": token}
+
+            assert (await http.get("/my-complaint")).status_code == 401
+            unknown = await http.get("/my-complaint", headers={"X-Complaint-Link": "nope"})
+            assert unknown.status_code == 404
+            mine = await http.get("/my-complaint", headers=link)
+            assert mine.status_code == 200, mine.text
+            assert mine.json()["status"] == "awaiting_information"
+            assert "customer" not in mine.json() and "description" not in mine.json()
+
+            for body, field in (
+                ({}, "body"),
+                ({"phone": "call me"}, "phone"),
+                ({"tier": "VIP"}, "tier"),  # not the customer's to set
+            ):
+                refused = await http.post("/my-complaint/contact", json=body, headers=link)
+                assert refused.status_code == 422, refused.text
+                assert refused.json()["detail"][0]["loc"][-1] == field
+            done = await http.post("/my-complaint/contact", json={"name": "Wu Lei"}, headers=link)
+            assert done.status_code == 200 and done.json()["status"] == "received"
+            again = await http.post("/my-complaint/contact", json={"name": "X"}, headers=link)
+            assert again.status_code == 409
+
+            assert (await http.get("/incomplete-complaints")).status_code == 401
+    finally:
+        await app.state.runtime.engine.dispose()
