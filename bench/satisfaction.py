@@ -200,6 +200,9 @@ def bulk_sql(first_day: date, days: int) -> list[str]:
         # resolved in their 1st cycle, or (the reopened ones) in their 2nd; none later
         "count(*) FILTER (WHERE i % 13 <> 0), count(*) FILTER (WHERE i % 13 = 0), 0, 0, "
         f"count(*) + count(*) FILTER (WHERE i % 4 = 0), count(*), {levels}, {met}, {missed}"
+        # the handling figures' counters (expectation, rejections, waits, open breaches): none
+        + ", 0"
+        * (len(COUNTERS) - COUNTERS.index("same_l6"))
     )
     bucket = "round(seconds / 10 ^ (floor(log(seconds)) - 1)) * 10 ^ (floor(log(seconds)) - 1)"
     out = ["DROP TABLE IF EXISTS g", g]

@@ -52,12 +52,20 @@ fi
 # Who may use the ops APIs: unless an identity provider is configured, the development issuer
 # (python -m shared.dev_issuer: a key pair in .local/dev-issuer/, its JWKS on 127.0.0.1:8009)
 # signs tokens for the demo staff of deploy/local/staff.yaml.
+# It is also the OpenID Connect provider the console signs staff in with: its sign-in page
+# lists the demo staff, and the console is registered with it as a client.
+CONSOLE_URL=http://127.0.0.1:${CONSOLE_PORT:-8000}
 if [ -z "${AUTH_JWKS_URL:-}${AUTH_PUBLIC_KEY_FILE:-}" ]; then
     ISSUER_PORT=${DEV_ISSUER_PORT:-8009}
     export AUTH_ISSUER=http://127.0.0.1:$ISSUER_PORT AUTH_AUDIENCE=${AUTH_AUDIENCE:-complaint-platform}
     export AUTH_JWKS_URL=http://127.0.0.1:$ISSUER_PORT/.well-known/jwks.json
+    export CONSOLE_OIDC_ISSUER=$AUTH_ISSUER CONSOLE_OIDC_CLIENT_ID=console
+    export CONSOLE_OIDC_CLIENT_SECRET=${CONSOLE_OIDC_CLIENT_SECRET:-dev-console-$(secret)}
+    export CONSOLE_OIDC_REDIRECT_URL=$CONSOLE_URL/auth/callback
+    export CONSOLE_OIDC_PROVIDER_NAME=${CONSOLE_OIDC_PROVIDER_NAME:-the development provider}
     $PY -m shared.dev_issuer keys
-    $PY -m shared.dev_issuer serve --port "$ISSUER_PORT" >"$LOGS/dev-issuer.log" 2>&1 &
+    DEV_ISSUER_CLIENT_SECRET=$CONSOLE_OIDC_CLIENT_SECRET DEV_ISSUER_REDIRECT_URIS=$CONSOLE_OIDC_REDIRECT_URL \
+        $PY -m shared.dev_issuer serve --port "$ISSUER_PORT" >"$LOGS/dev-issuer.log" 2>&1 &
     pids+=($!)
     dev_issuer=1
 fi
@@ -75,8 +83,18 @@ if [ -f services/notify/mailcatcher.py ] && [ -z "${NOTIFY_SMTP_HOST:-}" ]; then
 fi
 export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
 
-# The console (services/console) posts as the web channel, offers the development sign-in, and is where survey links lead.
-export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')} CONSOLE_DEV_SIGNIN=${CONSOLE_DEV_SIGNIN:-${dev_issuer:-0}} NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/surveys/} NOTIFY_CUSTOMER_LINK_BASE=${NOTIFY_CUSTOMER_LINK_BASE:-http://127.0.0.1:${CONSOLE_PORT:-8000}/c/}
+# The console (services/console) posts as the web channel and is where survey links lead.
+export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')}
+export NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-$CONSOLE_URL/surveys/}
+export NOTIFY_CUSTOMER_LINK_BASE=${NOTIFY_CUSTOMER_LINK_BASE:-$CONSOLE_URL/c/}
+# ... and calls the services where this command starts them (their ports may be moved).
+for entry in "${ALL_SERVICES[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    [ "$name" = console ] && continue
+    upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
+    port_var="${upper}_PORT" url_var="CONSOLE_${upper}_URL"
+    export "$url_var=${!url_var:-http://127.0.0.1:${!port_var:-$port}}"
+done
 running=()
 for entry in "${ALL_SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}
@@ -96,14 +114,32 @@ for entry in "${running[@]}"; do
         curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
         sleep 0.5
     done
-    if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-        printf '  %-13s http://127.0.0.1:%s   (API docs: /docs, log: .local/logs/%s.log)\n' "$name" "$port" "$name"
-    else
+    if ! curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
         echo "  $name did not start; its log:"
         tail -n 30 "$LOGS/$name.log"
         exit 1
     fi
 done
+
+# The console first: that is where a newcomer starts.
+if [[ " ${running[*]} " == *" console:"* ]]; then
+    echo
+    echo "==> The console: $CONSOLE_URL"
+    if [ -n "${dev_issuer:-}" ]; then
+        echo "    Sign in with the development provider and pick a person of the demo staff: Li Wei"
+        echo "    (an agent: the front-line queue, where the sample complaint below lands) or Wang Fang"
+        echo "    (a supervisor: the overview)."
+    fi
+    echo "    The complaint form: $CONSOLE_URL/embed/complaint"
+fi
+echo
+for entry in "${running[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    docs="API docs: /docs, "
+    [ "$name" = console ] && docs=""
+    printf '  %-13s http://127.0.0.1:%s   (%slog: .local/logs/%s.log)\n' "$name" "$port" "$docs" "$name"
+done
+[ -n "${dev_issuer:-}" ] && printf '  %-13s http://127.0.0.1:%s   (development identity provider, log: .local/logs/dev-issuer.log)\n' "dev-issuer" "$ISSUER_PORT"
 
 echo
 echo "Kafka:      $KAFKA_BOOTSTRAP_SERVERS   topics: complaints.intake.v1, complaints.handling.v1, ..."
@@ -126,10 +162,11 @@ web_key=$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | head -n1 | cut -d: -f2-)
 cat <<EOF
 
 Try:
-  curl -s -X POST http://127.0.0.1:8001/complaints -H 'X-API-Key: $web_key' \\
+  curl -s -X POST http://127.0.0.1:${INTAKE_PORT:-8001}/complaints -H 'X-API-Key: $web_key' \\
        -H 'Content-Type: application/json' \\
        -d '{"customer":{"id":"c-1","name":"李娜","phone":"+86 138 0013 8000","tier":"A"},"category":"product_quality","description":"洗衣机漏水"}'
 
+The console: $CONSOLE_URL
 Press Ctrl-C to stop everything this command started.
 EOF
 wait -n "${pids[@]}" || true

@@ -13,10 +13,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console.api import callbacks, customers, staff
+from services.console.api import callbacks, customers, signin, staff
 from services.console.api.pages import build_templates, render
 from services.console.api.security import FormTokens, SecurityHeaders
 from services.console.settings import ConsoleSettings
+from services.console.store.identity_provider import IdentityProvider
 from services.console.store.platform import Platform
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -37,6 +38,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
                   openapi_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.templates = build_templates(settings.time_zone)
+    app.state.identity_provider = IdentityProvider(settings) if settings.oidc_issuer else None
     secret = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
     app.state.form_tokens = FormTokens(secret)
     # Starlette's session cookie: signed (itsdangerous), HttpOnly, SameSite=Lax, Secure when
@@ -48,6 +50,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     )  # fmt: skip
     app.add_middleware(SecurityHeaders, embed_ancestors=settings.embed_ancestors)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(signin.router)
     app.include_router(staff.router)
     app.include_router(callbacks.router)
     app.include_router(customers.router)

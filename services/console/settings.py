@@ -1,11 +1,13 @@
 """The console's settings (env prefix ``CONSOLE_``): where the services answer, the session
-key, and the development sign-in. The console has no database: it is a backend-for-frontend
-calling the services' HTTP APIs with the signed-in person's token."""
+key, and the OpenID Connect provider staff sign in with. The console has no database: it is a
+backend-for-frontend calling the services' HTTP APIs with the signed-in person's token."""
 
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import secret_problem
 
 
 class ConsoleSettings(BaseSettings):
@@ -23,7 +25,7 @@ class ConsoleSettings(BaseSettings):
     # and the case page reads the complaint as the customer gave it.
     intake_api_key: SecretStr = SecretStr("")
     # production (ENVIRONMENT or APP_ENV, as for the services): a session secret of at least
-    # 32 characters is required, and the development sign-in is refused.
+    # 32 characters, an identity provider and a real client secret are required.
     environment: str = Field(
         default="development",
         validation_alias=AliasChoices("environment", "ENVIRONMENT", "APP_ENV"),
@@ -49,28 +51,29 @@ class ConsoleSettings(BaseSettings):
         "product_quality", "service_attitude", "delivery", "billing", "installation", "safety",
         "environment", "other",
     ]  # fmt: skip
-    # Development sign-in: a page listing the staff directory's people, minting a token with
-    # the development issuer's key (python -m shared.dev_issuer). Never on in production.
-    dev_signin: bool = False
-    dev_issuer_folder: str = ".local/dev-issuer"
-    auth_issuer: str = Field(
-        default="", validation_alias=AliasChoices("auth_issuer", "AUTH_ISSUER")
-    )
-    auth_audience: str = Field(
-        default="", validation_alias=AliasChoices("auth_audience", "AUTH_AUDIENCE")
-    )
-    staff_directory_file: str = Field(
-        default="",
-        validation_alias=AliasChoices("staff_directory_file", "STAFF_DIRECTORY_FILE"),
-    )
+    # Sign-in: OpenID Connect, authorization code with PKCE (S256), state and nonce checked
+    # (Authlib). The provider's discovery document is read from
+    # <issuer>/.well-known/openid-configuration unless oidc_discovery_url names another
+    # address (an internal one, say). In development `make run` registers the console with the
+    # development issuer (python -m shared.dev_issuer serve), whose sign-in page lists the demo
+    # staff. The access token the provider issues is what the services are called with.
+    oidc_issuer: str = ""
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = "console"
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_redirect_url: str = "http://127.0.0.1:8000/auth/callback"
+    oidc_scope: str = "openid profile"
+    # What the sign-in button calls the provider.
+    oidc_provider_name: str = "your company's identity provider"
 
     @model_validator(mode="after")
     def _production(self) -> ConsoleSettings:
         if self.environment.lower() == "production":
             if len(self.session_secret.get_secret_value()) < 32:
                 raise ValueError("CONSOLE_SESSION_SECRET: at least 32 characters in production")
-            if self.dev_signin:
-                raise ValueError(
-                    "CONSOLE_DEV_SIGNIN: the development sign-in is refused in production"
-                )
+            if not self.oidc_issuer:
+                raise ValueError("CONSOLE_OIDC_ISSUER: nobody can sign in without a provider")
+            problem = secret_problem(self.oidc_client_secret.get_secret_value())
+            if problem:
+                raise ValueError(f"CONSOLE_OIDC_CLIENT_SECRET {problem}")
         return self

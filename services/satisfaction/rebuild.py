@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.satisfaction import erasure, usecases
+from services.satisfaction import erasure, retention_calls, usecases
 from services.satisfaction.domain.contribution import Contribution, merge
 from services.satisfaction.settings import SatisfactionSettings
 from services.satisfaction.store import rollups
@@ -115,7 +115,7 @@ async def apply_batch(
             event = Envelope.from_bytes(value or b"")
         except ValidationError:
             continue
-        if event.type in usecases.HANDLED:
+        if event.type in usecases.HANDLED or event.type in retention_calls.EVENTS:
             events.setdefault(event.id, (topic, event))
     if not events:
         return 0
@@ -136,14 +136,22 @@ async def apply_batch(
         ).scalars()
     )
     by_complaint: dict[uuid.UUID, list[Envelope]] = defaultdict(list)
+    applied = 0
     for event_id, (_, event) in events.items():
-        if event_id in claimed:
+        if event_id in claimed and event.type in retention_calls.EVENTS:
+            # Call-backs, not complaints (a retention call has none): no facts to lock.
+            try:
+                async with session.begin_nested():
+                    await retention_calls.apply(session, event)
+                applied += 1
+            except Exception:
+                log.exception("rebuild: event skipped", extra={"event_id": str(event_id)})
+        elif event_id in claimed:
             try:
                 by_complaint[usecases.complaint_of(event)].append(event)
             except (KeyError, ValueError):
                 log.warning("rebuild: event without a complaint id", extra={"id": str(event_id)})
     changes: list[Contribution] = []
-    applied = 0
     for complaint_id, group in sorted(by_complaint.items()):
         try:
             async with session.begin_nested():

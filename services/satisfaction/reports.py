@@ -8,40 +8,113 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.satisfaction.domain.report import ReportPolicy, summary
+from services.satisfaction import retention_calls
+from services.satisfaction.domain import figures as documents
+from services.satisfaction.domain.facts import UNKNOWN, rank_of
+from services.satisfaction.domain.report import ReportPolicy, summary, trend_point
+from services.satisfaction.store import retention_calls as retention_store
 from services.satisfaction.store import rollups
 from services.satisfaction.store.tables import alert_state
 
 Interval = Literal["day", "week", "month", "quarter"]
+LEVEL_COLUMNS = [f"l{score}" for score in range(1, 7)]
+# What a trend point shows (the other counters are not summed for it).
+TREND_COLUMNS = [
+    *LEVEL_COLUMNS, "requested", "requested_answered", "resolved", "timely",
+    "unresolved_breached", "complaints", "resolved_c1",
+]  # fmt: skip
 MONTHS_IN = {"month": 1, "quarter": 3}
 
 
 async def summary_report(
-    session: AsyncSession, policy: ReportPolicy, start: date, end: date, group_by: str | None
+    session: AsyncSession,
+    policy: ReportPolicy,
+    start: date,
+    end: date,
+    group_by: str | None,
+    overall: bool = True,
 ) -> dict[str, Any]:
-    overall = await _summaries(session, policy, "all", start, end)
-    report: dict[str, Any] = {
-        "from": start,
-        "to": end,
-        "group_by": group_by,
-        "overall": overall.get("all") or summary({}, [], [], policy),
-    }
+    """The figures of a period, overall and (``group_by``) per value; ``overall=False``: the
+    groups only (the dashboard reads the overall figures once)."""
+    report: dict[str, Any] = {"from": start, "to": end, "group_by": group_by}
+    if overall:
+        report["overall"] = await _overall(session, policy, start, end)
     if group_by:
         groups = await _summaries(session, policy, group_by, start, end)
-        report["groups"] = [{"value": v, **groups[v]} for v in sorted(groups)]
+        order = _tier_order(policy) if group_by == "tier" else sorted
+        report["groups"] = [{"value": v, **groups[v]} for v in order(groups)]
     return report
 
 
+async def _overall(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> dict[str, Any]:
+    management = await _reached_management(session, policy, start, end)
+    found = await _summaries(session, policy, "all", start, end, management)
+    overall = found.get("all") or summary({}, [], [], policy, management)
+    overall["factor_analysis"]["by_tier"] = await _factors_by_tier(session, policy, start, end)
+    overall["retention_calls"] = retention_calls.report(
+        await retention_store.counts(session, start, end),
+        lambda tier: documents.tier_key(tier, policy.figures),
+    )
+    return overall
+
+
+def _tier_order(policy: ReportPolicy):
+    return lambda values: sorted(values, key=lambda v: documents.tier_key(v, policy.figures))
+
+
 async def _summaries(
-    session: AsyncSession, policy: ReportPolicy, dimension: str, start: date, end: date
+    session: AsyncSession,
+    policy: ReportPolicy,
+    dimension: str,
+    start: date,
+    end: date,
+    management: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     sums = await rollups.sums(session, dimension, start, end)
     hists = await rollups.histograms(session, dimension, start, end)
     factors = await rollups.factor_counts(session, dimension, start, end)
     return {
-        value: summary(sums[value], hists.get(value, []), factors.get(value, []), policy)
+        value: summary(
+            sums[value], hists.get(value, []), factors.get(value, []), policy, management
+        )
         for value in sums
     }
+
+
+async def _reached_management(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> int:
+    """Complaints whose case climbed to the pyramid's management rung or above."""
+    sums = await rollups.sums(session, "escalation_level", start, end, ["complaints"])
+    floor = rank_of(policy.figures.complaint_pyramid.management_from_level, list(policy.ladder))
+    return sum(
+        counters["complaints"]
+        for level, counters in sums.items()
+        if level != UNKNOWN and rank_of(level, list(policy.ladder)) >= floor
+    )
+
+
+async def _factors_by_tier(
+    session: AsyncSession, policy: ReportPolicy, start: date, end: date
+) -> list[dict[str, Any]]:
+    """The factor analysis per customer tier, the most valuable first (DOMAIN.md: "measure by
+    customer tier")."""
+    sums = await rollups.sums(session, "tier", start, end, LEVEL_COLUMNS)
+    factors = await rollups.factor_counts(session, "tier", start, end)
+    out = []
+    for tier in _tier_order(policy)(sums):
+        levels = {score: sums[tier].get(f"l{score}", 0) for score in range(1, 7)}
+        if not any(levels.values()):
+            continue
+        out.append(
+            {"tier": tier, "answers": sum(levels.values())}
+            | documents.factor_bands(
+                factors.get(tier, []), levels, policy.figures, policy.top_factors
+            )
+        )
+    return out
 
 
 def period_starts(interval: str, start: date, end: date) -> list[date]:
@@ -73,24 +146,11 @@ def period_starts(interval: str, start: date, end: date) -> list[date]:
 async def trend_report(
     session: AsyncSession, policy: ReportPolicy, interval: str, start: date, end: date
 ) -> dict[str, Any]:
-    sums = await rollups.sums_by_period(session, interval, start, end)
-    points = []
-    for period in period_starts(interval, start, end):
-        figures = summary(sums.get(period, {}), [], [], policy)
-        points.append(
-            {
-                "period": period,
-                "answers": figures["answers"],
-                "answers_by_level": figures["answers_by_level"],
-                "satisfaction_rate": figures["satisfaction_rate"],
-                "dissatisfaction_rate": figures["dissatisfaction_rate"],
-                "response_rate": figures["response_rate"],
-                "timely_handling_rate": figures["timely_handling_rate"],
-                "complaints": figures["complaints"],
-                "resolved": figures["resolved"],
-                "first_contact_resolution_rate": figures["first_contact_resolution_rate"],
-            }
-        )
+    sums = await rollups.sums_by_period(session, interval, start, end, TREND_COLUMNS)
+    points = [
+        {"period": period, **trend_point(sums.get(period, {}), policy)}
+        for period in period_starts(interval, start, end)
+    ]
     return {"from": start, "to": end, "interval": interval, "points": points}
 
 

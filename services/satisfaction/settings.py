@@ -3,9 +3,12 @@ defaults of DOMAIN.md that a deployment changes here, not in code."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.satisfaction.domain.figures import BUNDLED_FIGURES
 from shared.settings import ServiceSettings
 
 DEFAULT_FACTORS = [
@@ -48,6 +51,10 @@ class SatisfactionSettings(ServiceSettings):
     # named in ``targets_min`` should be at least its target, in ``targets_max`` at most.
     targets_min: dict[str, float] = {"satisfaction_rate": 0.85, "timely_handling_rate": 1.0}
     targets_max: dict[str, float] = {}
+    # The documents' figures applied in the reports, each with its source: churn by level,
+    # the complaint pyramid, silent customers per complaint, return rates, factor bands.
+    figures_file: Path = BUNDLED_FIGURES
+    # The four below override the figures file when set (kept from before it existed).
     # Complaint pyramid: one complaint stands for about 24 silent dissatisfied customers.
     silent_multiplier: float = Field(default=24, ge=0)
     # Customers who return by how their complaint went (DOMAIN.md, source 000).

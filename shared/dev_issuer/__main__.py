@@ -1,9 +1,13 @@
 """``python -m shared.dev_issuer keys | jwks | serve | mint <person> | staff``
 
-The development identity provider: ``serve`` answers ``/.well-known/jwks.json`` and
-``/.well-known/openid-configuration`` on 127.0.0.1:8009 (point the services at it with
+The development identity provider: ``serve`` answers on 127.0.0.1:8009 as an OpenID Connect
+provider (``/.well-known/openid-configuration``, ``/.well-known/jwks.json``, ``/authorize``:
+a page listing the demo staff, ``/token``: authorization code with PKCE; see
+``shared/dev_issuer/provider.py``). Point the services at it with
 ``AUTH_JWKS_URL=http://127.0.0.1:8009/.well-known/jwks.json``, ``AUTH_ISSUER``,
-``AUTH_AUDIENCE``); ``mint`` and ``staff`` print tokens for people of the staff directory."""
+``AUTH_AUDIENCE``, and the console with ``CONSOLE_OIDC_ISSUER`` and the client registered
+here (``--client-id``, ``--client-secret``, ``--redirect-uri``). ``mint`` and ``staff`` print
+tokens for people of the staff directory."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.dev_issuer import DEFAULT_PORT, KEY_FOLDER, Issuer
+from shared.dev_issuer.provider import Client, Provider, provider_app
 from shared.directory import ConfigError, directory_file, load_directory
 from shared.durations import parse_duration
 
@@ -79,12 +84,46 @@ def serve(
     folder: Folder = KEY_FOLDER,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Where browsers reach it (default http://host:port)"),
+    ] = None,
+    internal_url: Annotated[
+        str | None,
+        typer.Option(help="Where the console and services reach it, if not at the public URL"),
+    ] = None,
+    client_id: Annotated[
+        str, typer.Option(envvar="DEV_ISSUER_CLIENT_ID", help="The relying party (the console)")
+    ] = "console",
+    client_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="DEV_ISSUER_CLIENT_SECRET",
+            show_default=False,
+            help="Its secret; empty: no client, only the JWKS",
+        ),
+    ] = "",
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="DEV_ISSUER_REDIRECT_URIS",
+            help="Its redirect URLs (repeat; the variable: space-separated)",
+        ),
+    ] = None,
+    directory: DirectoryFile = None,
 ) -> None:
-    """Serve the JWKS and the OpenID configuration."""
+    """Serve the JWKS, the OpenID configuration, and the sign-in of the demo staff."""
     issuer = _issuer(folder)
-    url = f"http://{host}:{port}/.well-known/jwks.json"
-    console.print(f"dev issuer {issuer.issuer} (audience {issuer.audience}); JWKS at {url}")
-    uvicorn.run(jwks_app(issuer, url), host=host, port=port, log_level="warning")
+    base = (public_url or f"http://{host}:{port}").rstrip("/")
+    uris = tuple(redirect_uri or ["http://127.0.0.1:8000/auth/callback"])
+    clients = {client_id: Client(client_id, client_secret, uris)} if client_secret else {}
+    internal = internal_url.rstrip("/") if internal_url else None
+    provider = Provider(issuer, base, clients, _staff(directory), internal)
+    console.print(
+        f"dev issuer {issuer.issuer} (audience {issuer.audience}); JWKS at "
+        f"{internal or base}/.well-known/jwks.json; client {client_id if clients else '(none)'}"
+    )
+    uvicorn.run(provider_app(provider), host=host, port=port, log_level="warning")
 
 
 def _staff(directory: str | None):

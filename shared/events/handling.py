@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
+from shared.events.intake import OutcomeKind
 
 
 class CaseOpened(EventData):
@@ -136,6 +137,9 @@ class CaseResolved(EventData):
     by_name: str | None = None  # the person's display name, when known
     round: int
     resolution: str
+    # What the resolution gave, in the vocabulary of the complaint's expected outcome (so the
+    # two can be compared); None when the resolver did not say.
+    resolution_kind: OutcomeKind | None = None
     compensation: str | None = None
     severity: Severity
     channel: Channel

@@ -1,14 +1,20 @@
 """The console in real headless Chromium, against the real services as processes.
 
-A supervisor signs in, finds the breached case at the top of the queue and hands it over; the
-assignee acknowledges (once: the second time escalation's 409 is shown in words); the
-timeline names each person. A customer answers the survey from the link on a phone-sized
-screen, and the same link then says it was answered. The embeddable form files one
-complaint on a double click, and shows intake's rejection reason."""
+Staff sign in through OpenID Connect (authorization code + PKCE) with the development issuer
+as the provider, a real process (``python -m shared.dev_issuer serve``); a tampered state,
+nonce or PKCE challenge and a replayed callback are refused. A supervisor finds the breached
+case at the top of the queue and hands it over; the assignee acknowledges (once: the second
+time escalation's 409 is shown in words); the timeline names each person; a check-up call
+taken from the queue, not satisfied, reopens the case. A customer answers the survey from the
+link on a phone-sized screen, "dissatisfied" with a factor: the remedial call-back appears in
+the call-back desk's queue, and the same link then says it was answered. The main flows work
+by keyboard alone (every action reached by Tab, in the page's order; forms sent with Enter).
+The embeddable form files one complaint on a double click, and shows intake's rejection
+reason."""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
 import secrets
 import uuid
@@ -19,7 +25,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
 from playwright.async_api import Page, expect
 
 from shared.events.envelope import new_event
@@ -29,8 +34,8 @@ from shared.events.versions import token_sha256
 from tests.e2e.conftest import INTAKE_KEYS, OPS_TOKENS
 from tests.e2e.test_followup import produce
 from tests.support.browser import TIMEOUT_MS, browser, serious_violations
-from tests.support.identity import AUDIENCE, ISSUER, issuer_for_tests
-from tests.support.processes import ServiceProcess
+from tests.support.dev_provider import DevProvider, start_dev_provider
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.servers import ROOT
 from tests.support.waiting import eventually
 
@@ -76,6 +81,7 @@ class Stack:
     intake: str
     escalation: str
     satisfaction: str
+    provider: DevProvider
 
 
 @pytest.fixture
@@ -88,16 +94,10 @@ async def stack(start_service, servers, topics, tmp_path) -> AsyncIterator[Stack
     (tmp_path / "followup.yaml").write_text(FOLLOWUP_POLICY)
     followup = await start_service("followup", FOLLOWUP_POLICY_FILE=str(tmp_path / "followup.yaml"))
     satisfaction = await start_service("satisfaction")
-    # The console signs people in with the test issuer's key (its development sign-in).
-    keys = tmp_path / "issuer"
-    keys.mkdir()
-    pem = issuer_for_tests().private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    (keys / "private.pem").write_bytes(pem)
-    os.chmod(keys / "private.pem", 0o600)
+    # The console signs people in through the development issuer as its OpenID Connect
+    # provider, holding the test issuer's key: the services trust its access tokens.
+    port = free_port()
+    provider = await asyncio.to_thread(start_dev_provider, tmp_path / "provider", port)
     console = ServiceProcess(
         "console",
         {
@@ -108,20 +108,26 @@ async def stack(start_service, servers, topics, tmp_path) -> AsyncIterator[Stack
             # No notification service here: the case page says it did not answer.
             "CONSOLE_NOTIFY_URL": "http://127.0.0.1:9",
             "CONSOLE_INTAKE_API_KEY": INTAKE_KEYS["web"],
-            "CONSOLE_DEV_SIGNIN": "true",
-            "CONSOLE_DEV_ISSUER_FOLDER": str(keys),
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": AUDIENCE,
+            **provider.console_env(),
         },
-    ).start()
+        port=port,
+    )
     try:
-        yield Stack(console.url, intake.url, escalation.url, satisfaction.url)
+        await asyncio.to_thread(console.start)
+        yield Stack(console.url, intake.url, escalation.url, satisfaction.url, provider)
     finally:
         console.stop()
+        provider.stop()
+
+
+SIGN_IN = "Sign in with the development provider"
 
 
 async def sign_in(page: Page, console: str, name: str) -> None:
+    """Through the provider: the console's sign-in page, the provider's list of the demo
+    staff, back to the console with the code."""
     await page.goto(f"{console}/signin")
+    await page.get_by_role("link", name=SIGN_IN).click()
     await page.get_by_role("button", name=name, exact=True).click()
     await expect(page.get_by_role("heading", name="My work")).to_be_visible()
 
@@ -230,7 +236,10 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         page = await checked.new_page()
         await page.goto(f"{stack.console}/signin")
         assert await serious_violations(page) == []
-        await sign_in(page, stack.console, "Wang Fang")
+        await page.get_by_role("link", name=SIGN_IN).click()
+        assert await serious_violations(page) == []  # the development provider's page
+        await page.get_by_role("button", name="Wang Fang", exact=True).click()
+        await expect(page.get_by_role("heading", name="My work")).to_be_visible()
         assert await serious_violations(page) == []
         await page.goto(f"{stack.console}/cases/{cid}")
         assert await serious_violations(page) == []
@@ -243,7 +252,9 @@ async def test_supervisor_hands_over_the_breached_case_and_the_assignee_acknowle
         await checked.close()
 
 
-async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, topics):
+async def test_a_dissatisfied_survey_answer_on_a_phone_brings_a_remedial_call_back(
+    stack, servers, topics
+):
     complaint_id, survey_id = uuid.uuid4(), uuid.uuid4()
     token = secrets.token_urlsafe(24)
     now = datetime.now(UTC)
@@ -279,6 +290,10 @@ async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, top
                                              bypass_csp=True)  # fmt: skip
         page = await checked.new_page()
         await page.goto(f"{stack.console}/surveys/{token}")
+        # By keyboard: every level group, factor, the comment and the button, in order.
+        expected, reached = await tab_order(page)
+        assert reached == expected and len(reached) > 8
+        await page.goto(f"{stack.console}/surveys/{token}")
         assert await serious_violations(page) == []
         await checked.close()
 
@@ -299,6 +314,32 @@ async def test_a_customer_answers_the_survey_on_a_phone_once(stack, servers, top
         await page.goto(f"{stack.console}/surveys/{token}")
         await expect(page.locator("#survey-state")).to_have_attribute("data-state", "answered")
         await phone.close()
+
+        # "Dissatisfied": follow-up schedules a remedial call-back, which the call-back desk
+        # (Li Wei) finds in the queue, with the level and the factor as the reason.
+        desk = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        desk.set_default_timeout(TIMEOUT_MS)
+        page = await desk.new_page()
+        await sign_in(page, stack.console, "Li Wei")
+        row = page.locator(f"tr[data-complaint='{complaint_id}']")
+
+        async def remedial_listed():
+            await page.goto(f"{stack.console}/work")
+            return await row.count() > 0
+
+        await eventually(remedial_listed, timeout=60)
+        await expect(row).to_contain_text("remedial")
+        await expect(row).to_contain_text("dissatisfied")
+        await expect(row).to_contain_text("speed")
+        await row.get_by_role("link").click()
+        await expect(page.get_by_role("heading", name=re.compile("^Call-back"))).to_be_visible()
+        # The call-back page by keyboard: every control reached in order; taken with Enter.
+        expected, reached = await tab_order(page)
+        assert reached == expected
+        await tab_to(page, page.locator("form[data-action=take] button"))
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#callback-assignee")).to_have_text("Li Wei")
+        await desk.close()
 
 
 async def test_the_embedded_form_files_one_complaint_on_a_double_click(stack):
@@ -339,3 +380,163 @@ async def test_the_embedded_form_files_one_complaint_on_a_double_click(stack):
         assert listed.status_code == 200, listed.text
         filed = [c for c in listed.json()["items"] if c["description"] == description]
         assert [c["complaint_id"] for c in filed] == [complaint_id]
+
+
+async def test_staff_sign_in_through_the_provider_state_nonce_and_pkce_checked(stack):
+    """The authorization code flow with PKCE, end to end in Chromium; whatever is changed on
+    the way (state, nonce, code challenge) or replayed is refused, and nobody is signed in."""
+    async with browser() as chromium:
+        context = await chromium.new_context()
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        callbacks: list[str] = []
+        page.on("request", lambda r: callbacks.append(r.url) if "/auth/callback" in r.url else None)
+
+        # Signed out, a staff page sends to the sign-in, which comes back to it afterwards.
+        await page.goto(f"{stack.console}/overview")
+        await expect(page).to_have_url(re.compile(r"/signin\?next=/overview$"))
+        await page.get_by_role("link", name=SIGN_IN).click()
+        await expect(page).to_have_url(re.compile(f"^{re.escape(stack.provider.url)}/authorize"))
+        for field in ("state", "nonce", "code_challenge"):
+            assert await page.locator(f"input[name={field}]").first.get_attribute("value")
+        await page.get_by_role("button", name="Wang Fang", exact=True).click()
+        await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        await page.get_by_role("button", name="Sign out").click()
+
+        # The callback again (the code and state of a finished sign-in): refused.
+        assert len(callbacks) == 1
+        await page.goto(callbacks[0])
+        await expect(page.get_by_role("alert")).to_contain_text("mismatching_state")
+        await page.goto(f"{stack.console}/work")
+        await expect(page).to_have_url(re.compile("/signin"))
+
+        async def tampered(field: str, value: str, why: str) -> None:
+            await page.goto(f"{stack.console}/signin")
+            await page.get_by_role("link", name=SIGN_IN).click()
+            await page.locator(f"input[name={field}]").evaluate_all(
+                "(inputs, value) => inputs.forEach(i => { i.value = value; })", value
+            )
+            await page.get_by_role("button", name="Wang Fang", exact=True).click()
+            await expect(page.get_by_role("alert")).to_contain_text(why)
+            await page.goto(f"{stack.console}/work")
+            await expect(page).to_have_url(re.compile("/signin"))
+
+        # Not the state this session started.
+        await tampered("state", "forged-state", "mismatching_state")
+        # The ID token carries another nonce than the one the console sent.
+        await tampered("nonce", "forged-nonce", "the ID token was refused")
+        # Another code challenge: the console's verifier no longer matches it.
+        await tampered(
+            "code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "invalid_grant"
+        )
+        await context.close()
+
+
+async def tab_order(page: Page) -> tuple[list[str], list[str]]:
+    """Every control a keyboard can reach on the page in document order (a radio group
+    counts once), and the controls Tab actually reached, in the order it reached them."""
+    expected = await page.evaluate(
+        """() => {
+            const seen = new Set(), keys = [];
+            const all = document.querySelectorAll(
+                "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]");
+            all.forEach((el, i) => {
+                const style = getComputedStyle(el);
+                if (el.disabled || el.tabIndex < 0 || style.visibility === "hidden"
+                    || el.getClientRects().length === 0) return;
+                const key = el.type === "radio" ? "radio:" + el.name : "kb" + i;
+                el.dataset.kb = key;
+                if (!seen.has(key)) { seen.add(key); keys.push(key); }
+            });
+            return keys;
+        }"""
+    )
+    reached: list[str] = []
+    for _ in range(2 * len(expected) + 20):
+        await page.keyboard.press("Tab")
+        key = await page.evaluate("() => document.activeElement?.dataset?.kb || null")
+        if reached and key == reached[-1]:
+            continue  # a date and time field: Tab steps through its parts
+        if key is None or key in reached:
+            break
+        reached.append(key)
+    return expected, reached
+
+
+async def tab_to(page: Page, target, limit: int = 300) -> None:
+    """Press Tab until ``target`` has the focus."""
+    for _ in range(limit):
+        if await target.evaluate("el => el === document.activeElement"):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+async def test_the_main_flows_work_by_keyboard_alone(stack):
+    async with httpx.AsyncClient(timeout=15) as http:
+        posted = await http.post(
+            f"{stack.intake}/complaints",
+            json={
+                "customer": {"name": "Sun Li", "phone": "+86 137 5555 0202", "tier": "C"},
+                "category": "delivery",
+                "description": "The parcel came open.",
+            },
+            headers={"X-API-Key": INTAKE_KEYS["hotline"]},
+        )
+        assert posted.status_code == 201, posted.text
+        cid = posted.json()["complaint_id"]
+
+        async def opened():
+            found = await http.get(f"{stack.escalation}/cases/{cid}", headers=SUPERVISOR)
+            return found.status_code == 200
+
+        await eventually(opened, timeout=60)
+
+    async with browser() as chromium:
+        context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+
+        # Sign in: Tab to the link, Enter; at the provider, Tab to a person, Enter.
+        await page.goto(f"{stack.console}/signin")
+        expected, reached = await tab_order(page)
+        assert reached == expected
+        await page.goto(f"{stack.console}/signin")
+        await tab_to(page, page.get_by_role("link", name=SIGN_IN))
+        await page.keyboard.press("Enter")
+        await tab_to(page, page.get_by_role("button", name="Wang Fang", exact=True))
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("heading", name="My work")).to_be_visible()
+
+        # My work: every filter, link and button in order; the filters sent with Enter.
+        expected, reached = await tab_order(page)
+        assert reached == expected and len(reached) > 8
+        await tab_to(page, page.get_by_role("button", name="Filter"))
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(re.compile(r"/work\?"))
+        await tab_to(page, page.locator(f"tr[data-case='{cid}'] a"))
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#case-status")).to_have_text("open")
+
+        # The case: every action reachable in order; a button by Enter, a text field's form
+        # sent by Enter in the field.
+        expected, reached = await tab_order(page)
+        assert reached == expected
+        await tab_to(page, page.locator("form[data-action=acknowledge] button"))
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#case-status")).to_have_text("acknowledged")
+        await tab_to(page, page.locator("form[data-action=pause]").get_by_label("Reason"))
+        await page.keyboard.type("The customer is abroad until Monday.")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#case-status")).to_have_text("paused")
+
+        # The overview and the language switch, by keyboard too.
+        await tab_to(page, page.get_by_role("link", name="Overview"))
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expected, reached = await tab_order(page)
+        assert reached == expected
+        await tab_to(page, page.get_by_role("button", name="中文"))
+        await page.keyboard.press("Enter")
+        await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        await context.close()

@@ -59,8 +59,8 @@ def test_every_word_has_its_chinese() -> None:
     assert [m.id for m in catalog if m.id and not m.string] == []
 
 
-def client() -> TestClient:
-    return TestClient(create_app(ConsoleSettings(dev_signin=False)))
+def client(**settings: str) -> TestClient:
+    return TestClient(create_app(ConsoleSettings(**settings)))
 
 
 def test_pages_carry_a_strict_policy_and_no_inline_code() -> None:
@@ -118,13 +118,41 @@ def test_a_call_outcome_in_the_api_s_terms() -> None:
     assert moved == {"due_at": "2026-11-26T09:30:00+08:00", "reason": "at work"}
 
 
-def test_production_wants_a_session_secret_and_no_development_sign_in() -> None:
+def test_production_wants_a_session_secret_a_provider_and_its_client_secret() -> None:
     import pytest
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET"):
         ConsoleSettings(environment="production")
-    with pytest.raises(ValidationError, match="CONSOLE_DEV_SIGNIN"):
-        ConsoleSettings(environment="production", session_secret="x" * 32, dev_signin=True)
-    kept = ConsoleSettings(environment="production", session_secret="x" * 32)
-    assert "x" * 32 not in repr(kept)
+    with pytest.raises(ValidationError, match="CONSOLE_OIDC_ISSUER"):
+        ConsoleSettings(environment="production", session_secret="x" * 32)
+    production = {"environment": "production", "session_secret": "x" * 32,
+                  "oidc_issuer": "https://login.example.com"}  # fmt: skip
+    with pytest.raises(ValidationError, match="CONSOLE_OIDC_CLIENT_SECRET is a placeholder"):
+        ConsoleSettings(**production, oidc_client_secret="change-me")
+    kept = ConsoleSettings(**production, oidc_client_secret="s" * 24)
+    assert "x" * 32 not in repr(kept) and "s" * 24 not in repr(kept)
+
+
+def test_without_a_provider_the_sign_in_says_so() -> None:
+    with client() as http:
+        assert "CONSOLE_OIDC_ISSUER" in http.get("/signin").text
+        assert http.get("/auth/login").status_code == 404
+        assert http.get("/auth/callback?code=x&state=y").status_code == 404
+
+
+def test_a_provider_that_does_not_answer_is_a_page_not_a_500() -> None:
+    with client(oidc_issuer="http://127.0.0.1:9", oidc_client_secret="s" * 24) as http:
+        page = http.get("/signin?next=/overview")
+        assert 'href="/auth/login?next=/overview"' in page.text
+        refused = http.get("/auth/login", follow_redirects=False)
+        assert refused.status_code == 502 and "did not answer" in refused.text
+
+
+def test_a_callback_this_session_did_not_start_is_refused() -> None:
+    """No state in the session (a forged or replayed callback): refused before any code is
+    exchanged, and nobody is signed in."""
+    with client(oidc_issuer="http://127.0.0.1:9", oidc_client_secret="s" * 24) as http:
+        answer = http.get("/auth/callback?code=stolen&state=forged")
+        assert answer.status_code == 400 and "mismatching_state" in answer.text
+        assert http.get("/work", follow_redirects=False).status_code == 303

@@ -1,9 +1,8 @@
-"""Staff pages: sign-in (development), My work, a case and its actions."""
+"""Staff pages: My work, a case and its actions, the overview (sign-in: ``signin.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -19,7 +18,6 @@ from services.console.domain.staff import StaffMember
 from services.console.domain.work import QueueFilters
 from services.console.settings import ConsoleSettings
 from services.console.store.platform import ApiError, Platform
-from shared.directory import directory_file, load_directory
 
 router = APIRouter()
 LEVELS = (
@@ -94,79 +92,9 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/work" if request.session.get("staff") else "/signin", 303)
 
 
-@router.get("/signin", response_class=HTMLResponse)
-async def signin_page(request: Request, settings: Settings, next: str = "/work") -> Response:
-    people = []
-    if settings.dev_signin:
-        directory = load_directory(directory_file(settings.staff_directory_file))
-        people = [p for p in directory.people if p.active]
-    return render(request, "signin.html", people=people, next=_local(next))
-
-
 def _local(next_url: str) -> str:
     """Only a path of this site (no open redirect)."""
     return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/work"
-
-
-@router.post("/signin")
-async def signin(request: Request, settings: Settings, services: Services, form: Form) -> Response:
-    if not settings.dev_signin:
-        return render(request, "signin.html", 404, people=[], next="/work")
-    from shared.dev_issuer import Issuer
-
-    issuer = Issuer.load_or_create(
-        Path(settings.dev_issuer_folder),
-        settings.auth_issuer or None,
-        settings.auth_audience or None,
-    )
-    directory = load_directory(directory_file(settings.staff_directory_file))
-    person = directory.person(form.get("person", ""))
-    if person is None or not person.active:
-        return render(
-            request,
-            "signin.html",
-            422,
-            people=directory.people,
-            next="/work",
-            error="No such person in the staff directory.",
-        )
-    token = issuer.mint(
-        person.id,
-        name=person.name,
-        roles=[r.value for r in person.roles],
-        ttl=timedelta(seconds=settings.session_max_age_seconds),
-    )
-    return await _start_session(request, services, token, form.get("next", "/work"))
-
-
-async def _start_session(
-    request: Request, services: Platform, token: str, next_url: str
-) -> Response:
-    try:
-        me = await services.me(token)
-    except ApiError as exc:
-        return render(
-            request,
-            "signin.html",
-            502,
-            people=[],
-            next="/work",
-            error=f"The escalation service did not accept the sign-in: {exc.message}",
-        )
-    csrf = request.session.get("csrf")
-    request.session.clear()  # a new session on sign-in (no fixation)
-    if csrf:
-        request.session["csrf"] = csrf
-    request.session["token"] = token
-    person = StaffMember(me["id"], me["name"], tuple(me["roles"]), tuple(me["teams"]))
-    request.session["staff"] = person.to_session()
-    return RedirectResponse(_local(next_url), status_code=303)
-
-
-@router.post("/signout")
-async def signout(request: Request, form: Form) -> Response:
-    request.session.clear()
-    return RedirectResponse("/signin", status_code=303)
 
 
 @router.post("/language")

@@ -177,7 +177,9 @@ async def resolve(
     return await _act(
         request,
         complaint_id,
-        lambda c, now: c.resolve(policy, who.name, now, body.resolution, body.compensation),
+        lambda c, now: c.resolve(
+            policy, who.name, now, body.resolution, body.compensation, body.resolution_kind
+        ),
         who,
     )
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from services.escalation.domain.case import Case
 from shared.events.handling import CaseOutcome
+from shared.events.intake import OutcomeKind
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -35,6 +36,9 @@ class Plan(_Body):
 class Resolution(_Body):
     resolution: Text
     compensation: Short | None = None
+    # The kind of outcome given (repair, exchange, refund, ...): compared with the outcome the
+    # customer expected in the satisfaction reports.
+    resolution_kind: OutcomeKind | None = None
 
 
 class Reason(_Body):

@@ -37,6 +37,7 @@ from shared.events.handling import (
     CaseSuspended,
     EscalationReason,
 )
+from shared.events.intake import OutcomeKind
 
 
 class Status(StrEnum):
@@ -290,7 +291,13 @@ class Case:
         return [CasePlanRecorded(complaint_id=self.complaint_id, at=now, by=by, plan=plan)]
 
     def resolve(
-        self, policy: Policy, by: str, now: datetime, resolution: str, compensation: str | None
+        self,
+        policy: Policy,
+        by: str,
+        now: datetime,
+        resolution: str,
+        compensation: str | None,
+        resolution_kind: OutcomeKind | None = None,
     ) -> list[EventData]:
         self._require(
             Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, doing="resolve"
@@ -315,6 +322,7 @@ class Case:
                 clocks_met={n: c.breached_at is None for n, c in self.clocks.items()},
                 site=self.site,
                 team=self.team,
+                resolution_kind=resolution_kind,
             )
         ]
 

@@ -31,11 +31,12 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-def _svg(name: str, body: str, title: str, height: int = H) -> str:
+def _svg(name: str, body: str, title: str, height: int = H, source: str | None = None) -> str:
+    cited = f'<div class="source">Source: {escape(source)}</div>' if source else ""
     return (
         f"<figure><figcaption>{escape(title)}</figcaption>"
         f'<svg data-chart="{name}" viewBox="0 0 {W} {height}" width="{W}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}">{body}</svg></figure>'
+        f'role="img" aria-label="{escape(title)}">{body}</svg>{cited}</figure>'
     )
 
 
@@ -173,6 +174,158 @@ def count_bars(name: str, title: str, rows: list[tuple[str, int]], color: str = 
     return _svg(name, "".join(parts), title, height)
 
 
+Bar = tuple[str, float, str, str]  # label, value, text beside the bar, colour
+AMBER, GREY = "#d4a72c", "#9e9e9e"
+
+
+def bars(
+    name: str, title: str, rows: list[Bar], source: str | None = None, peak: float | None = None
+) -> str:
+    """Horizontal bars, one per row, as long as its value against the largest (or ``peak``),
+    with a text beside each."""
+    height = max(60, 26 * len(rows) + 20)
+    left, right = 170, 130
+    top = peak or max((v for _, v, _, _ in rows), default=0) or 1
+    parts = []
+    for i, (label, value, text, color) in enumerate(rows):
+        y0 = 10 + i * 26
+        width = (W - left - right) * max(value, 0) / top
+        parts.append(
+            f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
+            f'<rect class="mark" x="{left}" y="{y0}" width="{max(width, 0.5):.1f}" height="18" '
+            f'fill="{color}"><title>{escape(label)}: {escape(text)}</title></rect>'
+            f'<text x="{left + max(width, 0.5) + 4:.1f}" y="{y0 + 14}" font-size="11">'
+            f"{escape(text)}</text>"
+        )
+    if not rows:
+        parts.append(_no_data(height))
+    return _svg(name, "".join(parts), title, height, source)
+
+
+def stacked(name: str, title: str, rows: list[tuple[str, list[tuple[str, int, str]]]]) -> str:
+    """One bar per row split into coloured parts (name, count, colour), with a legend."""
+    legend = list(dict.fromkeys((n, c) for _, parts in rows for n, _, c in parts))
+    height = max(60, 26 * len(rows) + 44)
+    left, right = 120, 20
+    peak = max((sum(n for _, n, _ in parts) for _, parts in rows), default=0) or 1
+    out = []
+    for i, (label, parts) in enumerate(rows):
+        y0 = 10 + i * 26
+        x = float(left)
+        out.append(
+            f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
+        )
+        for part, count, color in parts:
+            if not count:
+                continue
+            width = (W - left - right) * count / peak
+            out.append(
+                f'<rect class="mark" x="{x:.1f}" y="{y0}" width="{width:.1f}" height="18" '
+                f'fill="{color}"><title>{escape(label)} {escape(part)}: {count}</title></rect>'
+            )
+            x += width
+    for j, (part, color) in enumerate(legend):
+        lx = 10 + j * 108
+        out.append(
+            f'<rect x="{lx}" y="{height - 18}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{lx + 14}" y="{height - 9}" font-size="10">{escape(part)}</text>'
+        )
+    if not rows:
+        out.append(_no_data(height))
+    return _svg(name, "".join(out), title, height)
+
+
+def _share(value: float | None) -> float:
+    return value or 0.0
+
+
+def document_charts(o: dict[str, Any]) -> list[str]:
+    """The documents' figures applied to the period (each with its source), the factor
+    analysis, rejections, expectation against outcome, retention calls, waits."""
+    p = o["projection"]
+    churn = p["churn_by_level"]
+    returns = p["return_rates"]
+    pyramid = p["complaint_pyramid"]
+    silent = p["silent_customers"]
+    fa = o["factor_analysis"]
+    factor_rows: list[Bar] = [
+        (f"away · {f['factor']}", _share(f["share_of_answers"]),
+         f"{pct(f['share_of_answers'])} of {fa['drive_away']['answers']}", BAD)
+        for f in fa["drive_away"]["factors"]
+    ] + [
+        (f"back · {f['factor']}", _share(f["share_of_answers"]),
+         f"{pct(f['share_of_answers'])} of {fa['bring_back']['answers']}", GOOD)
+        for f in fa["bring_back"]["factors"]
+    ]  # fmt: skip
+    tier_rows: list[Bar] = []
+    for t in fa.get("by_tier", []):
+        for band, color in (("drive_away", BAD), ("bring_back", GOOD)):
+            for f in t[band]["factors"][:2]:
+                word = "away" if band == "drive_away" else "back"
+                tier_rows.append(
+                    (f"{t['tier']} · {word} · {f['factor']}", _share(f["share_of_answers"]),
+                     f"{pct(f['share_of_answers'])} of {t[band]['answers']}", color)
+                )  # fmt: skip
+    calls = o.get("retention_calls") or {"by_drop": [], "scheduled": 0}
+    outcome_colors = {"reached_satisfied": GOOD, "reached_unsatisfied": AMBER,
+                      "unreachable": BAD, "cancelled": GREY, "open": TARGET}  # fmt: skip
+    rejections = o["rejections"]
+    expectation = o["expectation"]["satisfaction"]
+    waits = o["waits"]
+    return [
+        bars("factor-bands", "Factors that drive customers away / bring them back (share of "
+             "answers)", factor_rows, fa["source"], peak=1),
+        bars("factors-by-tier", "Factors by customer tier, most valuable first", tier_rows,
+             peak=1),
+        bars("churn", f"Expected churn by level: {churn['expected_lost']:.2f} of "
+             f"{churn['answers']} answering customers",
+             [(r["level"].replace("_", " "), r["expected_lost"],
+               f"{r['answers']} x {r['churn_rate']:.0%} = {r['expected_lost']:.2f}",
+               COLORS[i % len(COLORS)]) for i, r in enumerate(churn["levels"])],
+             churn["source"]),
+        bars("returns", f"Expected to return: {returns['expected_returning']:.1f} "
+             f"(complainants {pct(returns['complainant_return_rate'])})",
+             [(g["group"].replace("_", " "), g["expected_returning"],
+               f"{g['customers']:g} x {g['return_rate']:.0%} = {g['expected_returning']:.2f}",
+               GOOD if g["group"] == "resolved_quickly" else TARGET) for g in returns["groups"]],
+             f"{returns['source']}; quickly = {returns['quickly']}"),
+        bars("pyramid", f"Complaint pyramid ({silent['per_complaint']:g} silent per complaint: "
+             f"{silent['estimated_silent_customers']:g})",
+             [("reached management", float(pyramid["reached_management"] or 0),
+               f"{pyramid['reached_management']} (documents "
+               f"{pct(pyramid['expected_management_share'])} of complaints)", BAD),
+              ("told the front line", float(pyramid["frontline_only"] or 0),
+               str(pyramid["frontline_only"]), AMBER),
+              ("never complained (est.)", float(pyramid["estimated_never_complained"] or 0),
+               f"{pyramid['estimated_never_complained'] or 0:.1f}", GREY)],
+             f"{pyramid['source']}; {silent['source']}"),
+        stacked("retention-calls", f"Retention calls after a tier drop ({calls['scheduled']})",
+                [(f"{d['from_tier']} → {d['to_tier']}",
+                  [(k.replace("_", " "), d[k], c) for k, c in outcome_colors.items()])
+                 for d in calls["by_drop"]]),
+        bars("rejections", f"Rejected complaints by reason ({rejections['rejected']}; "
+             f"{pct(rejections['rejected_share'])} of all received)",
+             [(r.replace("_", " "), float(n), str(n), BAD)
+              for r, n in rejections["by_reason"].items() if n]),
+        rate_bars("expectation", "Satisfaction: outcome of the kind expected versus another",
+                  [("kind expected", expectation["same_kind"]["satisfaction_rate"]["value"],
+                    expectation["same_kind"]["answers"]),
+                   ("another kind", expectation["other_kind"]["satisfaction_rate"]["value"],
+                    expectation["other_kind"]["answers"])],
+                  o["satisfaction_rate"]["target"]),
+        bars("waits", "Waiting: mean per complaint (still waiting now)",
+             [(label, w["mean_seconds"] or 0.0,
+               f"{duration(w['mean_seconds'])} x {w['complaints']} ({w[now]} now)", color)
+              for label, w, now, color in (
+                  ("clocks paused", waits["paused"], "paused_now", GREY),
+                  ("plan approval", waits["approval"], "waiting_now", AMBER),
+                  ("contact data", waits["contact_data"], "waiting_now", TARGET))
+              if w["complaints"] or w[now]]),
+    ]  # fmt: skip
+
+
 def _tile(label: str, fig: dict[str, Any] | None, text: str) -> str:
     state = ""
     if fig is not None and fig.get("meets_target") is not None:
@@ -249,6 +402,7 @@ min-width:150px;display:flex;flex-direction:column}
 figure{background:#fff;border:1px solid #ddd;margin:0;padding:8px}
 figcaption{font-weight:600;font-size:13px;margin-bottom:4px}
 svg text{fill:#333;font-family:system-ui,sans-serif} svg text.empty{fill:#999}
+.source{font-size:11px;color:#666;max-width:560px;margin-top:4px}
 """
 
 
@@ -283,6 +437,14 @@ def render(
             rate("First-contact resolution", "first_contact_resolution_rate"),
             _tile("Silent dissatisfied (est.)", None, f"{silent:.0f}"),
             rate("Expected retention", "", retention),
+            _tile("Open, already breached", None, str(o["unresolved_breached"])),
+            _tile("Rejected", None, str(o["rejections"]["rejected"])),
+            rate("Outcome as expected", "", o["expectation"]["same_kind_rate"]),
+            _tile(
+                "Expected churn (answers)",
+                None,
+                pct(o["projection"]["churn_by_level"]["expected_churn_rate"]),
+            ),
         ]
     )
 
@@ -323,6 +485,7 @@ def render(
             "Top dissatisfaction factors (neutral and below)",
             [(f["factor"], f["count"]) for f in o["factors"]["low"]],
         ),
+        *document_charts(o),
     ]
     return (
         f'<div class="sub">{escape(str(summary["from"]))} to {escape(str(summary["to"]))} (UTC)'

@@ -225,7 +225,7 @@ async def dashboard_view(
         overall = await reports.summary_report(session, policy, start, end, None)
         trend_data = await reports.trend_report(session, policy, "day", start, end)
         by = {
-            dim: (await reports.summary_report(session, policy, start, end, dim))["groups"]
+            dim: (await reports.summary_report(session, policy, start, end, dim, False))["groups"]
             for dim in ("channel", "category", "tier")
         }
     return HTMLResponse(dashboard.render(overall, trend_data, by, policy))

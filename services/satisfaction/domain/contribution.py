@@ -7,7 +7,7 @@ the same sums whatever order the events came in."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -16,6 +16,28 @@ from services.satisfaction.domain.facts import Facts
 SCORES = (6, 5, 4, 3, 2, 1)
 # Resolution cycles counted apart; the last one stands for itself and every later one.
 CYCLES = (1, 2, 3, 4)
+
+# The outcome a rejection names (intake's RejectionReason); another reason counts as "other".
+REJECTION_REASONS = ("out_of_warranty", "not_covered", "in_litigation", "damages_claim")
+
+# Counters of the handling figures (migration 0006_figures_handling), by the day named:
+FIGURES_COUNTERS = (
+    "unresolved_breached",  # not resolved, an SLA clock already breached (first breach day)
+    "rejected",  # invalid complaints recorded that day
+    *(f"rejected_{r}" for r in (*REJECTION_REASONS, "other")),  # ... by reason
+    "expected_same",  # resolved that day with the kind of outcome the customer expected
+    "expected_other",  # ... with another kind
+    "paused",  # resolved that day after clocks stood still (a pause)
+    "paused_ms",  # ... their paused time, in whole milliseconds
+    "paused_open",  # not resolved and paused now (day the pause began)
+    "approval_waited",  # resolved that day after a plan waited for approval
+    "approval_wait_ms",  # ... the time plans waited, in whole milliseconds
+    "awaiting_approval",  # a plan waiting for approval now (day submitted)
+    "contact_waited",  # contact data completed that day after the complaint waited for it
+    "contact_wait_ms",  # ... the time it waited, in whole milliseconds
+    "contact_waiting",  # received that day without contact data, still waiting
+    "contact_unreachable",  # closed as unreachable that day: the contact data never came
+)
 
 # Rollup counter columns. Cohorts: complaints by the day they were received; resolutions by
 # the day of the (last) resolution; survey requests by the day asked; answers by the day given.
@@ -34,6 +56,9 @@ COUNTERS = (
     *(f"l{s}" for s in SCORES),  # answers given that day, by score
     *(f"met_l{s}" for s in SCORES),  # ... for complaints handled within every SLA clock
     *(f"missed_l{s}" for s in SCORES),  # ... for complaints that missed one
+    *(f"same_l{s}" for s in SCORES),  # ... resolved with the kind of outcome expected
+    *(f"other_l{s}" for s in SCORES),  # ... resolved with another kind
+    *FIGURES_COUNTERS,
 )
 
 RollupKey = tuple[date, str, str]  # day, dimension, value
@@ -89,6 +114,10 @@ def contribution(
         tiers = sorted({a.tier for a in answers if a.tier})
         if tiers:
             values["tier"] = tiers[0]
+    if facts.rejected_at is not None and facts.started_at is None:
+        # An invalid complaint never had a case: no severity or rung to group it by.
+        values.pop("severity", None)
+        values.pop("escalation_level", None)
     counters: dict[RollupKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     hist: dict[HistKey, int] = defaultdict(int)
     factors: dict[FactorKey, int] = defaultdict(int)
@@ -97,6 +126,7 @@ def contribution(
         for dimension, value in values.items():
             counters[(day, dimension, value)][column] += amount
 
+    _figures(facts, add)
     started = facts.started_at
     if started is not None:
         day = started.date()
@@ -124,16 +154,54 @@ def contribution(
         add(day, "requested")
         if survey.answered:
             add(day, "requested_answered")
-    sla = facts.sla
+    sla, expectation = facts.sla, facts.expectation
     for answer in answers:
         day = answer.recorded_at.date()
         add(day, f"l{answer.score}")
         if sla is not None:
             add(day, f"{sla}_l{answer.score}")
+        if expectation is not None:
+            add(day, f"{expectation}_l{answer.score}")
         for factor in dict.fromkeys(answer.factors):
             for dimension, value in values.items():
                 factors[(day, dimension, value, factor, answer.score)] += 1
     return Contribution({k: dict(v) for k, v in counters.items()}, dict(hist), dict(factors))
+
+
+def _figures(facts: Facts, add: Callable[[date, str, int], None]) -> None:
+    """The handling figures: rejections, open breaches, expectation met, waits."""
+    if facts.rejected_at is not None and facts.started_at is None:
+        day = facts.rejected_at.date()
+        add(day, "rejected", 1)
+        reason = facts.rejection_reason if facts.rejection_reason in REJECTION_REASONS else "other"
+        add(day, f"rejected_{reason}", 1)
+    if facts.started_at is None:
+        return
+    if not facts.resolved:
+        if facts.breached:
+            add((facts.first_breach_at or facts.started_at).date(), "unresolved_breached", 1)
+        if facts.paused_now:
+            add(facts.paused_since.date(), "paused_open", 1)  # type: ignore[union-attr]
+        if facts.awaiting_approval_now:
+            add(facts.approval_asked_last.date(), "awaiting_approval", 1)  # type: ignore[union-attr]
+    else:
+        day = facts.resolved_at.date()  # type: ignore[union-attr]
+        if facts.expectation is not None:
+            add(day, f"expected_{facts.expectation}", 1)
+        if facts.paused_total > 0:
+            add(day, "paused", 1)
+            add(day, "paused_ms", round(facts.paused_total * 1000))
+        if facts.approval_wait_total > 0:
+            add(day, "approval_waited", 1)
+            add(day, "approval_wait_ms", round(facts.approval_wait_total * 1000))
+    waited = facts.contact_wait_seconds
+    if waited is not None:
+        add(facts.contact_completed_at.date(), "contact_waited", 1)  # type: ignore[union-attr]
+        add(facts.contact_completed_at.date(), "contact_wait_ms", round(waited * 1000))  # type: ignore[union-attr]
+    elif facts.contact_closed_at is not None:
+        add(facts.contact_closed_at.date(), "contact_unreachable", 1)
+    elif facts.awaiting_contact and facts.contact_completed_at is None:
+        add(facts.started_at.date(), "contact_waiting", 1)
 
 
 def delta(before: Contribution, after: Contribution) -> Contribution:

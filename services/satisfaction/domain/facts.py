@@ -31,6 +31,29 @@ class Facts:
     case_reopens: int = 0
     followup_reopens: int = 0
     max_round: int = 1
+    # What the customer asked for and what the (latest) resolution gave, as outcome kinds.
+    expected_outcome: str | None = None
+    resolution_kind: str | None = None
+    # An invalid complaint (complaint.rejected): never a case, counted apart.
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    # Waiting for the customer's contact data: received incomplete, until complaint.completed.
+    awaiting_contact: bool = False
+    contact_completed_at: datetime | None = None
+    contact_closed_at: datetime | None = None  # closed as unreachable, the data never came
+    # Clocks standing still: the sum of the pauses resumed (each case.resumed counted once by
+    # the inbox) and escalation's own total where it reports one; the latest pause and resume.
+    paused_seconds: float = 0.0
+    paused_reported: float = 0.0
+    paused_since: datetime | None = None
+    resumed_last: datetime | None = None
+    # Plans waiting for approval: decided waits summed, escalation's total where reported,
+    # the latest submission and decision.
+    approval_wait_seconds: float = 0.0
+    approval_wait_reported: float = 0.0
+    approval_asked_last: datetime | None = None
+    approval_decided_last: datetime | None = None
+    first_breach_at: datetime | None = None
 
     @property
     def started_at(self) -> datetime | None:
@@ -67,6 +90,45 @@ class Facts:
             return None
         return max(0.0, (self.resolved_at - self.started_at).total_seconds())  # type: ignore[operator]
 
+    @property
+    def paused_total(self) -> float:
+        return max(self.paused_seconds, self.paused_reported)
+
+    @property
+    def approval_wait_total(self) -> float:
+        return max(self.approval_wait_seconds, self.approval_wait_reported)
+
+    @property
+    def paused_now(self) -> bool:
+        return self.paused_since is not None and (
+            self.resumed_last is None or self.paused_since > self.resumed_last
+        )
+
+    @property
+    def awaiting_approval_now(self) -> bool:
+        return self.approval_asked_last is not None and (
+            self.approval_decided_last is None
+            or self.approval_asked_last > self.approval_decided_last
+        )
+
+    @property
+    def contact_wait_seconds(self) -> float | None:
+        """Received without contact data to the data completed (None: not waited, or still
+        waiting)."""
+        if not self.awaiting_contact or self.contact_completed_at is None:
+            return None
+        if self.received_at is None:
+            return None
+        return max(0.0, (self.contact_completed_at - self.received_at).total_seconds())
+
+    @property
+    def expectation(self) -> str | None:
+        """ "same" when the resolution gave the kind of outcome the customer expected,
+        "other" when it gave another, None when either is unknown."""
+        if not self.resolved or not self.expected_outcome or not self.resolution_kind:
+            return None
+        return "same" if self.expected_outcome == self.resolution_kind else "other"
+
     def dimension_values(self) -> dict[str, str]:
         return {
             "all": "all",
@@ -102,6 +164,17 @@ FACT_EVENTS = frozenset(
         "case.resolved",
         "case.reopened",
         "complaint.reopened",
+        "complaint.rejected",
+        "complaint.completed",
+        # Intake's close of a complaint whose contact data never came: read by name.
+        "complaint.closed_unreachable",
+        "case.paused",
+        "case.resumed",
+        "case.closed",
+        # Plan approval (escalation, when its policy asks for it): tolerant reads by name.
+        "case.plan_submitted",
+        "case.plan_approved",
+        "case.plan_rejected",
     }
 )
 
@@ -114,6 +187,25 @@ def fold(facts: Facts, event_type: str, data: dict[str, Any], ladder: list[str])
         facts.severity = data["severity"]
         facts.tier = (data.get("customer") or {}).get("tier") or facts.tier
         facts.received_at = _earlier(facts.received_at, _ts(data["received_at"]))
+        facts.expected_outcome = (data.get("expected_outcome") or {}).get("kind")
+        if data.get("information_complete") is False:
+            facts.awaiting_contact = True
+        return
+    if event_type == "complaint.rejected":
+        facts.rejected_at = _earlier(facts.rejected_at, _ts(data["received_at"]))
+        facts.rejection_reason = str(data["reason"])
+        facts.channel = facts.channel or data.get("channel")
+        facts.category = facts.category or data.get("category")
+        facts.tier = facts.tier or (data.get("customer") or {}).get("tier")
+        return
+    if event_type == "complaint.closed_unreachable":
+        facts.contact_closed_at = _earlier(facts.contact_closed_at, _ts(data["closed_at"]))
+        facts.received_at = _earlier(facts.received_at, _ts(data.get("received_at")))
+        facts.channel = facts.channel or data.get("channel")
+        facts.category = facts.category or data.get("category")
+        return
+    if event_type == "complaint.completed":
+        facts.contact_completed_at = _earlier(facts.contact_completed_at, _ts(data["completed_at"]))
         return
     if event_type == "complaint.reopened":
         facts.followup_reopens += 1
@@ -133,8 +225,19 @@ def fold(facts: Facts, event_type: str, data: dict[str, Any], ladder: list[str])
         _reach(facts, data.get("level"), ladder)
     elif event_type == "case.sla_breached":
         facts.breached.add(data["clock"])
+        facts.first_breach_at = _earlier(facts.first_breach_at, _ts(data["at"]))
     elif event_type == "case.resolved":
-        facts.resolved_at = _later(facts.resolved_at, _ts(data["at"]))
+        at = _ts(data["at"])
+        if facts.resolved_at is None or at >= facts.resolved_at:  # type: ignore[operator]
+            # The latest resolution's kind (ties: the larger name, whatever the order).
+            kind = data.get("resolution_kind")
+            if facts.resolved_at != at or (kind or "") > (facts.resolution_kind or ""):
+                facts.resolution_kind = kind
+        facts.resolved_at = _later(facts.resolved_at, at)
+        facts.paused_reported = max(facts.paused_reported, float(data.get("paused_seconds") or 0))
+        facts.approval_wait_reported = max(
+            facts.approval_wait_reported, float(data.get("approval_wait_seconds") or 0)
+        )
         facts.breached |= {c for c, met in (data.get("clocks_met") or {}).items() if not met}
         facts.max_round = max(facts.max_round, int(data.get("round") or 1))
         _reach(facts, data.get("highest_level"), ladder)
@@ -142,6 +245,18 @@ def fold(facts: Facts, event_type: str, data: dict[str, Any], ladder: list[str])
         facts.category = facts.category or data.get("category")
         facts.severity = facts.severity or data.get("severity")
         facts.tier = facts.tier or data.get("tier") or (data.get("customer") or {}).get("tier")
+    elif event_type == "case.paused":
+        facts.paused_since = _later(facts.paused_since, _ts(data["at"]))
+    elif event_type == "case.resumed":
+        facts.resumed_last = _later(facts.resumed_last, _ts(data["at"]))
+        facts.paused_seconds += float(data.get("paused_seconds") or 0)
+    elif event_type == "case.closed":
+        facts.paused_reported = max(facts.paused_reported, float(data.get("paused_seconds") or 0))
+    elif event_type == "case.plan_submitted":
+        facts.approval_asked_last = _later(facts.approval_asked_last, _ts(data["at"]))
+    elif event_type in ("case.plan_approved", "case.plan_rejected"):
+        facts.approval_decided_last = _later(facts.approval_decided_last, _ts(data["at"]))
+        facts.approval_wait_seconds += float(data.get("waited_seconds") or 0)
     elif event_type == "case.reopened":
         facts.case_reopens += 1
         facts.reopened_at = _later(facts.reopened_at, _ts(data["at"]))

@@ -3,6 +3,7 @@ transactions touching the same rows never deadlock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -73,16 +74,21 @@ def _period(table: sa.Table, dimension: str, start: date, end: date) -> list[Any
 
 
 async def sums(
-    session: AsyncSession, dimension: str, start: date, end: date
+    session: AsyncSession,
+    dimension: str,
+    start: date,
+    end: date,
+    columns: Sequence[str] = COUNTERS,
 ) -> dict[str, dict[str, int]]:
-    """Counter sums per value of ``dimension`` over the days start..end (inclusive)."""
+    """Counter sums per value of ``dimension`` over the days start..end (inclusive): every
+    counter, or only ``columns``."""
     t = rollup_daily
     rows = await session.execute(
-        sa.select(t.c.value, *(sa.func.sum(t.c[c]).label(c) for c in COUNTERS))
+        sa.select(t.c.value, *(sa.func.sum(t.c[c]).label(c) for c in columns))
         .where(*_period(t, dimension, start, end))
         .group_by(t.c.value)
     )
-    out = {r.value: {c: int(r._mapping[c] or 0) for c in COUNTERS} for r in rows}
+    out = {r.value: {c: int(r._mapping[c] or 0) for c in columns} for r in rows}
     # A value whose increments cancelled out (a complaint first counted as "unknown" before
     # its facts arrived) is not a group.
     return {value: counters for value, counters in out.items() if any(counters.values())}
@@ -155,17 +161,22 @@ async def factor_counts(
 
 
 async def sums_by_period(
-    session: AsyncSession, interval: str, start: date, end: date
+    session: AsyncSession,
+    interval: str,
+    start: date,
+    end: date,
+    columns: Sequence[str] = COUNTERS,
 ) -> dict[date, dict[str, int]]:
-    """Counter sums of the whole (dimension "all") per day, ISO week or month."""
+    """Counter sums of the whole (dimension "all") per day, ISO week or month: every counter,
+    or only ``columns``."""
     t = rollup_daily
     period = sa.cast(sa.func.date_trunc(interval, t.c.day), sa.Date).label("period")
     rows = await session.execute(
-        sa.select(period, *(sa.func.sum(t.c[c]).label(c) for c in COUNTERS))
+        sa.select(period, *(sa.func.sum(t.c[c]).label(c) for c in columns))
         .where(*_period(t, "all", start, end))
         .group_by(period)
     )
-    return {r.period: {c: int(r._mapping[c] or 0) for c in COUNTERS} for r in rows}
+    return {r.period: {c: int(r._mapping[c] or 0) for c in columns} for r in rows}
 
 
 async def window_satisfaction(

@@ -18,6 +18,29 @@ metadata = new_metadata()
 
 TS = sa.DateTime(timezone=True)
 
+
+def figures_fact_columns() -> list[sa.Column]:
+    """The facts of the handling figures (migration 0006_figures_handling adds them)."""
+    return [
+        sa.Column("expected_outcome", sa.Text),
+        sa.Column("resolution_kind", sa.Text),
+        sa.Column("rejected_at", TS),
+        sa.Column("rejection_reason", sa.Text),
+        sa.Column("awaiting_contact", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("contact_completed_at", TS),
+        sa.Column("contact_closed_at", TS),
+        sa.Column("paused_seconds", sa.Float, nullable=False, server_default="0"),
+        sa.Column("paused_reported", sa.Float, nullable=False, server_default="0"),
+        sa.Column("paused_since", TS),
+        sa.Column("resumed_last", TS),
+        sa.Column("approval_wait_seconds", sa.Float, nullable=False, server_default="0"),
+        sa.Column("approval_wait_reported", sa.Float, nullable=False, server_default="0"),
+        sa.Column("approval_asked_last", TS),
+        sa.Column("approval_decided_last", TS),
+        sa.Column("first_breach_at", TS),
+    ]
+
+
 facts = sa.Table(
     "facts",
     metadata,
@@ -37,6 +60,7 @@ facts = sa.Table(
     sa.Column("case_reopens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followup_reopens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("max_round", sa.Integer, nullable=False, server_default="1"),
+    *figures_fact_columns(),
 )
 
 surveys = sa.Table(
@@ -156,3 +180,23 @@ alert_state = sa.Table(
 # surveys and answers. Surveys (the token hashes) and answers are records, kept.
 ROLLUPS = (rollup_daily, rollup_resolve, rollup_resolve_month, rollup_factors)
 DERIVED = (facts, *ROLLUPS)
+
+# Retention calls after a customer's tier dropped (follow-up's call-backs of kind
+# ``retention``, keyed by call-back): derived from the topics, emptied by a rebuild. No
+# personal data: the tiers and the outcome, not who.
+retention_calls = sa.Table(
+    "retention_calls",
+    metadata,
+    sa.Column("callback_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("scheduled_at", TS),  # null while only the outcome is known
+    sa.Column("due_at", TS),
+    sa.Column("from_tier", sa.Text),
+    sa.Column("to_tier", sa.Text),
+    sa.Column("month", sa.Text),  # YYYY-MM, the month that set the new tier
+    # reached_satisfied | reached_unsatisfied | unreachable | cancelled; null: still open
+    sa.Column("outcome", sa.Text),
+    sa.Column("outcome_at", TS),
+    sa.Index("ix_retention_calls_scheduled", "scheduled_at"),
+)
+
+DERIVED = (*DERIVED, retention_calls)

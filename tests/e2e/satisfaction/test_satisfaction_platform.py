@@ -10,12 +10,17 @@ C3 web/delivery/B       resolved; call-back not satisfied -> reopened, resolved 
                         call-back satisfied; an agent records "satisfied" (solution) by phone
 C4 web/billing/C        never handled: its acknowledge clock breaches too (team_lead)
 
+R web/billing/C         expects damages: rejected (a claim for damages)
+K                       an A customer dropping to B: a retention call, reached, satisfied
+
 Hand-computed: complaints 4, reopened 1 (C3), resolved 3 of which timely 2 (C1, C3), in their
 first cycle 2 (C1, C2: first-contact resolution 2/3), C3 in its second; surveys
 requested 3 and answered 3, answers 6/5/2 -> satisfaction 2/3, dissatisfaction 1/3; SLA met:
 2 answers 100 %, missed: 1 answer 0 %; low factors communication 1, speed 1, high solution 1,
-speed 1; pyramid 4 x 24 = 96; retention 2 x .82 + .54 + .19 = 2.37 -> .5925. Times to resolve
-come from the published events (received_at to the last case.resolved)."""
+speed 1; pyramid 4 x 24 = 96; retention 2 x .82 + .54 + .19 = 2.37 -> .5925. Timely
+handling counts C4 (open, breached): 2 of 4. Churn .02 + .10 + .40; rejected 1 (damages);
+expected kind: C1 the same, C3 another; 1 retention call A -> B, reached and satisfied.
+Times to resolve come from the published events (received_at to the last case.resolved)."""
 
 from __future__ import annotations
 
@@ -25,11 +30,14 @@ import secrets
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 
 from services.satisfaction.domain.contribution import resolve_bucket
+from shared.events.activity import ActivityCustomer, ActivityKind, CustomerActivity
 from shared.events.envelope import new_event
 from shared.events.notify import SurveyInvited
 from shared.events.topics import Topics
@@ -40,6 +48,7 @@ from tests.e2e.satisfaction.browser import dump_dom, rendered_charts
 from tests.e2e.test_followup import produce
 from tests.support.kafka import read_until
 from tests.support.servers import ROOT
+from tests.support.topics import delete_topics_with_prefix
 from tests.support.waiting import eventually
 from tests.unit.satisfaction.scenario import EXPECTED_OVERALL, check_overall
 
@@ -82,15 +91,40 @@ retention: {tiers: {A: 11, B: 6, C: 1}, review_grace: 1s, after_drop: 1h}
 """
 
 
+def visits(customer: str, before: int, last: int) -> list:
+    """A customer's visits the month before last and last month (follow-up's tier input)."""
+    now = datetime.now(UTC)
+    this_month = date(now.year, now.month, 1)
+    last_month = date(this_month.year - (this_month.month == 1), (this_month.month - 2) % 12 + 1, 1)
+    earlier = date(last_month.year - (last_month.month == 1), (last_month.month - 2) % 12 + 1, 1)
+    return [
+        new_event("/e2e/tills", customer, CustomerActivity(
+            customer=ActivityCustomer(id=customer, name="孙丽", phone="13900000009"),
+            kind=ActivityKind.PURCHASE, at=datetime(m.year, m.month, day, 11, tzinfo=UTC),
+        ))
+        for m, n in ((earlier, before), (last_month, last))
+        for day in range(1, n + 1)
+    ]  # fmt: skip
+
+
 def value_of(record) -> dict:
     return record.value
 
 
+@pytest.fixture
+async def own_topics(servers) -> AsyncIterator[Topics]:
+    """This test's topics, deleted at the end (set up before the services, so torn down
+    after them)."""
+    found = Topics(f"test-sat-all-{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(servers.kafka_bootstrap, found.all(), partitions=3)
+    yield found
+    await delete_topics_with_prefix(servers.kafka_bootstrap, found.prefix)
+
+
 async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
-    start_service, servers, tmp_path
+    own_topics, start_service, servers, tmp_path
 ):
-    topics = Topics(f"test-sat-all-{uuid.uuid4().hex[:8]}.")
-    await ensure_topics(servers.kafka_bootstrap, topics.all(), partitions=3)
+    topics = own_topics
     (tmp_path / "escalation.yaml").write_text(ESCALATION_POLICY)
     (tmp_path / "followup.yaml").write_text(FOLLOWUP_POLICY)
     mine = {"KAFKA_TOPIC_PREFIX": topics.prefix}
@@ -105,7 +139,9 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
 
     async with httpx.AsyncClient(timeout=10) as http:
 
-        async def submit(channel: str, category: str, tier: str, name: str) -> str:
+        async def submit(
+            channel: str, category: str, tier: str, name: str, expects: str | None = None
+        ) -> str:
             answer = await http.post(
                 f"{intake.url}/complaints",
                 headers={"X-API-Key": INTAKE_KEYS[channel]},
@@ -114,7 +150,7 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
                                  "tier": tier},
                     "category": category,
                     "description": "送货晚了三天，客服也没回电话",
-                },
+                } | ({"expected_outcome": {"kind": expects}} if expects else {}),
             )  # fmt: skip
             assert answer.status_code == 201, answer.text
             return answer.json()["complaint_id"]
@@ -137,7 +173,8 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
                                     headers=AGENT)  # fmt: skip
             assert acked.status_code == 200, acked.text
             done = await http.post(f"{escalation.url}/cases/{cid}/resolve",
-                                   json={"resolution": "refunded"}, headers=AGENT)  # fmt: skip
+                                   json={"resolution": "refunded", "resolution_kind": "refund"},
+                                   headers=AGENT)  # fmt: skip
             assert done.status_code == 200, done.text
 
         async def call_back(cid: str, round: int, satisfied: bool) -> None:
@@ -160,8 +197,13 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         c2 = await submit("hotline", "product_quality", "C", "李雷")
         c4 = await submit("web", "billing", "C", "赵敏")
         await eventually(lambda: case(c2))
-        c1 = await submit("web", "billing", "A", "王芳")
-        c3 = await submit("web", "delivery", "B", "张伟")
+        c1 = await submit("web", "billing", "A", "王芳", expects="refund")
+        c3 = await submit("web", "delivery", "B", "张伟", expects="exchange")
+        # R: a claim for damages is outside the commitments: recorded, rejected, counted apart.
+        rejected = await submit("web", "billing", "C", "钱多", expects="damages")
+        # K: an A customer who came 12 days the month before last and 7 last month drops to
+        # B: follow-up schedules a retention call; the agent reaches a satisfied customer.
+        await produce(servers.kafka_bootstrap, topics.activity, visits("cust-K", 12, 7))
         await asyncio.gather(handle(c1), handle(c3), handle(c2, wait_for_breach=True))
         await asyncio.gather(
             call_back(c1, 1, True),
@@ -170,6 +212,19 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         )
         await handle(c3, round=2)
         await call_back(c3, 2, True)
+
+        async def retention_call():
+            answer = await http.get(f"{followup.url}/callbacks", params={"kind": "retention"},
+                                    headers=AGENT)  # fmt: skip
+            found = [c for c in answer.json()["items"] if c["customer"]["id"] == "cust-K"]
+            return found[0] if found else None
+
+        call = await eventually(retention_call)
+        reached = await http.post(
+            f"{followup.url}/callbacks/{call['callback_id']}/outcome",
+            json={"reached": True, "satisfied": True}, headers=AGENT,
+        )  # fmt: skip
+        assert reached.status_code == 200, reached.text
         assert (await case(c4))["level"] == "team_lead"  # its clock breached meanwhile
 
         surveys = await read_until(
@@ -265,6 +320,8 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
             "sla_met": (2, 1.0), "sla_missed": (1, 0.0),
             "factors_low": [("communication", 1), ("speed", 1)],
             "factors_high": [("solution", 1), ("speed", 1)],
+            # C4 is open with its acknowledge clock breached: timely handling counts it.
+            "timely_handling_rate": 2 / 4,
             "mean_time_to_resolve_seconds": sum(round(x * 1000) for x in seconds) / 3 / 1000,
             "p90_time_to_resolve_seconds": resolve_bucket(max(seconds)),
         }  # fmt: skip
@@ -278,7 +335,8 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
 
         async def settled():
             found = (await report())["overall"]
-            return found if found["answers"] == 3 and found["resolved"] == 3 else None
+            done = found["retention_calls"]["outcomes"]["reached_satisfied"] == 1
+            return found if found["answers"] == 3 and found["resolved"] == 3 and done else None
 
         await eventually(settled)
         await asyncio.sleep(1)  # late duplicates, if any, must change nothing
@@ -302,6 +360,24 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         ).json()
         assert [p["answers"] for p in trend["points"]][-1] == 3
         assert math.isclose(overall["first_contact_resolution_rate"]["value"], 2 / 3)
+        assert overall["unresolved_breached"] == 1
+        assert overall["rejections"]["rejected"] == 1 and rejected not in (c1, c2, c3, c4)
+        assert overall["rejections"]["by_reason"]["damages_claim"] == 1
+        # C1 expected a refund and got one; C3 expected an exchange and got a refund.
+        expectation = overall["expectation"]
+        assert (expectation["same_kind"], expectation["other_kind"]) == (1, 1)
+        assert expectation["satisfaction"]["same_kind"]["answers"] == 1
+        calls = overall["retention_calls"]
+        assert calls["scheduled"] == 1 and calls["by_drop"][0]["from_tier"] == "A"
+        assert calls["by_drop"][0]["to_tier"] == "B"
+        churn = overall["projection"]["churn_by_level"]
+        assert math.isclose(churn["expected_lost"], 0.02 + 0.10 + 0.40)  # answers 6, 5, 2
+        away = overall["factor_analysis"]["drive_away"]
+        assert away["answers"] == 1
+        assert [(f["factor"], f["share_of_answers"]) for f in away["factors"]] == [
+            ("communication", 1.0), ("speed", 1.0),
+        ]  # fmt: skip
+        assert [t["tier"] for t in overall["factor_analysis"]["by_tier"]] == ["A", "B", "C"]
 
         # The dashboard fetches its figures with the supervisor's token (from the fragment).
         dom = dump_dom(f"{s}/dashboard#token={OPS_TOKENS['supervisor']}")
@@ -310,6 +386,11 @@ async def test_complaints_to_answered_surveys_give_the_hand_computed_report(
         assert charts["by-channel"] == 2 and charts["by-tier"] == 3
         assert charts["cycles"] == 4  # attempts 1, 2, 3, 4+
         assert "attempt 1: 2</title>" in dom and "attempt 2: 1</title>" in dom
+        assert charts["churn"] == 6 and charts["returns"] == 4 and charts["pyramid"] == 3
+        assert charts["factor-bands"] == 4 and charts["factors-by-tier"] == 4
+        assert charts["rejections"] == 1 and charts["retention-calls"] == 1
+        assert charts["expectation"] == 2
+        assert "Source: DOMAIN.md" in dom and "seed 003" in dom
         denied = dump_dom(f"{s}/dashboard#token={OPS_TOKENS['agent']}")
         assert 'data-ready="denied"' in denied and "<svg" not in denied
 

@@ -170,14 +170,18 @@ def test_factor_analysis_ranks_and_cuts() -> None:
     factors = [("speed", 1, 3), ("speed", 4, 1), ("attitude", 2, 4), ("solution", 3, 2),
                ("compensation", 3, 1), ("communication", 2, 1), ("other", 1, 1),
                ("attitude", 6, 5), ("solution", 5, 2)]  # fmt: skip
-    s = summary({}, [], factors, ReportPolicy(top_factors=3))
+    # The answers behind them: 12 neutral and below, 8 satisfied and above.
+    levels = {"l1": 4, "l2": 5, "l3": 2, "l4": 1, "l5": 2, "l6": 6}
+    s = summary(levels, [], factors, ReportPolicy(top_factors=3))
     assert [(f["factor"], f["count"]) for f in s["factors"]["low"]] == [
         ("attitude", 4), ("speed", 4), ("solution", 2),
     ]  # fmt: skip
-    assert s["factors"]["low"][0]["share"] == 4 / 13
+    # A share of the answers in the band (not of the 13 mentions).
+    assert s["factors"]["low"][0]["share"] == 4 / 12
     assert [(f["factor"], f["count"]) for f in s["factors"]["high"]] == [
         ("attitude", 5), ("solution", 2),
     ]  # fmt: skip
+    assert s["factors"]["high"][0]["share"] == 5 / 8
 
 
 def test_p90_nearest_rank() -> None:
