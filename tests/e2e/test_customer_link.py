@@ -139,6 +139,10 @@ async def test_the_customer_completes_by_link_and_the_silent_one_is_closed_unrea
                 await page.goto(page_url)
                 await expect(page.locator("#promises li").first).to_be_visible()
                 await expect(page.locator("#steps li")).to_have_count(3)  # recorded, received, open
+                # In Chinese (the header's switch, a plain form): the same page, translated.
+                await page.get_by_role("button", name="中文").click()
+                await expect(page.locator("#steps-title")).to_have_text("处理经过")
+                await expect(page.locator("#status")).to_contain_text("您")
 
                 # A form posted without the session's CSRF token is refused.
                 forged = await http.post(page_url, data={"name": "Mallory"})
