@@ -27,6 +27,7 @@ from shared.events.handling import (
     CaseEscalated,
     CaseForwarded,
     CaseOpened,
+    CasePauseOverdue,
     CasePlanRecorded,
     CaseResolved,
     CaseSlaBreached,
@@ -337,6 +338,18 @@ def handlers(deps: Deps):
             session, deps, event, breach.complaint_id, Template.SLA_BREACHED, recipients, context
         )
 
+    async def on_pause_overdue(session: AsyncSession, event: Envelope) -> None:
+        overdue = read(CasePauseOverdue, event.data)
+        recipients = await owners(session, overdue.complaint_id, overdue.level)
+        context = await case_context(session, overdue.complaint_id) | {
+            "paused_at": overdue.paused_at,
+            "reminder": overdue.reminder,
+            "level": overdue.level,
+        }
+        await write(
+            session, deps, event, overdue.complaint_id, Template.PAUSE_OVERDUE, recipients, context
+        )
+
     async def on_callback_due(session: AsyncSession, event: Envelope) -> None:
         due = read(FollowupDue, event.data)
         recipients = who.owner(directory, due.team, due.assignee, settings.default_language)
@@ -364,5 +377,6 @@ def handlers(deps: Deps):
         CaseEscalated.event_type: on_escalated,
         CaseSlaWarning.event_type: on_warning,
         CaseSlaBreached.event_type: on_breached,
+        CasePauseOverdue.event_type: on_pause_overdue,
         FollowupDue.event_type: on_callback_due,
     }

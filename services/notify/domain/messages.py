@@ -36,6 +36,7 @@ class Template(StrEnum):
     CASE_ESCALATED = "case_escalated"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    PAUSE_OVERDUE = "pause_overdue"  # a case paused longer than the policy's reminder time
     CALLBACK_DUE = "callback_due"
 
 

@@ -28,6 +28,7 @@ from shared.events.handling import (
     CaseEscalated,
     CaseForwarded,
     CaseOpened,
+    CasePauseOverdue,
     CaseSlaBreached,
     CaseSlaWarning,
 )
@@ -487,13 +488,15 @@ async def test_warnings_and_breaches_go_to_the_owner_and_due_call_backs_to_their
         callback_id=uuid.uuid4(), complaint_id=complaint, kind=CallbackKind.RESOLUTION,
         due_at=now, overdue_at=ACK_BY, attempt=1, team="remote-desk",
     )  # fmt: skip
+    paused = CasePauseOverdue(complaint_id=complaint, at=now, paused_at=ACK_BY, reminder=1,
+                              level="frontline", team="remote-desk")  # fmt: skip
     async with notify_replica(
         servers, own_topics, await databases.create("notify"), smtp_port=mail_sink.port
     ):
         await produce(
             servers.kafka_bootstrap,
             own_topics.handling,
-            [case_event(complaint, e) for e in (taken, warning, breach)],
+            [case_event(complaint, e) for e in (taken, warning, breach, paused)],
         )
         await produce(servers.kafka_bootstrap, own_topics.followup, [case_event(complaint, due)])
 
@@ -504,6 +507,7 @@ async def test_warnings_and_breaches_go_to_the_owner_and_due_call_backs_to_their
         assert await eventually(lambda: to("case_assigned")) == sun  # handed to her
         assert await eventually(lambda: to("sla_warning")) == sun  # she holds the case
         assert await eventually(lambda: to("sla_breached")) == sun
+        assert await eventually(lambda: to("pause_overdue")) == sun  # the owner is reminded
         desk = ["li.wei@example.test", "sun.hui@example.test"]
         assert await eventually(lambda: to("callback_due")) == desk  # the team's queue
     (warned,) = mail_sink.for_complaint(complaint, "sla_warning")

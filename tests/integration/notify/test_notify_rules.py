@@ -117,8 +117,8 @@ CONTEXT = {
     "reason": "opened", "note": None, "by_name": "Zhang Min", "from_level": "team_lead",
     "to_level": "supervisor", "clock": "ladder", "deadline": shanghai(25, 21), "percent": 80,
     "level": "supervisor", "kind": "resolution", "attempt": 1, "due_at": shanghai(25, 9),
-    "overdue_at": shanghai(25, 11), "my_link": "https://x.test/c/tok", "reminder": 1,
-    "closes_at": shanghai(30, 18),
+    "overdue_at": shanghai(25, 11), "paused_at": shanghai(24, 10), "reminder": 2,
+    "my_link": "https://x.test/c/tok", "closes_at": shanghai(30, 18),
 }  # fmt: skip
 
 
