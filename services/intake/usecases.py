@@ -13,16 +13,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.domain import contact_chase
 from services.intake.domain.access import ApiClient
+from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
 from services.intake.domain.status import RESUME_EVENT, Status, status_after
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
 from services.intake.store import recording
 from services.intake.store import repository as repo
 from services.intake.store.recording import IdempotencyKey, OutboxEvent, Recorder
+from shared import timers
 from shared.events.common import Channel, Mode, Severity, Tier, mode_of
 from shared.events.envelope import Envelope, new_event
-from shared.events.intake import ComplaintCompleted, ComplaintReceived, ComplaintRejected, Customer
+from shared.events.intake import (
+    ComplaintCompleted,
+    ComplaintReceived,
+    ComplaintRejected,
+    Customer,
+)
 from shared.events.topics import Topics
 from shared.messaging import outbox
 from shared.messaging.outbox import shard_of
@@ -73,6 +81,7 @@ async def record_complaint(
     submission: ComplaintSubmission,
     channel: Channel,
     idempotency_key: str | None,
+    chase: ChasePolicy | None = None,
     recorder: Recorder | None = None,
 ) -> Recorded:
     """The complaint, its first status, its event and its Idempotency-Key are written by one
@@ -126,6 +135,16 @@ async def record_complaint(
         async with sessions.begin() as session:
             raw = await (await session.connection()).get_raw_connection()
             fresh = await recording.record(raw.driver_connection, values, event, key)
+            if fresh and found.status == Status.AWAITING_INFORMATION:
+                # Reminders, then closed as unreachable: durable, cancelled once complete.
+                for step in contact_chase.schedule(now, chase or ChasePolicy()):
+                    await timers.arm(
+                        session,
+                        step.kind,
+                        str(complaint_id),
+                        step.due_at,
+                        {"reminder": step.reminder},
+                    )
     if not fresh:
         assert key is not None  # only a taken key writes nothing
         return await _replay(sessions, key)
@@ -211,55 +230,73 @@ async def complete_contact(
     """Merge the contact data a customer supplied; once complete, the complaint's clocks start
     (``complaint.completed``). Another channel's complaint is not found, unless the caller
     may read it and changes nothing but the tier (the route checked the scopes)."""
-    now = datetime.now(UTC)
     async with sessions.begin() as session:
-        complaint = await repo.get_complaint(session, complaint_id)
+        complaint = await repo.lock_complaint(session, complaint_id)
         if complaint is None:
             raise NotFound
         channel = complaint["channel"]
         only_tier = contact.model_fields_set <= {"tier"}
         if not (client.may_complete(channel) or (only_tier and client.may_read(channel))):
             raise NotFound
-        if complaint.get("anonymised_at") is not None:
-            raise WrongState("the complaint's personal data was erased")
-        if complaint["status"] != "awaiting_information":
-            raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
         supplied = contact.model_dump(exclude_unset=True, mode="json")
-        merged = CustomerIn.model_validate(complaint["customer"] | supplied)
-        missing = missing_contact(merged, policy)
-        changes: dict[str, Any] = {
-            "customer": merged.model_dump(mode="json"),
-            "missing_fields": missing,
-            "customer_tier": merged.tier.value,
-            "customer_id": merged.id,
-        }
-        if missing:
-            await repo.update_complaint(session, complaint_id, changes)
-            return complaint | changes
-        due = acknowledge_by(
-            now,
-            mode_of(Channel(complaint["channel"])),
-            Tier(merged.tier),
-            Severity(complaint["severity"]),
-            policy,
-        )
-        changes["acknowledge_by"] = due
-        await repo.set_status(
-            session, complaint_id, "received", ComplaintCompleted.event_type, None, now, **changes
-        )
-        event = new_event(
-            SOURCE,
-            str(complaint_id),
-            ComplaintCompleted(
-                complaint_id=complaint_id,
-                completed_at=now,
-                customer=published(changes["customer"]),
-                acknowledge_by=due,
-            ),
-            time=now,
-        )
-        await outbox.add(session, topics.intake, [event])
+        return await complete(session, topics, policy, complaint, supplied)
+
+
+async def complete(
+    session: AsyncSession,
+    topics: Topics,
+    policy: IntakePolicy,
+    complaint: dict[str, Any],
+    supplied: dict[str, Any],
+) -> dict[str, Any]:
+    """In the caller's transaction, with the complaint's row locked (a closing timer firing at
+    the same moment waits, then finds it no longer awaiting information)."""
+    now = datetime.now(UTC)
+    complaint_id = complaint["id"]
+    if complaint.get("anonymised_at") is not None:
+        raise WrongState("the complaint's personal data was erased")
+    if complaint["status"] != Status.AWAITING_INFORMATION:
+        raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
+    merged = CustomerIn.model_validate(complaint["customer"] | supplied)
+    missing = missing_contact(merged, policy)
+    changes: dict[str, Any] = {
+        "customer": merged.model_dump(mode="json"),
+        "missing_fields": missing,
+        "customer_tier": merged.tier.value,
+        "customer_id": merged.id,
+    }
+    if missing:
+        await repo.update_complaint(session, complaint_id, changes)
+        return complaint | changes
+    due = acknowledge_by(
+        now,
+        mode_of(Channel(complaint["channel"])),
+        Tier(merged.tier),
+        Severity(complaint["severity"]),
+        policy,
+    )
+    changes["acknowledge_by"] = due
+    await repo.set_status(
+        session, complaint_id, "received", ComplaintCompleted.event_type, None, now, **changes
+    )
+    await timers.cancel(session, str(complaint_id), contact_chase.KINDS)
+    event = new_event(
+        SOURCE,
+        str(complaint_id),
+        ComplaintCompleted(
+            complaint_id=complaint_id,
+            completed_at=now,
+            customer=published(changes["customer"]),
+            acknowledge_by=due,
+        ),
+        time=now,
+    )
+    await outbox.add(session, topics.intake, [event])
     return complaint | changes | {"status": "received", "status_changed_at": now}
+
+
+# Events that carry the deadlines escalation promises (the clocks' ends).
+DEADLINE_EVENTS = frozenset({"case.opened", "case.resumed", "case.reopened"})
 
 
 async def follow_status(session: AsyncSession, event: Envelope) -> None:
@@ -280,6 +317,9 @@ async def follow_status(session: AsyncSession, event: Envelope) -> None:
     level = event.data.get("to_level") or event.data.get("level")
     if isinstance(level, str):
         changes["escalation_level"] = level
+    deadlines = event.data.get("deadlines")
+    if event.type in DEADLINE_EVENTS and isinstance(deadlines, dict):
+        changes["deadlines"] = {k: v for k, v in deadlines.items() if isinstance(v, str)}
     if status is None:
         if changes:
             await repo.update_complaint(session, complaint_id, changes)

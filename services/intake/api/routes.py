@@ -93,6 +93,7 @@ async def post_complaint(
             submission,
             channel,
             idempotency_key,
+            state.settings.chase_policy(),
             getattr(state, "recorder", None),  # None: an app run without its lifespan
         )
     except usecases.IdempotencyConflict:

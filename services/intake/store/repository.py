@@ -9,9 +9,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.store.tables import complaints, idempotency_keys, status_history
+from services.intake.store.tables import (
+    complaints,
+    customer_links,
+    idempotency_keys,
+    status_history,
+)
 from shared.web.pagination import encode_cursor
 
 
@@ -136,3 +142,94 @@ async def update_complaint(
     await session.execute(
         sa.update(complaints).where(complaints.c.id == complaint_id).values(**changes)
     )
+
+
+# ---- the customer's link and incomplete complaints -------------------------------------------
+
+
+async def add_customer_link(
+    session: AsyncSession, token_sha256: str, complaint_id: uuid.UUID, issued_at: datetime
+) -> bool:
+    """False when the complaint is unknown here (nothing to link to) or the hash is known."""
+    exists = await session.scalar(sa.select(complaints.c.id).where(complaints.c.id == complaint_id))
+    if exists is None:
+        return False
+    added = await session.scalar(
+        insert(customer_links)
+        .values(token_sha256=token_sha256, complaint_id=complaint_id, issued_at=issued_at)
+        .on_conflict_do_nothing()
+        .returning(customer_links.c.token_sha256)
+    )
+    return added is not None
+
+
+async def complaint_of_link(session: AsyncSession, token_sha256: str) -> uuid.UUID | None:
+    return await session.scalar(
+        sa.select(customer_links.c.complaint_id).where(
+            customer_links.c.token_sha256 == token_sha256
+        )
+    )
+
+
+async def lock_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(complaints).where(complaints.c.id == complaint_id).with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def awaiting_information(
+    session: AsyncSession, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Incomplete complaints, oldest first (the nearest to being closed on top), with their
+    pending chase timers; no personal data."""
+    query = (
+        sa.select(
+            complaints.c.id,
+            complaints.c.channel,
+            complaints.c.category,
+            complaints.c.received_at,
+            complaints.c.missing_fields,
+            complaints.c.reminders_sent,
+        )
+        .where(complaints.c.status == "awaiting_information")
+        .order_by(complaints.c.received_at, complaints.c.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(
+            sa.tuple_(complaints.c.received_at, complaints.c.id) > sa.tuple_(*after)
+        )
+    rows = [dict(r) for r in (await session.execute(query)).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["received_at"], rows[-1]["id"])
+    if rows:
+        timers = await session.execute(
+            sa.text(
+                "SELECT subject, kind, min(due_at) AS due_at FROM timers "
+                "WHERE subject = ANY(:subjects) AND fired_at IS NULL AND cancelled_at IS NULL "
+                "GROUP BY subject, kind"
+            ),
+            {"subjects": [str(r["id"]) for r in rows]},
+        )
+        due: dict[tuple[str, str], datetime] = {(t.subject, t.kind): t.due_at for t in timers}
+        for row in rows:
+            row["next_reminder_at"] = due.get((str(row["id"]), "contact_reminder"))
+            row["closes_at"] = due.get((str(row["id"]), "close_unreachable"))
+    return rows, next_cursor
+
+
+async def count_awaiting_information(session: AsyncSession) -> int:
+    return (
+        await session.scalar(
+            sa.select(sa.func.count()).where(complaints.c.status == "awaiting_information")
+        )
+    ) or 0
