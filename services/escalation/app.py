@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.escalation import erasure
+from services.escalation.api import approvals as approvals_api
 from services.escalation.api import directory as directory_api
 from services.escalation.api.routes import router
 from services.escalation.domain.policy import Policy
@@ -65,6 +66,7 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
         router=router,
         directory=directory,
     )
+    app.include_router(approvals_api.router)
     app.include_router(directory_api.router)
     app.state.policy = policy
     app.state.escalation = escalation

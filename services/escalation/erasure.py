@@ -31,6 +31,14 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     "case.closed": ("note",),
     "case.assigned": ("note",),
     "case.forwarded": ("reason",),
+    "case.plan_submitted": ("plan",),
+    "case.plan_approved": ("plan",),
+    "case.plan_rejected": ("reason",),
+    "case.compensation_requested": ("resolution", "compensation"),
+    "case.compensation_rejected": ("reason",),
+    "case.abuse_flagged": ("note",),
+    "case.service_refused": ("reason",),
+    "case.service_refusal_lifted": ("reason",),
 }
 
 
@@ -45,17 +53,34 @@ def erased_step(event_type: str, data: dict[str, Any], pseudonym: str) -> dict[s
     return out
 
 
+def erased_authority(raw: dict[str, Any]) -> dict[str, Any]:
+    """The case's authority document without free text: who decided what, and when, stays."""
+    out = dict(raw or {})
+    for key, fields in (("pending_plan", ("plan",)), ("refusal", ("reason",)),
+                        ("compensation_request", ("resolution", "description"))):  # fmt: skip
+        if out.get(key):
+            out[key] = {**out[key], **{f: ERASED_TEXT for f in fields if out[key].get(f)}}
+    out["abuse_flags"] = [{**f, "note": ERASED_TEXT} for f in out.get("abuse_flags", [])]
+    return out
+
+
 async def erase_case(session: AsyncSession, complaint_id: uuid.UUID, pseudonym: str) -> int:
     """Erase one case's personal data; returns the rows changed."""
-    card = await session.scalar(
-        sa.select(cases.c.customer).where(cases.c.complaint_id == complaint_id).with_for_update()
-    )
-    if card is None:
+    row = (
+        await session.execute(
+            sa.select(cases.c.customer, cases.c.authority)
+            .where(cases.c.complaint_id == complaint_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
         return 0
     await session.execute(
         sa.update(cases)
         .where(cases.c.complaint_id == complaint_id)
-        .values(customer=tombstone(card, pseudonym))
+        .values(
+            customer=tombstone(row.customer, pseudonym), authority=erased_authority(row.authority)
+        )
     )
     changed = 1
     steps = await session.execute(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,9 +22,16 @@ from pydantic import (
     model_validator,
 )
 
+from services.escalation.domain.authority import (
+    Authority,
+    CompensationLimits,
+    PauseReminder,
+    PlanApprovalRule,
+)
 from services.escalation.domain.calendar import ALWAYS, Calendar, Interval
 from services.escalation.domain.policy import ACTIONS, ClockRule, ModeRule, Policy
 from shared.config_files import At, ConfigError, load_yaml_model, parse_yaml_model
+from shared.directory import StaffRole
 from shared.durations import parse_duration
 from shared.events.common import Mode, Severity, Tier
 
@@ -163,6 +172,56 @@ class _Factors(_Strict):
         return value
 
 
+class _PlanApproval(_Strict):
+    by: StaffRole
+    within: Any
+    calendar: str = "always"
+    escalate: bool = True
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class _Compensation(_Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    # The most each role may grant on its own; null: no limit.
+    limits: dict[StaffRole, Decimal | None]
+
+    @field_validator("limits")
+    @classmethod
+    def _rising(cls, value: dict[StaffRole, Decimal | None]) -> dict[StaffRole, Decimal | None]:
+        ordered = [value[r] for r in StaffRole if r in value]
+        for amount in ordered:
+            if amount is not None and amount < 0:
+                raise ValueError("a limit is 0 or more")
+        for low, high in pairwise(ordered):
+            unlimited_below = low is None and high is not None
+            if unlimited_below or (low is not None and high is not None and high < low):
+                raise ValueError("a higher role's limit cannot be below a lower role's")
+        return value
+
+
+class _Approvals(_Strict):
+    plan: dict[Severity, _PlanApproval] = {}
+    compensation: _Compensation | None = None
+    refuse_service_by: StaffRole = StaffRole.SUPERVISOR
+
+
+class _PauseReminder(_Strict):
+    after: Any
+    calendar: str = "always"
+
+    @field_validator("after")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        found = parse_duration(value)
+        if found <= timedelta(0):
+            raise ValueError("must be above 0")
+        return found
+
+
 class _PolicyFile(_Strict):
     version: str = Field(min_length=1)
     levels: list[str] = Field(min_length=1)
@@ -171,6 +230,8 @@ class _PolicyFile(_Strict):
     factors: _Factors = _Factors()
     calendars: dict[str, _Calendar] = {}
     modes: dict[Mode, _Mode]
+    approvals: _Approvals = _Approvals()
+    pause_reminder: _PauseReminder | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -229,6 +290,16 @@ def _cross_checks(raw: _PolicyFile) -> None:
         met = {c.met_by for c in rule.clocks.values()} | {"resolve"}
         if rule.climb and until is not None and until not in met:
             raise At((*where, "climb_until"), f"no clock is met by {until!r}")
+    calendars = {"always", *raw.calendars}
+    for severity, approval in raw.approvals.plan.items():
+        if approval.calendar not in calendars:
+            raise At(("approvals", "plan", severity.value, "calendar"),
+                     f"unknown calendar {approval.calendar!r}")  # fmt: skip
+        if approval.within <= timedelta(0):
+            raise At(("approvals", "plan", severity.value, "within"), "must be above 0")
+    if raw.pause_reminder is not None and raw.pause_reminder.calendar not in calendars:
+        raise At(("pause_reminder", "calendar"),
+                 f"unknown calendar {raw.pause_reminder.calendar!r}")  # fmt: skip
 
 
 def _to_policy(raw: _PolicyFile) -> Policy:
@@ -268,6 +339,23 @@ def _to_policy(raw: _PolicyFile) -> Policy:
         warn_at=tuple(raw.warn_at),
         tier_factors=dict(raw.factors.tier),
         severity_factors=dict(raw.factors.severity),
+        authority=_authority(raw),
+    )
+
+
+def _authority(raw: _PolicyFile) -> Authority:
+    approvals, money = raw.approvals, raw.approvals.compensation
+    reminder = raw.pause_reminder
+    return Authority(
+        plan_approval={
+            severity: PlanApprovalRule(a.by, a.within, a.calendar, a.escalate)
+            for severity, a in approvals.plan.items()
+        },
+        compensation=CompensationLimits(money.currency, dict(money.limits))
+        if money is not None
+        else CompensationLimits(),
+        refuse_service_by=approvals.refuse_service_by,
+        pause_reminder=PauseReminder(reminder.after, reminder.calendar) if reminder else None,
     )
 
 

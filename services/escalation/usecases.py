@@ -32,7 +32,7 @@ from shared.timers import Timer
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/escalation"
-TIMER_KINDS = ("case.warn", "case.breach", "case.climb")
+TIMER_KINDS = ("case.warn", "case.breach", "case.climb", "case.pause_reminder")
 CHANGES = Counter("escalation_case_events_total", "Case events recorded", ["type"])
 
 

@@ -3,7 +3,9 @@
 Who may do what: any ops role (agent and up) reads cases and works them, including passing a
 case up the ladder (DOMAIN.md: whoever lacks the authority passes it up at once), taking,
 handing over and forwarding it; suspending or ending a case and the statistics need a
-supervisor, as does taking or handing over a case somebody else holds."""
+supervisor, as does taking or handing over a case somebody else holds. Decisions that need
+authority by the policy (approving a plan, a compensation above one's limit, refusing
+service) are checked by the case itself: 403 naming the role needed (``api/approvals.py``)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from services.escalation.api.schemas import (
     Findings,
     ForwardIn,
     HandoverIn,
+    MoneyIn,
     Plan,
     Rate,
     Reason,
@@ -29,6 +32,7 @@ from services.escalation.api.schemas import (
     Suspension,
 )
 from services.escalation.domain.assignment import Actor, Handover
+from services.escalation.domain.authority import Amount, NotPermitted
 from services.escalation.domain.case import Forbidden, Status
 from services.escalation.store import repository as repo
 from services.escalation.usecases import Action, Escalation, NotFound
@@ -57,6 +61,9 @@ async def list_cases(
     severity: Severity | None = None,
     overdue: bool | None = None,
     breached: bool | None = None,
+    awaiting_approval: Annotated[
+        bool | None, Query(description="Cases whose plan or compensation awaits approval")
+    ] = None,
     team: Annotated[
         str | None, Query(description="A team's queue (staff directory id); `mine`: my teams'")
     ] = None,
@@ -82,6 +89,7 @@ async def list_cases(
         breached=breached,
         teams=teams,
         assignee=assignee,
+        awaiting_approval=awaiting_approval,
     )
     async with request.app.state.runtime.sessions() as session:
         cases, next_cursor = await repo.list_cases(session, found, after, limit)
@@ -114,7 +122,8 @@ def _directory(request: Request) -> Directory:
 
 
 def actor(who: Principal) -> Actor:
-    return Actor(who.person_id, who.display_name, may_override=who.has(Role.SUPERVISOR))
+    role = who.role.name.lower() if who.role is not None else None
+    return Actor(who.person_id, who.display_name, may_override=who.has(Role.SUPERVISOR), role=role)
 
 
 async def _act(
@@ -127,6 +136,8 @@ async def _act(
         raise HTTPException(404, "no case for this complaint") from None
     except Forbidden as exc:
         raise HTTPException(409, str(exc)) from None
+    except NotPermitted as exc:
+        raise HTTPException(403, str(exc).replace("{id}", str(complaint_id))) from None
     return CaseView.of(case)
 
 
@@ -162,10 +173,15 @@ async def investigate(
 async def record_plan(
     complaint_id: uuid.UUID, body: Plan, request: Request, who: Agent
 ) -> CaseView:
-    """Record the handling plan told to the customer."""
-    policy = _policy(request)
+    """Record the handling plan told to the customer. Where the policy wants plans of the
+    case's severity approved and the caller lacks the approving role, the plan waits for
+    approval instead (status `plan_awaiting_approval`, the `approval` clock runs)."""
+    policy, by = _policy(request), actor(who)
     return await _act(
-        request, complaint_id, lambda c, now: c.record_plan(policy, who.name, now, body.plan), who
+        request,
+        complaint_id,
+        lambda c, now: c.record_plan(policy, who.name, now, body.plan, by),
+        who,
     )
 
 
@@ -173,15 +189,36 @@ async def record_plan(
 async def resolve(
     complaint_id: uuid.UUID, body: Resolution, request: Request, who: Agent
 ) -> CaseView:
-    policy = _policy(request)
+    """Resolve the case. A `compensation_amount` above the caller's limit (policy) is a 403
+    naming the limit and the role that may grant it: ask with `request-compensation`."""
+    policy, by = _policy(request), actor(who)
+    amount = checked_amount(request, body.compensation_amount)
     return await _act(
         request,
         complaint_id,
         lambda c, now: c.resolve(
-            policy, who.name, now, body.resolution, body.compensation, body.resolution_kind
+            policy,
+            who.name,
+            now,
+            body.resolution,
+            body.compensation,
+            amount,
+            by,
+            resolution_kind=body.resolution_kind,
         ),
         who,
     )
+
+
+def checked_amount(request: Request, money: MoneyIn | None) -> Amount | None:
+    """The amount, in the currency the policy's limits are in (else a 422 naming it)."""
+    if money is None:
+        return None
+    currency = _policy(request).authority.compensation.currency
+    if money.currency != currency:
+        raise field_error(("body", "compensation_amount", "currency"),
+                          f"compensation limits are in {currency}", money.currency)  # fmt: skip
+    return money.to_amount()
 
 
 @router.post("/cases/{complaint_id}/escalate", response_model=CaseView, responses=RESPONSES)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.escalation.domain.case import Case
+from services.escalation.domain.authority import Amount
+from services.escalation.domain.case import APPROVAL_CLOCK, Case
 from shared.events.handling import CaseOutcome
 from shared.events.intake import OutcomeKind
 
@@ -33,12 +35,45 @@ class Plan(_Body):
     plan: Text
 
 
+class MoneyIn(_Body):
+    """An amount of money: a decimal with at most 2 places (text or number), and its ISO 4217
+    currency, the one the policy's compensation limits are in."""
+
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["CNY"])
+
+    def to_amount(self) -> Amount:
+        return Amount(self.amount, self.currency)
+
+
 class Resolution(_Body):
     resolution: Text
-    compensation: Short | None = None
+    compensation: Short | None = Field(
+        default=None, description="What the customer gets for the inconvenience, in words"
+    )
+    compensation_amount: MoneyIn | None = Field(
+        default=None,
+        description="Its value: above the acting person's limit the resolution is refused "
+        "(403 naming the limit) and goes through request-compensation instead",
+    )
     # The kind of outcome given (repair, exchange, refund, ...): compared with the outcome the
     # customer expected in the satisfaction reports.
     resolution_kind: OutcomeKind | None = None
+
+
+class CompensationIn(_Body):
+    """A resolution whose compensation is above the requester's limit, for approval."""
+
+    resolution: Text
+    compensation: Short | None = None
+    compensation_amount: MoneyIn
+    # The kind of outcome given (repair, exchange, refund, ...): compared with the outcome the
+    # customer expected in the satisfaction reports.
+    resolution_kind: OutcomeKind | None = None
+
+
+class Note(_Body):
+    note: Text
 
 
 class Reason(_Body):
@@ -104,6 +139,40 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any]
 
 
+class PendingPlanView(BaseModel):
+    plan: str
+    by: str
+    by_name: str | None
+    submitted_at: datetime
+    approver_role: str
+    approve_by: datetime | None  # the approval clock's deadline
+
+
+class CompensationRequestView(BaseModel):
+    resolution: str
+    compensation: str | None
+    amount: Decimal
+    currency: str
+    by: str
+    by_name: str | None
+    requested_at: datetime
+    approver_role: str
+
+
+class AbuseFlagView(BaseModel):
+    at: datetime
+    by: str
+    by_name: str | None
+    note: str
+
+
+class RefusalView(BaseModel):
+    at: datetime
+    by: str
+    by_name: str | None
+    reason: str
+
+
 class CaseView(BaseModel):
     complaint_id: uuid.UUID
     status: str
@@ -131,6 +200,14 @@ class CaseView(BaseModel):
     team: str | None = None
     assignee: str | None = None
     assignee_name: str | None = None
+    # Authority: what waits for approval, time spent waiting, abuse and refusal of service.
+    awaiting_approval: bool = False
+    pending_plan: PendingPlanView | None = None
+    approval_wait_seconds: float = 0.0  # plans waiting for approval, the current one included
+    compensation_request: CompensationRequestView | None = None
+    abuse_flags: list[AbuseFlagView] = []
+    service_refusal: RefusalView | None = None
+    pause_reminders: int = 0
     timeline: list[TimelineEntry] | None = None
 
     @classmethod
@@ -180,8 +257,53 @@ class CaseView(BaseModel):
             team=case.team,
             assignee=case.assignee,
             assignee_name=case.assignee_name,
+            **_authority(case, now),
             timeline=[TimelineEntry(**t) for t in timeline] if timeline is not None else None,
         )
+
+
+def _authority(case: Case, now: datetime) -> dict[str, Any]:
+    plan, request, waiting = case.pending_plan, case.compensation_request, 0.0
+    pending = None
+    if plan is not None:
+        clock = case.clocks.get(APPROVAL_CLOCK)
+        waiting = max(0.0, (now - plan.at).total_seconds())
+        pending = PendingPlanView(
+            plan=plan.plan,
+            by=plan.by,
+            by_name=plan.by_name,
+            submitted_at=plan.at,
+            approver_role=plan.approver_role.value,
+            approve_by=clock.deadline if clock is not None and clock.running else None,
+        )
+    refusal = case.refusal
+    return {
+        "awaiting_approval": plan is not None or request is not None,
+        "pending_plan": pending,
+        "approval_wait_seconds": case.approval_wait_seconds + waiting,
+        "compensation_request": CompensationRequestView(
+            resolution=request.resolution,
+            compensation=request.description,
+            amount=request.amount.value,
+            currency=request.amount.currency,
+            by=request.by,
+            by_name=request.by_name,
+            requested_at=request.at,
+            approver_role=request.approver_role.value,
+        )
+        if request is not None
+        else None,
+        "abuse_flags": [
+            AbuseFlagView(at=f.at, by=f.by, by_name=f.by_name, note=f.note)
+            for f in case.abuse_flags
+        ],
+        "service_refusal": RefusalView(
+            at=refusal.at, by=refusal.by, by_name=refusal.by_name, reason=refusal.reason
+        )
+        if refusal is not None
+        else None,
+        "pause_reminders": case.pause_reminders,
+    }
 
 
 def _clock_state(case: Case, met_at: datetime | None, breached_at: datetime | None) -> str:
@@ -189,7 +311,7 @@ def _clock_state(case: Case, met_at: datetime | None, breached_at: datetime | No
         return "met"
     if breached_at is not None:
         return "breached"
-    if case.status == "paused":
+    if case.status in ("paused", "service_refused"):
         return "paused"
     return "running" if case.next_deadline() is not None else "stopped"
 

@@ -36,6 +36,8 @@ class Actor:
     name: str | None = None
     # Supervisors and above may take or hand over a case someone else holds.
     may_override: bool = False
+    # The highest of the person's roles (staff directory names): what they may approve.
+    role: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A complaint's case: its state machine, clocks and place on the ladder, pure.
+"""A complaint's case: its state machine, clocks and place on the ladder, who may decide what
+on it (plan approval, compensation limits, refusing service), pure.
 
 Every change is a method that checks the case's state (``Forbidden`` with the reason when the
 state does not allow it), updates the case and returns the events it causes. Time-driven
@@ -11,33 +12,58 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from services.escalation.domain.assignment import Actor, Handover, Router
+from services.escalation.domain.authority import (
+    AbuseFlag,
+    Amount,
+    CompensationRequest,
+    NotPermitted,
+    PendingPlan,
+    Refusal,
+    at_least,
+)
 from services.escalation.domain.policy import Policy
+from shared.directory import StaffRole
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
 from shared.events.handling import (
     AssignmentReason,
+    CaseAbuseFlagged,
     CaseAcknowledged,
     CaseAssigned,
     CaseClosed,
+    CaseCompensationApproved,
+    CaseCompensationRejected,
+    CaseCompensationRequested,
     CaseEscalated,
     CaseForwarded,
     CaseInvestigated,
     CaseOpened,
     CaseOutcome,
     CasePaused,
+    CasePauseOverdue,
+    CasePlanApproved,
     CasePlanRecorded,
+    CasePlanRejected,
+    CasePlanSubmitted,
     CaseReopened,
     CaseResolved,
     CaseResumed,
+    CaseServiceRefusalLifted,
+    CaseServiceRefused,
     CaseSlaBreached,
     CaseSlaWarning,
     CaseSuspended,
     EscalationReason,
+    Money,
 )
 from shared.events.intake import OutcomeKind
+
+# The clock a plan awaiting approval runs on (its rule is the policy's plan approval).
+APPROVAL_CLOCK = "approval"
 
 
 class Status(StrEnum):
@@ -45,8 +71,10 @@ class Status(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     INVESTIGATING = "investigating"
+    PLAN_AWAITING_APPROVAL = "plan_awaiting_approval"  # not told to the customer yet
     PLAN_RECORDED = "plan_recorded"
     PAUSED = "paused"
+    SERVICE_REFUSED = "service_refused"  # the customer abused staff: clocks stand still
     RESOLVED = "resolved"
     REOPENED = "reopened"
     SUSPENDED = "suspended"
@@ -55,8 +83,17 @@ class Status(StrEnum):
 
 # Statuses in which the case is being worked and its clocks run.
 ACTIVE = frozenset(
-    {Status.OPEN, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, Status.REOPENED}
+    {
+        Status.OPEN,
+        Status.ACKNOWLEDGED,
+        Status.INVESTIGATING,
+        Status.PLAN_AWAITING_APPROVAL,
+        Status.PLAN_RECORDED,
+        Status.REOPENED,
+    }
 )
+# Statuses a resolution (or a compensation request) may come from.
+RESOLVABLE = (Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED)
 # Statuses in which people may take, hand over or forward the case.
 HANDLED = ACTIVE | {Status.PAUSED}
 # Outcomes an operator may end a case with (moved elsewhere, or ended by agreement).
@@ -67,6 +104,20 @@ END_OUTCOMES = frozenset(
 
 class Forbidden(Exception):
     """The case's state does not allow the action; the message says why."""
+
+
+class OverLimit(NotPermitted):
+    """A compensation above the acting person's limit: it needs someone whose limit covers
+    it (``needed`` or above), through a compensation request."""
+
+    def __init__(self, needed: StaffRole, amount: Amount, limit: Amount) -> None:
+        super().__init__(
+            needed,
+            f"a compensation of {amount}",
+            f" (compensation_amount is above your limit of {limit}):"
+            " ask for approval with POST /cases/{id}/request-compensation",
+        )
+        self.amount, self.limit = amount, limit
 
 
 @dataclass
@@ -166,6 +217,15 @@ class Case:
     team: str | None = None
     assignee: str | None = None
     assignee_name: str | None = None
+    # Decisions waiting for someone with the authority, and the abuse record.
+    pending_plan: PendingPlan | None = None
+    approval_wait_seconds: float = 0.0  # plans waiting for approval, all rounds
+    compensation_request: CompensationRequest | None = None
+    abuse_flags: list[AbuseFlag] = field(default_factory=list)
+    refusal: Refusal | None = None
+    status_before_refusal: Status | None = None  # PAUSED, or None (the clocks were running)
+    pause_remind_at: datetime | None = None
+    pause_reminders: int = 0
     # Filled by the methods, drained by the caller: the statistics' raw material.
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -284,11 +344,101 @@ class Case:
         self._meet(policy, "investigate", now)
         return [CaseInvestigated(complaint_id=self.complaint_id, at=now, by=by, findings=findings)]
 
-    def record_plan(self, policy: Policy, by: str, now: datetime, plan: str) -> list[EventData]:
+    def record_plan(
+        self, policy: Policy, by: str, now: datetime, plan: str, who: Actor | None = None
+    ) -> list[EventData]:
+        """The plan is told to the customer, unless the policy wants plans of this severity
+        approved and ``who`` (the drafter) lacks the approving role: then it waits for
+        approval on the approval clock."""
         self._require(Status.INVESTIGATING, Status.PLAN_RECORDED, doing="record a plan")
+        rule = policy.authority.plan_approval.get(self.severity)
+        if rule is None or at_least(who.role if who else None, rule.by):
+            self.status = Status.PLAN_RECORDED
+            self._meet(policy, "plan", now)
+            approved_by = by if rule is not None else None  # the responsible manager drafted it
+            return [CasePlanRecorded(complaint_id=self.complaint_id, at=now, by=by, plan=plan,
+                                     approved_by=approved_by)]  # fmt: skip
+        self.status = Status.PLAN_AWAITING_APPROVAL
+        self.pending_plan = PendingPlan(plan, by, who.name if who else None, now, rule.by)
+        cal = policy.calendar(rule.calendar)
+        clock = Clock(
+            name=APPROVAL_CLOCK,
+            calendar=rule.calendar,
+            met_by="approve",
+            escalate=rule.escalate,
+            started_at=now,
+            deadline=cal.add(now, rule.within),
+            warnings={f: cal.add(now, rule.within * f) for f in policy.warn_at},
+        )
+        self.clocks[APPROVAL_CLOCK] = clock
+        return [
+            CasePlanSubmitted(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=by,
+                plan=plan,
+                approver_role=rule.by.value,
+                approve_by=clock.deadline,
+                level=self.level,
+            )
+        ]
+
+    def approve_plan(self, policy: Policy, who: Actor, now: datetime) -> list[EventData]:
+        pending = self._pending_plan(who, doing="approving this plan")
+        waited = self._decide_plan(policy, pending, now)
         self.status = Status.PLAN_RECORDED
-        self._meet(policy, "plan", now)
-        return [CasePlanRecorded(complaint_id=self.complaint_id, at=now, by=by, plan=plan)]
+        self._meet(policy, "plan", now)  # told to the customer now
+        return [
+            CasePlanApproved(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=who.id,
+                submitted_by=pending.by,
+                plan=pending.plan,
+                waited_seconds=waited,
+            ),
+            CasePlanRecorded(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=pending.by,
+                by_name=pending.by_name,
+                plan=pending.plan,
+                approved_by=who.id,
+                approved_by_name=who.name,
+            ),
+        ]
+
+    def reject_plan(
+        self, policy: Policy, who: Actor, now: datetime, reason: str
+    ) -> list[EventData]:
+        """Rejected with the reason: the plan must be redrafted (back to investigating)."""
+        pending = self._pending_plan(who, doing="rejecting this plan")
+        waited = self._decide_plan(policy, pending, now)
+        self.status = Status.INVESTIGATING
+        return [
+            CasePlanRejected(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=who.id,
+                submitted_by=pending.by,
+                reason=reason,
+                waited_seconds=waited,
+            )
+        ]
+
+    def _pending_plan(self, who: Actor, doing: str) -> PendingPlan:
+        if self.status != Status.PLAN_AWAITING_APPROVAL or self.pending_plan is None:
+            raise Forbidden(f"no plan awaits approval: the case is {self.status}")
+        if not at_least(who.role, self.pending_plan.approver_role):
+            raise NotPermitted(self.pending_plan.approver_role, doing)
+        return self.pending_plan
+
+    def _decide_plan(self, policy: Policy, pending: PendingPlan, now: datetime) -> float:
+        waited = max(0.0, (now - pending.at).total_seconds())
+        self.approval_wait_seconds += waited
+        self.pending_plan = None
+        self._meet(policy, "approve", now)
+        return waited
 
     def resolve(
         self,
@@ -297,13 +447,40 @@ class Case:
         now: datetime,
         resolution: str,
         compensation: str | None,
+        amount: Amount | None = None,
+        who: Actor | None = None,
         resolution_kind: OutcomeKind | None = None,
     ) -> list[EventData]:
-        self._require(
-            Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.PLAN_RECORDED, doing="resolve"
-        )
+        """Resolved; a compensation ``amount`` above ``who``'s limit is refused
+        (``OverLimit``): it goes through a compensation request instead."""
+        self._require(*RESOLVABLE, doing="resolve")
+        if amount is not None:
+            limits = policy.authority.compensation
+            self._check_currency(policy, amount)
+            role = who.role if who else None
+            if not limits.covers(role, amount.value):
+                needed = limits.lowest_role_covering(amount.value)
+                if needed is None:
+                    raise Forbidden(f"no role may grant a compensation of {amount}")
+                limit = Amount(limits.limit(role) or Decimal(0), limits.currency)
+                raise OverLimit(needed, amount, limit)
+        return self._resolve(policy, by, now, resolution, compensation, amount,
+                             resolution_kind=resolution_kind)  # fmt: skip
+
+    def _resolve(
+        self,
+        policy: Policy,
+        by: str,
+        now: datetime,
+        resolution: str,
+        compensation: str | None,
+        amount: Amount | None,
+        approved_by: Actor | None = None,
+        resolution_kind: OutcomeKind | None = None,
+    ) -> list[EventData]:
         self._meet(policy, "resolve", now)
         self.status = Status.RESOLVED
+        self.compensation_request = None
         return [
             CaseResolved(
                 complaint_id=self.complaint_id,
@@ -323,8 +500,162 @@ class Case:
                 site=self.site,
                 team=self.team,
                 resolution_kind=resolution_kind,
+                compensation_amount=_money(amount),
+                compensation_approved_by=approved_by.id if approved_by else None,
+                compensation_approved_by_name=approved_by.name if approved_by else None,
+                paused_seconds=self.paused_seconds,
+                approval_wait_seconds=self.approval_wait_seconds,
             )
         ]
+
+    # ---- compensation above one's limit --------------------------------------------------------
+
+    def request_compensation(
+        self,
+        policy: Policy,
+        who: Actor,
+        now: datetime,
+        resolution: str,
+        description: str | None,
+        amount: Amount,
+        resolution_kind: OutcomeKind | None = None,
+    ) -> list[EventData]:
+        """Ask someone whose limit covers ``amount`` to approve the resolution with it."""
+        self._require(*RESOLVABLE, doing="ask for a compensation's approval")
+        if self.compensation_request is not None:
+            raise Forbidden(
+                f"a compensation of {self.compensation_request.amount} awaits approval already"
+            )
+        self._check_currency(policy, amount)
+        limits = policy.authority.compensation
+        if limits.covers(who.role, amount.value):
+            raise Forbidden(f"{amount} is within your limit: resolve the case directly")
+        needed = limits.lowest_role_covering(amount.value)
+        if needed is None:
+            raise Forbidden(f"no role may grant a compensation of {amount}")
+        self.compensation_request = CompensationRequest(
+            resolution, description, amount, who.id, who.name, now, needed, resolution_kind
+        )
+        own = limits.limit(who.role)
+        return [
+            CaseCompensationRequested(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=who.id,
+                amount=_money(amount),
+                compensation=description,
+                resolution=resolution,
+                approver_role=needed.value,
+                limit=_money(Amount(own, limits.currency)) if own is not None else None,
+            )
+        ]
+
+    def approve_compensation(self, policy: Policy, who: Actor, now: datetime) -> list[EventData]:
+        """The approver's limit covers it: the resolution goes through, naming them."""
+        request = self._pending_compensation(policy, who, doing="approving")
+        self._require(*RESOLVABLE, doing="resolve")
+        approved = CaseCompensationApproved(
+            complaint_id=self.complaint_id,
+            at=now,
+            by=who.id,
+            requested_by=request.by,
+            amount=_money(request.amount),
+        )
+        kind = OutcomeKind(request.resolution_kind) if request.resolution_kind else None
+        resolved = self._resolve(policy, request.by, now, request.resolution,
+                                 request.description, request.amount, approved_by=who,
+                                 resolution_kind=kind)  # fmt: skip
+        resolved[0].by_name = request.by_name  # type: ignore[attr-defined]
+        return [approved, *resolved]
+
+    def reject_compensation(
+        self, policy: Policy, who: Actor, now: datetime, reason: str
+    ) -> list[EventData]:
+        request = self._pending_compensation(policy, who, doing="rejecting")
+        self.compensation_request = None
+        return [
+            CaseCompensationRejected(
+                complaint_id=self.complaint_id,
+                at=now,
+                by=who.id,
+                requested_by=request.by,
+                amount=_money(request.amount),
+                reason=reason,
+            )
+        ]
+
+    def _pending_compensation(self, policy: Policy, who: Actor, doing: str) -> CompensationRequest:
+        request = self.compensation_request
+        if request is None:
+            raise Forbidden("no compensation awaits approval on this case")
+        if not policy.authority.compensation.covers(who.role, request.amount.value):
+            raise NotPermitted(request.approver_role, f"{doing} a compensation of {request.amount}")
+        return request
+
+    @staticmethod
+    def _check_currency(policy: Policy, amount: Amount) -> None:
+        currency = policy.authority.compensation.currency
+        if amount.currency != currency:
+            raise Forbidden(f"compensation limits are in {currency}, not {amount.currency}")
+
+    # ---- abusive customers (DOMAIN.md, "People") -------------------------------------------------
+
+    def flag_abuse(self, who: Actor, now: datetime, note: str) -> list[EventData]:
+        """Anyone on the staff may report abuse, in any state: it is a record."""
+        self.abuse_flags.append(AbuseFlag(now, who.id, who.name, note))
+        return [
+            CaseAbuseFlagged(
+                complaint_id=self.complaint_id, at=now, by=who.id, note=note,
+                customer_id=self.customer.id,
+            )
+        ]  # fmt: skip
+
+    def refuse_service(
+        self, policy: Policy, who: Actor, now: datetime, reason: str
+    ) -> list[EventData]:
+        """Refuse the customer further service under the policy: only after abuse was
+        flagged, only by the policy's role; the clocks stand still until it is lifted."""
+        needed = policy.authority.refuse_service_by
+        if not at_least(who.role, needed):
+            raise NotPermitted(needed, "refusing service")
+        if self.status not in ACTIVE | {Status.PAUSED}:
+            raise Forbidden(f"a case that is {self.status} cannot have service refused")
+        if not self.abuse_flags:
+            raise Forbidden("no abuse is flagged on this case: flag it first, with what happened")
+        if self.status == Status.PAUSED:
+            self.status_before_refusal = Status.PAUSED
+        else:
+            self.status_before_refusal = None
+            self.status_before_pause, self.paused_at = self.status, now
+        self.status, self.pause_remind_at = Status.SERVICE_REFUSED, None
+        self.refusal = Refusal(now, who.id, who.name, reason)
+        return [
+            CaseServiceRefused(
+                complaint_id=self.complaint_id, at=now, by=who.id, reason=reason,
+                customer_id=self.customer.id, flags=len(self.abuse_flags),
+            )
+        ]  # fmt: skip
+
+    def lift_refusal(
+        self, policy: Policy, who: Actor, now: datetime, reason: str
+    ) -> list[EventData]:
+        needed = policy.authority.refuse_service_by
+        if not at_least(who.role, needed):
+            raise NotPermitted(needed, "lifting a refusal of service")
+        if self.status != Status.SERVICE_REFUSED:
+            raise Forbidden(f"service is not refused on this case (it is {self.status})")
+        self.refusal = None
+        if self.status_before_refusal == Status.PAUSED:
+            self.status, self.status_before_refusal = Status.PAUSED, None
+            self._arm_pause_reminder(policy, now)
+        else:
+            self._restart_clocks(policy, now)
+        return [
+            CaseServiceRefusalLifted(
+                complaint_id=self.complaint_id, at=now, by=who.id, reason=reason,
+                customer_id=self.customer.id, deadlines=self.deadlines(),
+            )
+        ]  # fmt: skip
 
     def escalate(self, policy: Policy, by: str, now: datetime, reason: str) -> list[EventData]:
         if self.status not in ACTIVE:
@@ -338,27 +669,20 @@ class Case:
         if self.status not in ACTIVE:
             raise Forbidden(f"a case that is {self.status} cannot be paused")
         self.status_before_pause, self.status, self.paused_at = self.status, Status.PAUSED, now
+        self.pause_reminders = 0
+        self._arm_pause_reminder(policy, now)
         return [CasePaused(complaint_id=self.complaint_id, at=now, by=by, reason=reason)]
+
+    def _arm_pause_reminder(self, policy: Policy, since: datetime) -> None:
+        rule = policy.authority.pause_reminder
+        self.pause_remind_at = (
+            policy.calendar(rule.calendar).add(since, rule.after) if rule is not None else None
+        )
 
     def resume(self, policy: Policy, by: str, now: datetime) -> list[EventData]:
         if self.status != Status.PAUSED or self.paused_at is None:
             raise Forbidden(f"the case is {self.status}, not paused")
-        paused_at, self.paused_at = self.paused_at, None
-        self.status = self.status_before_pause or Status.OPEN
-        self.status_before_pause = None
-        paused = max(timedelta(0), now - paused_at)
-        self.paused_seconds += paused.total_seconds()
-        # The clocks stood still: each keeps the counted time it had left when paused.
-        for clock in self.clocks.values():
-            if clock.running:
-                cal = policy.calendar(clock.calendar)
-                clock.deadline = shift(cal.between, cal.add, clock.deadline, paused_at, now)
-                clock.warnings = {
-                    f: shift(cal.between, cal.add, at, paused_at, now)
-                    for f, at in clock.warnings.items()
-                }
-        if self.climb_due is not None:
-            self.climb_due = max(self.climb_due, paused_at) + paused
+        paused = self._restart_clocks(policy, now)
         return [
             CaseResumed(
                 complaint_id=self.complaint_id,
@@ -370,6 +694,28 @@ class Case:
             )
         ]
 
+    def _restart_clocks(self, policy: Policy, now: datetime) -> timedelta:
+        """After a pause (or a refusal of service): each clock keeps the counted time it had
+        left when it stopped; returns how long they stood still."""
+        assert self.paused_at is not None
+        paused_at, self.paused_at = self.paused_at, None
+        self.status = self.status_before_pause or Status.OPEN
+        self.status_before_pause = self.status_before_refusal = None
+        self.pause_remind_at = None
+        paused = max(timedelta(0), now - paused_at)
+        self.paused_seconds += paused.total_seconds()
+        for clock in self.clocks.values():
+            if clock.running:
+                cal = policy.calendar(clock.calendar)
+                clock.deadline = shift(cal.between, cal.add, clock.deadline, paused_at, now)
+                clock.warnings = {
+                    f: shift(cal.between, cal.add, at, paused_at, now)
+                    for f, at in clock.warnings.items()
+                }
+        if self.climb_due is not None:
+            self.climb_due = max(self.climb_due, paused_at) + paused
+        return paused
+
     def suspend(
         self, policy: Policy, by: str, now: datetime, outcome: CaseOutcome, note: str | None
     ) -> list[EventData]:
@@ -378,8 +724,9 @@ class Case:
             raise Forbidden("a case is suspended only when moved to court or an outside body")
         if self.status not in ACTIVE | {Status.PAUSED}:
             raise Forbidden(f"a case that is {self.status} cannot be suspended")
-        self.status, self.paused_at, self.status_before_pause = Status.SUSPENDED, None, None
-        self.climb_due = None
+        self._stop_pause(now)
+        self._drop_pending(now)
+        self.status, self.climb_due = Status.SUSPENDED, None
         return [
             CaseSuspended(complaint_id=self.complaint_id, at=now, by=by, reason=outcome, note=note)
         ]
@@ -533,16 +880,34 @@ class Case:
     def _close(
         self, now: datetime, outcome: CaseOutcome, by: str | None, note: str | None
     ) -> list[EventData]:
+        self._stop_pause(now)
+        self._drop_pending(now)
         self.status, self.outcome, self.climb_due = Status.CLOSED, outcome, None
-        self.paused_at = self.status_before_pause = None
         return [
-            CaseClosed(complaint_id=self.complaint_id, at=now, outcome=outcome, by=by, note=note)
-        ]
+            CaseClosed(complaint_id=self.complaint_id, at=now, outcome=outcome, by=by, note=note,
+                       paused_seconds=self.paused_seconds)
+        ]  # fmt: skip
+
+    def _drop_pending(self, now: datetime) -> None:
+        """Handling stops: nothing waits for approval any more (the wait so far counts)."""
+        if self.pending_plan is not None:
+            self.approval_wait_seconds += max(0.0, (now - self.pending_plan.at).total_seconds())
+        self.pending_plan = self.compensation_request = None
+
+    def _stop_pause(self, now: datetime) -> None:
+        """The case leaves a pause (or a refusal) for good: the time counts as paused."""
+        if self.paused_at is not None:
+            self.paused_seconds += max(0.0, (now - self.paused_at).total_seconds())
+        self.paused_at = self.status_before_pause = self.status_before_refusal = None
+        self.pause_remind_at = None
 
     # ---- time ---------------------------------------------------------------------------------
 
     def wakeups(self) -> list[Wakeup]:
         """When the case needs looking at next: one wake-up per pending step."""
+        if self.status == Status.PAUSED and self.pause_remind_at is not None:
+            reminder = {"round": self.round, "reminder": self.pause_reminders + 1}
+            return [Wakeup("case.pause_reminder", self.pause_remind_at, reminder)]
         if self.status not in ACTIVE:
             return []
         found = []
@@ -563,7 +928,7 @@ class Case:
     def tick(self, policy: Policy, now: datetime) -> list[EventData]:
         """Take every time-driven step due by ``now``, oldest first."""
         events: list[EventData] = []
-        while self.status in ACTIVE:
+        while True:
             due = [w for w in self.wakeups() if w.due_at <= now]
             if not due:
                 break
@@ -572,6 +937,8 @@ class Case:
         return events
 
     def _take(self, policy: Policy, step: Wakeup) -> list[EventData]:
+        if step.kind == "case.pause_reminder":
+            return [self._remind_pause(policy, step.due_at)]
         if step.kind == "case.climb":
             to = policy.next_level(self.level, self.severity)
             if to is None:
@@ -615,6 +982,20 @@ class Case:
                 self._go_up(policy, to, step.due_at, EscalationReason.DEADLINE, clock=clock.name)
             )
         return events
+
+    def _remind_pause(self, policy: Policy, due: datetime) -> CasePauseOverdue:
+        assert self.paused_at is not None
+        self.pause_reminders += 1
+        self._arm_pause_reminder(policy, due)  # the next one, as long again
+        return CasePauseOverdue(
+            complaint_id=self.complaint_id,
+            at=due,
+            paused_at=self.paused_at,
+            reminder=self.pause_reminders,
+            level=self.level,
+            team=self.team,
+            assignee=self.assignee,
+        )
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -688,7 +1069,12 @@ class Case:
             clocks={n: replace(c, warned=list(c.warned), warnings=dict(c.warnings))
                     for n, c in self.clocks.items()},
             outcomes=list(self.outcomes),
+            abuse_flags=list(self.abuse_flags),
         )  # fmt: skip
+
+
+def _money(amount: Amount | None) -> Money | None:
+    return Money(amount=amount.value, currency=amount.currency) if amount is not None else None
 
 
 def shift(between, add, moment: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from services.escalation.domain.authority import Authority
 from services.escalation.domain.calendar import ALWAYS, Calendar
 from shared.events.common import Mode, Severity, Tier
 
@@ -48,6 +49,8 @@ class Policy:
     warn_at: tuple[float, ...] = (0.8,)
     tier_factors: dict[Tier, float] = field(default_factory=dict)
     severity_factors: dict[Severity, float] = field(default_factory=dict)
+    # Plan approval, compensation limits, refusing service, pause reminders.
+    authority: Authority = field(default_factory=Authority)
 
     def factor(self, tier: Tier, severity: Severity) -> float:
         """Targets are multiplied by this: below 1 for the tiers and severities served faster."""

@@ -12,6 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.escalation.domain.authority import (
+    AbuseFlag,
+    CompensationRequest,
+    PendingPlan,
+    Refusal,
+)
 from services.escalation.domain.case import Case, Clock, Outcome, Status, Wakeup
 from services.escalation.store.tables import cases, sla_outcomes, timeline
 from shared import timers
@@ -49,6 +55,44 @@ def _row(case: Case, now: datetime) -> dict[str, Any]:
         "team": case.team,
         "assignee": case.assignee,
         "assignee_name": case.assignee_name,
+        "authority": _authority(case),
+        "awaiting_approval": case.pending_plan is not None or case.compensation_request is not None,
+    }
+
+
+def _authority(case: Case) -> dict[str, Any]:
+    def when(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "pending_plan": case.pending_plan.to_json() if case.pending_plan else None,
+        "approval_wait_seconds": case.approval_wait_seconds,
+        "compensation_request": case.compensation_request.to_json()
+        if case.compensation_request
+        else None,
+        "abuse_flags": [f.to_json() for f in case.abuse_flags],
+        "refusal": case.refusal.to_json() if case.refusal else None,
+        "status_before_refusal": case.status_before_refusal.value
+        if case.status_before_refusal
+        else None,
+        "pause_remind_at": when(case.pause_remind_at),
+        "pause_reminders": case.pause_reminders,
+    }
+
+
+def _authority_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    def some(key: str, parse: Any) -> Any:
+        return parse(raw[key]) if raw.get(key) is not None else None
+
+    return {
+        "pending_plan": some("pending_plan", PendingPlan.from_json),
+        "approval_wait_seconds": raw.get("approval_wait_seconds", 0.0),
+        "compensation_request": some("compensation_request", CompensationRequest.from_json),
+        "abuse_flags": [AbuseFlag.from_json(f) for f in raw.get("abuse_flags", [])],
+        "refusal": some("refusal", Refusal.from_json),
+        "status_before_refusal": some("status_before_refusal", Status),
+        "pause_remind_at": some("pause_remind_at", datetime.fromisoformat),
+        "pause_reminders": raw.get("pause_reminders", 0),
     }
 
 
@@ -80,6 +124,7 @@ def case_from_row(row: Any) -> Case:
         team=row["team"],
         assignee=row["assignee"],
         assignee_name=row["assignee_name"],
+        **_authority_fields(row["authority"] or {}),
     )
 
 
@@ -225,6 +270,7 @@ class CaseFilter:
     breached: bool | None = None
     teams: tuple[str, ...] | None = None  # any of these teams' queues
     assignee: str | None = None
+    awaiting_approval: bool | None = None
 
 
 async def list_cases(
@@ -246,6 +292,8 @@ async def list_cases(
         query = query.where(late if found.overdue else sa.not_(late))
     if found.breached is not None:
         query = query.where(cases.c.breached.is_(found.breached))
+    if found.awaiting_approval is not None:
+        query = query.where(cases.c.awaiting_approval.is_(found.awaiting_approval))
     if after is not None:
         query = query.where(
             sa.tuple_(cases.c.received_at, cases.c.complaint_id) < sa.tuple_(*after)

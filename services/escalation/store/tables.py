@@ -43,12 +43,22 @@ cases = sa.Table(
     sa.Column("team", sa.Text),
     sa.Column("assignee", sa.Text),
     sa.Column("assignee_name", sa.Text),
+    # Decisions waiting for authority (a plan, a compensation), abuse flags, a refusal of
+    # service, pause reminders: the aggregate's authority state, one document.
+    sa.Column("authority", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # Derived, for the approvers' queue: a plan or a compensation awaits approval.
+    sa.Column("awaiting_approval", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_cases_received", "received_at", "complaint_id"),
     sa.Index("ix_cases_status", "status", "received_at"),
     sa.Index("ix_cases_level", "level", "received_at"),
     sa.Index("ix_cases_next_deadline", "next_deadline"),
     sa.Index("ix_cases_team", "team", "received_at"),
     sa.Index("ix_cases_assignee", "assignee", "received_at"),
+    sa.Index(
+        "ix_cases_awaiting_approval",
+        "received_at",
+        postgresql_where=sa.text("awaiting_approval"),
+    ),
 )
 
 # Every step and escalation of a case, as published: the complaint ledger of DOMAIN.md.

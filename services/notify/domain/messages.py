@@ -26,6 +26,7 @@ class Template(StrEnum):
     # Customers
     RECEIPT = "receipt"
     INFORMATION_NEEDED = "information_needed"
+    CONTACT_REMINDER = "contact_reminder"  # still incomplete: a reminder, with the link
     FORWARDED = "forwarded"  # passed to the responsible department, with when to expect the answer
     PLAN = "plan"
     RESOLUTION = "resolution"
@@ -35,6 +36,7 @@ class Template(StrEnum):
     CASE_ESCALATED = "case_escalated"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    PAUSE_OVERDUE = "pause_overdue"  # a case paused longer than the policy's reminder time
     CALLBACK_DUE = "callback_due"
 
 
