@@ -17,12 +17,14 @@ import uuid
 import asyncpg
 import httpx
 
+from bench._cpu import cpu_seconds
 from bench._db import KAFKA, scratch_database
 from bench._load import LoadResult, load, wrk_available, wrk_load
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from tests.support.processes import free_port
 from tests.support.servers import ROOT
+from tests.support.topics import delete_topics_with_prefix
 
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "4000"))
 SECONDS = int(os.environ.get("BENCH_INTAKE_SECONDS", "20"))
@@ -81,11 +83,14 @@ def report(label: str, r: LoadResult) -> None:
 async def main() -> None:
     topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(KAFKA, topics.all(), partitions=6)
-    async with (
-        scratch_database("intake") as intake_dsn,
-        scratch_database("bare", False) as bare_dsn,
-    ):
-        await measure(topics, intake_dsn, bare_dsn)
+    try:
+        async with (
+            scratch_database("intake") as intake_dsn,
+            scratch_database("bare", False) as bare_dsn,
+        ):
+            await measure(topics, intake_dsn, bare_dsn)
+    finally:
+        await delete_topics_with_prefix(KAFKA, topics.prefix)  # the broker keeps files open
 
 
 async def measure(topics: Topics, intake_dsn: str, bare_dsn: str) -> None:
@@ -118,32 +123,45 @@ async def measure(topics: Topics, intake_dsn: str, bare_dsn: str) -> None:
         )  # fmt: skip
         headers = {"X-API-Key": KEY}
         servers = (("bare FastAPI + 1 insert", bare_port), ("intake POST /complaints", intake_port))
+        bare_label, intake_label = (label for label, _ in servers)
+        pids = {intake_label: procs[0].pid, bare_label: procs[1].pid}
         results = {}
+        cpu: dict[str, float] = {}  # the server process's CPU seconds during its measured run
         if wrk_available():
             print(f"wrk, {CONCURRENCY} connections, {SECONDS} s per server (after a warm-up)")
             for label, port in servers:
                 url = f"http://127.0.0.1:{port}/complaints"
                 await asyncio.to_thread(wrk_load, url, body(0), headers, 3, CONCURRENCY)
                 print(f"  {label}...", file=sys.stderr, flush=True)
+                before = cpu_seconds(pids[label]) or 0.0
                 results[label] = await asyncio.to_thread(
                     wrk_load, url, body(0), headers, SECONDS, CONCURRENCY
                 )
+                cpu[label] = (cpu_seconds(pids[label]) or 0.0) - before
         else:
             print(f"(no wrk: apt-get install wrk) httpx, {REQUESTS} POSTs at concurrency "
                   f"{CONCURRENCY}; the Python client's own CPU weighs on both")  # fmt: skip
             for label, port in servers:
                 url = f"http://127.0.0.1:{port}/complaints"
                 await load(url, body, headers, 200, CONCURRENCY, f"{label} warm-up")
+                before = cpu_seconds(pids[label]) or 0.0
                 results[label] = await load(url, body, headers, REQUESTS, CONCURRENCY, label)
+                cpu[label] = (cpu_seconds(pids[label]) or 0.0) - before
         drain = await outbox_drained(intake_dsn)
         print()
         for label, result in results.items():
             report(label, result)
-        bare, intake = results["bare FastAPI + 1 insert"], results["intake POST /complaints"]
+            print(f"{'':<28} {1000 * cpu[label] / max(result.requests, 1):8.2f} ms of the server's"
+                  " CPU per request")  # fmt: skip
+        bare, intake = results[bare_label], results[intake_label]
+        per_request = {label: cpu[label] / max(r.requests, 1) for label, r in results.items()}
         print(
             f"{'intake / bare':<28} {intake.throughput / bare.throughput:8.2f}x throughput"
             f"   p50 {intake.p50 / bare.p50:5.2f}x   p99 {intake.p99 / bare.p99:5.2f}x"
         )
+        ratio = per_request[intake_label] / per_request[bare_label]
+        print(f"{'':<28} {ratio:8.2f}x CPU per request (steadier than throughput on a busy"
+              " machine)")  # fmt: skip
         print(f"outbox fully published {drain:.2f}s after the last request")
     finally:
         for proc in procs:

@@ -16,6 +16,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy.exc import StatementError
 
@@ -134,7 +135,10 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = _redact_value(value)
         if record.exc_info and record.exc_info[1] is not None:
             entry["exception"] = redact(format_exception(record.exc_info[1]))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits, say)
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, session_factory
 from shared.events.topics import Topics
-from shared.messaging.consumer import BatchHooks, ConsumerRunner, Handler
+from shared.messaging.consumer import BatchHandler, BatchHooks, ConsumerRunner, Handler
 from shared.messaging.kafka import KafkaLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
-from shared.timers import TimerHandler, TimerScheduler
+from shared.timers import TimerBatchHandler, TimerHandler, TimerScheduler
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ class Runtime:
         )
 
     def consumer(
-        self, topics: list[str], handlers: dict[str, Handler], hooks: BatchHooks | None = None
+        self,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        hooks: BatchHooks | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> ConsumerRunner:
         return ConsumerRunner(
             topics=topics,
@@ -56,13 +60,20 @@ class Runtime:
             kafka=self.kafka,
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
+            batch_size=self.settings.consumer_batch_size,
             hooks=hooks,
+            batch_handlers=batch_handlers or {},
         )
 
-    def scheduler(self, handlers: Mapping[str, TimerHandler]) -> TimerScheduler:
+    def scheduler(
+        self,
+        handlers: Mapping[str, TimerHandler],
+        batch_handlers: Mapping[str, TimerBatchHandler] | None = None,
+    ) -> TimerScheduler:
         return TimerScheduler(
             self.engine,
             handlers,
+            batch_handlers=batch_handlers,
             batch_size=self.settings.timer_batch_size,
             max_sleep=self.settings.timer_max_sleep_seconds,
         )

@@ -106,6 +106,9 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_retries: int = Field(default=3, ge=0)
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    # Records per fetch, all partitions together; each partition's share is one transaction
+    # (with batch handlers, a handful of statements): larger amortises more per event.
+    consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
     # Durable timers (services that have them): the longest an idle scheduler sleeps between
     # looks (a NOTIFY wakes it sooner), and how many due timers one transaction fires.
     timer_max_sleep_seconds: float = Field(default=30.0, gt=0)

@@ -61,6 +61,9 @@ class Timer:
 
 
 TimerHandler = Callable[[AsyncSession, Timer], Awaitable[None]]
+# Many due timers of one kind at once (set-based firing); same effect as the per-timer
+# handler applied to each in turn, which still serves a batch that failed.
+TimerBatchHandler = Callable[[AsyncSession, list[Timer]], Awaitable[None]]
 
 # session.info key: ids of timers cancelled in the scheduler's transaction (see _still_pending).
 _CANCELLED = "shared.timers.cancelled"
@@ -89,6 +92,31 @@ async def arm(
             },
         )
     ).scalar_one()
+
+
+_ARM_MANY = sa.text(
+    "INSERT INTO timers (kind, subject, due_at, payload) "
+    "SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:subjects AS text[]), "
+    "CAST(:dues AS timestamptz[]), CAST(:payloads AS jsonb[]))"
+)
+
+
+async def arm_many(
+    session: AsyncSession | AsyncConnection,
+    wanted: list[tuple[str, str, datetime, dict[str, Any] | None]],
+) -> None:
+    """Arm many timers (kind, subject, due, payload) in one statement: a batch's worth."""
+    if not wanted:
+        return
+    await session.execute(
+        _ARM_MANY,
+        {
+            "kinds": [w[0] for w in wanted],
+            "subjects": [w[1] for w in wanted],
+            "dues": [w[2] for w in wanted],
+            "payloads": [json.dumps(w[3] or {}) for w in wanted],
+        },
+    )
 
 
 async def cancel(
@@ -146,6 +174,34 @@ async def pending(session: AsyncSession | AsyncConnection, subject: str) -> list
     return [Timer(**r) for r in rows.mappings()]
 
 
+def groups(due: list[Timer], batched: Mapping[str, object]) -> list[list[Timer]]:
+    """Split due timers (in due order) into the groups to fire in turn: a timer of a kind
+    without a batch handler alone; otherwise it and the later timers of its kind whose
+    subject has no earlier timer still waiting, up to the next unbatched one."""
+    out: list[list[Timer]] = []
+    pending = due
+    while pending:
+        head = pending[0]
+        if head.kind not in batched:
+            out.append([head])
+            pending = pending[1:]
+            continue
+        group, rest, blocked = [head], [], set()
+        for i in range(1, len(pending)):
+            timer = pending[i]
+            if timer.kind not in batched:
+                rest += pending[i:]
+                break
+            if timer.kind == head.kind and timer.subject not in blocked:
+                group.append(timer)
+            else:
+                blocked.add(timer.subject)
+                rest.append(timer)
+        out.append(group)
+        pending = rest
+    return out
+
+
 class TimerScheduler:
     def __init__(
         self,
@@ -158,10 +214,12 @@ class TimerScheduler:
         max_backoff: float = 300.0,
         max_attempts: int = 10,
         retention: timedelta = timedelta(days=7),
+        batch_handlers: Mapping[str, TimerBatchHandler] | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.handlers = handlers
+        self.batch_handlers = batch_handlers or {}
         self.batch_size = batch_size
         self.max_sleep = max_sleep
         self.retry_after = retry_after
@@ -230,6 +288,8 @@ class TimerScheduler:
         again one savepoint each, so the others still fire and the failure is recorded."""
         try:
             async with session.begin_nested():
+                if self.batch_handlers:
+                    return await self._call_batched(session, due)
                 called = [timer for timer in due if await self._call(session, timer)]
             return called
         except Exception as exc:
@@ -248,6 +308,22 @@ class TimerScheduler:
                 continue
             fired.append(timer)
         return fired
+
+    async def _call_batched(self, session: AsyncSession, due: list[Timer]) -> list[Timer]:
+        """Timers of a kind with a batch handler fired together, each subject's in due
+        order (``groups``); the others one by one."""
+        called: list[Timer] = []
+        for group in groups(due, self.batch_handlers):
+            batch = self.batch_handlers.get(group[0].kind)
+            if batch is None or len(group) == 1:
+                called += [timer for timer in group if await self._call(session, timer)]
+                continue
+            noted = session.info.get(_CANCELLED, ())
+            live = [t for t in group if t.id not in noted or await self._still_pending(session, t)]
+            if live:
+                await batch(session, live)
+            called += live
+        return called
 
     async def _call(self, session: AsyncSession, timer: Timer) -> bool:
         """Run the timer's handler unless a handler earlier in the batch cancelled it."""

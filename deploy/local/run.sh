@@ -86,6 +86,7 @@ export NOTIFY_WEBHOOK_SECRET=${NOTIFY_WEBHOOK_SECRET:-dev-webhook-$(secret)}
 # The console (services/console) posts as the web channel and is where survey links lead.
 export CONSOLE_INTAKE_API_KEY=${CONSOLE_INTAKE_API_KEY:-$(tr ',' '\n' <<<"$INTAKE_API_KEYS" | sed -n 's/^web://p')}
 export NOTIFY_SURVEY_LINK_BASE=${NOTIFY_SURVEY_LINK_BASE:-$CONSOLE_URL/surveys/}
+export NOTIFY_CUSTOMER_LINK_BASE=${NOTIFY_CUSTOMER_LINK_BASE:-$CONSOLE_URL/c/}
 # ... and calls the services where this command starts them (their ports may be moved).
 for entry in "${ALL_SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}

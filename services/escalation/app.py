@@ -32,6 +32,7 @@ def background_tasks(escalation: Escalation):
                 FollowupUnreachable.event_type: escalation.on_followup_done,
             }
             | erasure.handlers(runtime.topics),
+            batch_handlers={ComplaintReceived.event_type: escalation.on_received_many},
         )
         scheduler = runtime.scheduler(dict.fromkeys(TIMER_KINDS, escalation.on_timer))
         return [

@@ -20,6 +20,7 @@ from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
 from services.escalation.store import repository as repo
+from shared import timers
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
 from shared.events.envelope import Envelope, new_event
@@ -124,6 +125,44 @@ class Escalation:
         if await repo.get_case(session, data.complaint_id) is not None:
             log.info("case exists already", extra={"complaint_id": str(data.complaint_id)})
             return
+        case, events = self._opened(data, now)
+        if not await self._record(session, case, events, now, insert=True):
+            return  # a concurrent delivery of the same complaint won
+        log.info(
+            "case opened" if events else "case waiting for contact data",
+            # "rung", not "level": that key is the log record's own severity.
+            extra={"complaint_id": str(case.complaint_id), "rung": case.level},
+        )
+
+    async def on_received_many(self, session: AsyncSession, batch: list[Envelope]) -> None:
+        """``on_received`` for a batch (the consumer's batch handler): the cases, their
+        timelines, timers and events written with a handful of statements in all."""
+        now = datetime.now(UTC)
+        found: dict[uuid.UUID, ComplaintReceived] = {}
+        for event in batch:
+            data = ComplaintReceived.model_validate(event.data)
+            found.setdefault(data.complaint_id, data)  # a second delivery: the case exists
+        exist = await repo.existing_cases(session, list(found))
+        opened = [self._opened(d, now) for cid, d in found.items() if cid not in exist]
+        for case, events in opened:
+            events[:] = case.assign_along(self.router, events)
+        inserted = await repo.insert_cases(session, [case for case, _ in opened], now)
+        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
+        await repo.add_timelines(session, [(case.complaint_id, events) for case, events in opened])
+        wakeups, envelopes = [], []
+        for case, events in opened:
+            subject = str(case.complaint_id)
+            await repo.add_outcomes(session, case.complaint_id, case.outcomes)
+            case.outcomes.clear()
+            wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
+            envelopes += [new_event(SOURCE, subject, e, time=now) for e in events]
+            for e in events:
+                CHANGES.labels(e.event_type).inc()
+        await timers.arm_many(session, wakeups)
+        await outbox.add(session, self.topics.handling, envelopes)
+        log.info("cases opened", extra={"cases": len(opened), "events": len(batch)})
+
+    def _opened(self, data: ComplaintReceived, now: datetime) -> tuple[Case, list[EventData]]:
         case, events = Case.receive(
             self.policy,
             data.complaint_id,
@@ -137,13 +176,7 @@ class Escalation:
             site=site_of(data),
         )
         events += case.tick(self.policy, now)
-        if not await self._record(session, case, events, now, insert=True):
-            return  # a concurrent delivery of the same complaint won
-        log.info(
-            "case opened" if events else "case waiting for contact data",
-            # "rung", not "level": that key is the log record's own severity.
-            extra={"complaint_id": str(case.complaint_id), "rung": case.level},
-        )
+        return case, events
 
     async def on_completed(self, session: AsyncSession, event: Envelope) -> None:
         data = ComplaintCompleted.model_validate(event.data)

@@ -51,8 +51,11 @@ def tasks_for(deps: Deps):
                 activity_calls.handlers(deps),
                 erasure.handlers(runtime.topics),
             ),
+            batch_handlers=consumers.batch_handlers(deps, consumers.handlers(deps)),
         )
-        scheduler = runtime.scheduler(callbacks.timer_handlers(deps) | review_timers)
+        scheduler = runtime.scheduler(
+            callbacks.timer_handlers(deps) | review_timers, callbacks.timer_batch_handlers(deps)
+        )
         return [runtime.relay().run, consumer.run, scheduler.run]
 
     return background_tasks

@@ -107,8 +107,7 @@ async def arm(session: AsyncSession, callback_id: uuid.UUID, due: datetime, late
     await timers.arm(session, OVERDUE, str(callback_id), late, payload)
 
 
-async def schedule(
-    session: AsyncSession,
+def planned(
     deps: Deps,
     *,
     origin: str,
@@ -126,12 +125,10 @@ async def schedule(
     channel: str | None = None,
     tier_before: Tier | None = None,
     details: dict[str, Any] | None = None,
-) -> uuid.UUID | None:
-    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
-    the staff directory routes it to; None when ``origin`` was already scheduled (a
-    redelivered or repeated cause), or when the customer already has an open call of this
-    kind about their activity (the caller joins that one). ``tier_before``: the tier before
-    a drop; the queue sorts by the higher of it and the customer's tier now."""
+) -> tuple[dict[str, Any], FollowupScheduled]:
+    """The row of a new call-back, in the queue of the team the staff directory routes it
+    to, and its ``followup.scheduled`` (nothing written yet). ``tier_before``: the tier
+    before a drop; the queue sorts by the higher of it and the customer's tier now."""
     callback_id = uuid.uuid4()
     late = overdue_at(due_at, deps.policy)
     team = deps.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
@@ -159,6 +156,53 @@ async def schedule(
         "updated_at": now,
         "team": team.id if team else None,
     }
+    event = FollowupScheduled(
+        callback_id=callback_id,
+        complaint_id=complaint_id,
+        kind=kind,
+        # The id and tier: no consumer contacts the customer from this event (agents
+        # read the contact data from this service's API).
+        customer=ContactCard(id=customer.id, tier=customer.tier),
+        due_at=due_at,
+        overdue_at=late,
+        reason=reason,
+        round=round,
+        tier_change=tier_change,
+    )
+    return values, event
+
+
+async def schedule(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    origin: str,
+    kind: CallbackKind,
+    complaint_id: uuid.UUID | None,
+    customer: ContactCard,
+    due_at: datetime,
+    reason: str,
+    now: datetime,
+    severity: Severity | None = None,
+    round: int | None = None,
+    tier_change: TierChange | None = None,
+    site: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
+    tier_before: Tier | None = None,
+    details: dict[str, Any] | None = None,
+) -> uuid.UUID | None:
+    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
+    the staff directory routes it to; None when ``origin`` was already scheduled (a
+    redelivered or repeated cause), or when the customer already has an open call of this
+    kind about their activity (the caller joins that one)."""
+    values, event = planned(
+        deps, origin=origin, kind=kind, complaint_id=complaint_id, customer=customer,
+        due_at=due_at, reason=reason, now=now, severity=severity, round=round,
+        tier_change=tier_change, site=site, category=category, channel=channel,
+        tier_before=tier_before, details=details,
+    )  # fmt: skip
+    callback_id, late = values["id"], values["overdue_at"]
     if not await repo.insert_callback(session, values):
         log.info(
             "call-back already scheduled for this cause, or an open one of its kind",
@@ -166,24 +210,7 @@ async def schedule(
         )
         return None
     await arm(session, callback_id, due_at, late)
-    await publish(
-        session,
-        deps,
-        values,
-        FollowupScheduled(
-            callback_id=callback_id,
-            complaint_id=complaint_id,
-            kind=kind,
-            # The id and tier: no consumer contacts the customer from this event (agents
-            # read the contact data from this service's API).
-            customer=ContactCard(id=customer.id, tier=customer.tier),
-            due_at=due_at,
-            overdue_at=late,
-            reason=reason,
-            round=round,
-            tier_change=tier_change,
-        ),
-    )
+    await publish(session, deps, values, event)
     log.info(
         "call-back scheduled",
         extra={"callback_id": str(callback_id), "kind": kind.value, "due_at": due_at.isoformat()},
@@ -196,6 +223,27 @@ def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dic
     if change is not None:
         found["tier_change"] = change.model_dump(mode="json")
     return found or None
+
+
+async def schedule_many(
+    session: AsyncSession, deps: Deps, plans: list[tuple[dict[str, Any], FollowupScheduled]]
+) -> set[uuid.UUID]:
+    """``schedule`` for many call-backs (of different causes and complaints) with three
+    statements in all: the rows, their timers, their events. Returns the ids inserted (a
+    cause seen before inserts nothing)."""
+    inserted = await repo.insert_callbacks(session, [values for values, _ in plans])
+    done = [(values, event) for values, event in plans if values["id"] in inserted]
+    wanted = []
+    for values, _ in done:
+        payload = {"due_at": values["due_at"].isoformat()}
+        subject = str(values["id"])
+        wanted += [(DUE, subject, values["due_at"], payload),
+                   (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
+    await timers.arm_many(session, wanted)
+    events = [new_event(SOURCE, key_of(values), event) for values, event in done]
+    await outbox.add(session, deps.topics.followup, events)
+    log.info("call-backs scheduled", extra={"callbacks": len(done), "causes": len(plans)})
+    return inserted
 
 
 # ---- timers -------------------------------------------------------------------------------
@@ -258,6 +306,46 @@ def timer_handlers(deps: Deps):
         log.warning("call-back overdue", extra={"callback_id": str(callback["id"])})
 
     return {DUE: on_due, OVERDUE: on_overdue}
+
+
+def timer_batch_handlers(deps: Deps):
+    """``on_due`` for many call-backs falling due together (a morning's queue): locked in
+    one statement (in id order), moved to due in one, their followup.due in one outbox
+    insert."""
+
+    async def on_due_many(session: AsyncSession, due: list[Timer]) -> None:
+        found = await repo.get_callbacks(session, sorted({uuid.UUID(t.subject) for t in due}))
+        now = datetime.now(UTC)
+        moved: list[dict[str, Any]] = []
+        for timer in due:
+            callback = found.get(uuid.UUID(timer.subject))
+            if callback is None or callback["state"] != State.SCHEDULED:
+                continue  # not open, or due already (by an earlier timer of this batch)
+            if callback["due_at"] != datetime.fromisoformat(timer.payload["due_at"]):
+                continue  # a due time since changed; its own timers are armed
+            callback["state"] = State.DUE.value
+            moved.append(callback)
+        await repo.set_state_many(session, [c["id"] for c in moved], State.DUE.value, now)
+        events = [
+            new_event(
+                SOURCE,
+                key_of(c),
+                FollowupDue(
+                    callback_id=c["id"],
+                    complaint_id=c["complaint_id"],
+                    kind=c["kind"],
+                    due_at=c["due_at"],
+                    overdue_at=c["overdue_at"],
+                    attempt=c["attempts"] + 1,
+                    team=c["team"],
+                    assignee=c["assignee"],
+                ),
+            )
+            for c in moved
+        ]
+        await outbox.add(session, deps.topics.followup, events)
+
+    return {DUE: on_due_many}
 
 
 # ---- what agents do -----------------------------------------------------------------------

@@ -8,10 +8,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup.callbacks import Deps, cancel_open, schedule
+from services.followup.callbacks import Deps, cancel_open, planned, schedule, schedule_many
 from services.followup.domain.policy import remedial_due, resolution_due
 from services.followup.store import repository as repo
 from shared.events.common import ContactCard, SatisfactionLevel, Tier
@@ -28,27 +29,59 @@ log = logging.getLogger(__name__)
 REMEDIAL_AT_OR_BELOW = SatisfactionLevel.NEUTRAL.score
 
 
+def _resolution_callback(deps: Deps, case: CaseResolved, now: datetime) -> dict[str, Any]:
+    """What ``schedule`` is asked for a resolved case."""
+    return {
+        "origin": f"resolved:{case.complaint_id}:{case.round}",
+        "kind": CallbackKind.RESOLUTION,
+        "complaint_id": case.complaint_id,
+        "customer": case.customer,
+        "due_at": resolution_due(case.at, case.customer.tier, case.severity, deps.policy),
+        "reason": f"case resolved (round {case.round}): {case.resolution}"[:1000],
+        "now": now,
+        "severity": case.severity,
+        "round": case.round,
+        "site": case.site,
+        "category": case.category,
+        "channel": case.channel,
+    }
+
+
+def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
+    """The consumer's batch handler for resolved cases: the first resolution of each
+    complaint in the batch scheduled with ``schedule_many``; a complaint's further ones (a
+    second round in the same batch) then one by one, in order."""
+
+    async def on_cases_resolved(session: AsyncSession, events: list[Envelope]) -> None:
+        now = datetime.now(UTC)
+        first: dict[uuid.UUID, CaseResolved] = {}
+        after: list[Envelope] = []
+        for event in events:
+            case = CaseResolved.model_validate(event.data)
+            if case.complaint_id in first:
+                after.append(event)
+            else:
+                first[case.complaint_id] = case
+        plans = [planned(deps, **_resolution_callback(deps, c, now)) for c in first.values()]
+        inserted = await schedule_many(session, deps, plans)
+        kept = {values["complaint_id"]: values["id"] for values, _ in plans
+                if values["id"] in inserted}  # fmt: skip
+        # One call per complaint: the newest resolution's (rarely any other is open).
+        for complaint_id in sorted(await repo.open_others(session, list(kept), set(kept.values()))):
+            round_ = first[complaint_id].round
+            reason = f"replaced by the call-back after round {round_}"
+            await cancel_open(session, deps, complaint_id, reason, now, keep=kept[complaint_id])
+        for event in after:
+            await one_by_one[CaseResolved.event_type](session, event)
+
+    return {CaseResolved.event_type: on_cases_resolved}
+
+
 def handlers(deps: Deps):
     async def on_case_resolved(session: AsyncSession, event: Envelope) -> None:
         case = CaseResolved.model_validate(event.data)
-        due = resolution_due(case.at, case.customer.tier, case.severity, deps.policy)
         now = datetime.now(UTC)
-        callback_id = await schedule(
-            session,
-            deps,
-            origin=f"resolved:{case.complaint_id}:{case.round}",
-            kind=CallbackKind.RESOLUTION,
-            complaint_id=case.complaint_id,
-            customer=case.customer,
-            due_at=due,
-            reason=f"case resolved (round {case.round}): {case.resolution}"[:1000],
-            now=now,
-            severity=case.severity,
-            round=case.round,
-            site=case.site,
-            category=case.category,
-            channel=case.channel,
-        )
+        callback_id = await schedule(session, deps, **_resolution_callback(deps, case, now))
         if callback_id is not None:  # one call per complaint: the newest resolution's
             await cancel_open(
                 session,

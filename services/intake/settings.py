@@ -3,10 +3,16 @@ DOMAIN.md that a deployment changes here, not in code."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.intake.domain.access import ApiKey, parse_api_keys
+from services.intake.domain.contact_chase import ChasePolicy
+from services.intake.domain.customer_link import LinkPolicy
+from shared.durations import parse_duration
 from shared.settings import ServiceSettings, secret_problem
 
 DEFAULT_CATEGORIES = [
@@ -78,12 +84,57 @@ class IntakeSettings(ServiceSettings):
     # Personal data retention (PIPL, GDPR): a complaint in one of these statuses for longer
     # than this is anonymised, in every service (customer.erasure_requested, reason retention).
     retention_days: float = Field(default=365, gt=0)
-    retention_statuses: list[str] = ["closed", "rejected"]
+    retention_statuses: list[str] = ["closed", "rejected", "closed_unreachable"]
     retention_sweep_seconds: float = Field(default=3600, gt=0)
     retention_batch_size: int = Field(default=100, ge=1)
     # The services that erase personal data and confirm it (customer.erased): an erasure is
     # complete when each has confirmed each of its requests (GET /erasures/{id}).
     erasure_services: list[str] = ["escalation", "followup", "satisfaction", "notify"]
+
+    # Connections of the pool that records complaints (one statement each, store/recording.py),
+    # beside the engine's db_pool_size for everything else.
+    record_pool_size: int = Field(default=8, ge=1)
+    # Past capacity (shared/web/overload.py): this many requests inside the app at once, this
+    # many more waiting at most queue_wait_seconds; any other gets 503 + Retry-After at once.
+    max_concurrent_requests: int = Field(default=16, ge=1)
+    max_queued_requests: int = Field(default=32, ge=0)
+    queue_wait_seconds: float = Field(default=0.5, gt=0)
+    overload_retry_after_seconds: int = Field(default=1, ge=1)
+    # An incomplete complaint (awaiting the customer's contact data): reminders this long
+    # after receipt (comma-separated durations: 90, 15m, 2h, 1d), then closed as unreachable.
+    contact_reminders: Annotated[list[timedelta], NoDecode] = [
+        timedelta(days=1),
+        timedelta(days=3),
+    ]
+    close_unreachable_after: timedelta = timedelta(days=7)
+    # The customer's "My complaint" link stays valid this long after the complaint is closed
+    # (or rejected, or closed as unreachable).
+    link_valid_after_closing: timedelta = timedelta(days=90)
+
+    @field_validator("contact_reminders", mode="before")
+    @classmethod
+    def _reminders(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [parse_duration(part) for part in value]
+        return value
+
+    @field_validator("close_unreachable_after", "link_valid_after_closing", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _chase_in_order(self) -> IntakeSettings:
+        self.chase_policy()  # raises ValueError naming the problem
+        return self
+
+    def chase_policy(self) -> ChasePolicy:
+        return ChasePolicy(tuple(self.contact_reminders), self.close_unreachable_after)
+
+    def link_policy(self) -> LinkPolicy:
+        return LinkPolicy(self.link_valid_after_closing)
 
     @field_validator("api_keys")
     @classmethod

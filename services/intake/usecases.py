@@ -13,16 +13,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.domain import contact_chase
 from services.intake.domain.access import ApiClient
+from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.rules import IntakePolicy, acknowledge_by, assess, missing_contact
-from services.intake.domain.status import RESUME_EVENT, status_after
+from services.intake.domain.status import RESUME_EVENT, Status, status_after
 from services.intake.domain.submission import ComplaintSubmission, CustomerIn
+from services.intake.store import recording
 from services.intake.store import repository as repo
+from services.intake.store.recording import IdempotencyKey, OutboxEvent, Recorder
+from shared import timers
 from shared.events.common import Channel, Mode, Severity, Tier, mode_of
 from shared.events.envelope import Envelope, new_event
-from shared.events.intake import ComplaintCompleted, ComplaintReceived, ComplaintRejected, Customer
+from shared.events.intake import (
+    ComplaintCompleted,
+    ComplaintReceived,
+    ComplaintRejected,
+    Customer,
+)
 from shared.events.topics import Topics
 from shared.messaging import outbox
+from shared.messaging.outbox import shard_of
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/intake"
@@ -70,54 +81,73 @@ async def record_complaint(
     submission: ComplaintSubmission,
     channel: Channel,
     idempotency_key: str | None,
+    chase: ChasePolicy | None = None,
+    recorder: Recorder | None = None,
 ) -> Recorded:
+    """The complaint, its first status, its event and its Idempotency-Key are written by one
+    statement (store.recording): on ``recorder``'s pool, one round trip; without one, in a
+    transaction of ``sessions``. A key already taken writes nothing and answers the
+    complaint it was taken for (or a conflict, for another body)."""
     complaint_id = uuid.uuid4()
     now = datetime.now(UTC)
-    async with sessions.begin() as session:
-        if idempotency_key:
-            fingerprint = request_hash(submission)
-            claim = await repo.claim_idempotency_key(
-                session, channel.value, idempotency_key, fingerprint, complaint_id
-            )
-            if not claim.fresh:
-                if claim.request_hash != fingerprint:
-                    raise IdempotencyConflict
-                existing = await repo.get_complaint(session, claim.complaint_id)
-                assert existing is not None  # written in the same transaction as the key
-                return Recorded(existing, replayed=True)
-        mode = mode_of(channel)
-        found = assess(submission, mode, now, policy)
-        values: dict[str, Any] = {
-            "id": complaint_id,
-            "channel": channel.value,
-            "category": submission.category,
-            "status": found.status,
-            "severity": found.severity.value,
-            "severity_reasons": found.severity_reasons,
-            "valid": found.rejection is None,
-            "rejection_reason": found.rejection.value if found.rejection else None,
-            "customer_id": submission.customer.id,
-            "customer_tier": submission.customer.tier.value,
-            "customer": submission.customer.model_dump(mode="json"),
-            "description": submission.description,
-            "subject": submission.subject.model_dump(mode="json") if submission.subject else None,
-            "expected_outcome": (
-                submission.expected_outcome.model_dump(mode="json")
-                if submission.expected_outcome
-                else None
-            ),
-            "documents": [d.model_dump(mode="json") for d in submission.documents],
-            "flags": submission.flags.model_dump(),
-            "in_litigation": submission.in_litigation,
-            "covered": submission.covered,
-            "missing_fields": found.missing_fields,
-            "received_at": now,
-            "acknowledge_by": found.acknowledge_by,
-            "status_changed_at": now,
-        }
-        event = _event_for(values, submission, mode, answers)
-        await repo.insert_complaint(session, values, event.type)
-        await outbox.add(session, topics.intake, [event])
+    key = None
+    if idempotency_key:
+        key = IdempotencyKey(channel.value, idempotency_key, request_hash(submission))
+    mode = mode_of(channel)
+    found = assess(submission, mode, now, policy)
+    values: dict[str, Any] = {
+        "id": complaint_id,
+        "channel": channel.value,
+        "category": submission.category,
+        "status": found.status,
+        "severity": found.severity.value,
+        "severity_reasons": found.severity_reasons,
+        "valid": found.rejection is None,
+        "rejection_reason": found.rejection.value if found.rejection else None,
+        "customer_id": submission.customer.id,
+        "customer_tier": submission.customer.tier.value,
+        "customer": submission.customer.model_dump(mode="json"),
+        "description": submission.description,
+        "subject": submission.subject.model_dump(mode="json") if submission.subject else None,
+        "expected_outcome": (
+            submission.expected_outcome.model_dump(mode="json")
+            if submission.expected_outcome
+            else None
+        ),
+        "documents": [d.model_dump(mode="json") for d in submission.documents],
+        "flags": submission.flags.model_dump(),
+        "in_litigation": submission.in_litigation,
+        "covered": submission.covered,
+        "missing_fields": found.missing_fields,
+        "received_at": now,
+        "acknowledge_by": found.acknowledge_by,
+        "status_changed_at": now,
+    }
+    envelope = _event_for(values, submission, mode, answers)
+    event = OutboxEvent(
+        envelope.id, topics.intake, shard_of(envelope.subject), envelope.type, envelope.to_bytes()
+    )
+    if recorder is not None and found.status != Status.AWAITING_INFORMATION:
+        fresh = await recorder.record(values, event, key)
+    else:
+        # A transaction of the engine: what else a complaint may need is written with it in
+        # the same commit (an incomplete one's reminders, say), after the statement.
+        async with sessions.begin() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            fresh = await recording.record(raw.driver_connection, values, event, key)
+            if fresh and found.status == Status.AWAITING_INFORMATION:
+                # Reminders, then closed as unreachable: durable, cancelled once complete.
+                for step in contact_chase.schedule(now, chase or ChasePolicy()):
+                    await timers.arm(
+                        session,
+                        step.kind,
+                        str(complaint_id),
+                        step.due_at,
+                        {"reminder": step.reminder},
+                    )
+    if not fresh:
+        assert key is not None  # only a taken key writes nothing
+        return await _replay(sessions, key)
     log.info(
         "complaint recorded",
         extra={
@@ -128,6 +158,16 @@ async def record_complaint(
         },
     )
     return Recorded(values, replayed=False)
+
+
+async def _replay(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey) -> Recorded:
+    async with sessions() as session:
+        claim = await repo.get_idempotency_key(session, key.channel, key.key)
+        if claim.request_hash != key.request_hash:
+            raise IdempotencyConflict
+        existing = await repo.get_complaint(session, claim.complaint_id)
+    assert existing is not None  # written by the same statement as the key
+    return Recorded(existing, replayed=True)
 
 
 def _event_for(
@@ -190,55 +230,107 @@ async def complete_contact(
     """Merge the contact data a customer supplied; once complete, the complaint's clocks start
     (``complaint.completed``). Another channel's complaint is not found, unless the caller
     may read it and changes nothing but the tier (the route checked the scopes)."""
-    now = datetime.now(UTC)
     async with sessions.begin() as session:
-        complaint = await repo.get_complaint(session, complaint_id)
+        complaint = await repo.lock_complaint(session, complaint_id)
         if complaint is None:
             raise NotFound
         channel = complaint["channel"]
         only_tier = contact.model_fields_set <= {"tier"}
         if not (client.may_complete(channel) or (only_tier and client.may_read(channel))):
             raise NotFound
-        if complaint.get("anonymised_at") is not None:
-            raise WrongState("the complaint's personal data was erased")
-        if complaint["status"] != "awaiting_information":
-            raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
         supplied = contact.model_dump(exclude_unset=True, mode="json")
-        merged = CustomerIn.model_validate(complaint["customer"] | supplied)
-        missing = missing_contact(merged, policy)
-        changes: dict[str, Any] = {
-            "customer": merged.model_dump(mode="json"),
-            "missing_fields": missing,
-            "customer_tier": merged.tier.value,
-            "customer_id": merged.id,
-        }
-        if missing:
-            await repo.update_complaint(session, complaint_id, changes)
-            return complaint | changes
-        due = acknowledge_by(
-            now,
-            mode_of(Channel(complaint["channel"])),
-            Tier(merged.tier),
-            Severity(complaint["severity"]),
-            policy,
-        )
-        changes["acknowledge_by"] = due
-        await repo.set_status(
-            session, complaint_id, "received", ComplaintCompleted.event_type, None, now, **changes
-        )
-        event = new_event(
-            SOURCE,
-            str(complaint_id),
-            ComplaintCompleted(
-                complaint_id=complaint_id,
-                completed_at=now,
-                customer=published(changes["customer"]),
-                acknowledge_by=due,
-            ),
-            time=now,
-        )
-        await outbox.add(session, topics.intake, [event])
+        return await complete(session, topics, policy, complaint, supplied)
+
+
+async def complete(
+    session: AsyncSession,
+    topics: Topics,
+    policy: IntakePolicy,
+    complaint: dict[str, Any],
+    supplied: dict[str, Any],
+) -> dict[str, Any]:
+    """In the caller's transaction, with the complaint's row locked (a closing timer firing at
+    the same moment waits, then finds it no longer awaiting information)."""
+    now = datetime.now(UTC)
+    complaint_id = complaint["id"]
+    if complaint.get("anonymised_at") is not None:
+        raise WrongState("the complaint's personal data was erased")
+    if complaint["status"] != Status.AWAITING_INFORMATION:
+        raise WrongState(f"the complaint is {complaint['status']}, not awaiting information")
+    merged = CustomerIn.model_validate(complaint["customer"] | supplied)
+    missing = missing_contact(merged, policy)
+    changes: dict[str, Any] = {
+        "customer": merged.model_dump(mode="json"),
+        "missing_fields": missing,
+        "customer_tier": merged.tier.value,
+        "customer_id": merged.id,
+    }
+    if missing:
+        await repo.update_complaint(session, complaint_id, changes)
+        return complaint | changes
+    due = acknowledge_by(
+        now,
+        mode_of(Channel(complaint["channel"])),
+        Tier(merged.tier),
+        Severity(complaint["severity"]),
+        policy,
+    )
+    changes["acknowledge_by"] = due
+    await repo.set_status(
+        session, complaint_id, "received", ComplaintCompleted.event_type, None, now, **changes
+    )
+    await timers.cancel(session, str(complaint_id), contact_chase.KINDS)
+    event = new_event(
+        SOURCE,
+        str(complaint_id),
+        ComplaintCompleted(
+            complaint_id=complaint_id,
+            completed_at=now,
+            customer=published(changes["customer"]),
+            acknowledge_by=due,
+        ),
+        time=now,
+    )
+    await outbox.add(session, topics.intake, [event])
     return complaint | changes | {"status": "received", "status_changed_at": now}
+
+
+# Events that carry the deadlines escalation promises (the clocks' ends).
+DEADLINE_EVENTS = frozenset({"case.opened", "case.resumed", "case.reopened"})
+
+
+async def follow_status_many(session: AsyncSession, events: list[Envelope]) -> None:
+    """``follow_status`` for a batch of status-moving events (the consumer's batch handler):
+    in waves of at most one event per complaint, in order, each wave two statements."""
+    waves: list[list[repo.StatusMove]] = []
+    depth: dict[uuid.UUID, int] = {}
+    for event in events:
+        status = status_after(event.type)
+        try:
+            complaint_id = uuid.UUID(event.subject)
+        except ValueError:
+            complaint_id = None
+        if status is None or complaint_id is None:
+            await follow_status(session, event)  # logged and skipped there, as one by one
+            continue
+        level = event.data.get("to_level") or event.data.get("level")
+        deadlines = event.data.get("deadlines")
+        if event.type in DEADLINE_EVENTS and isinstance(deadlines, dict):
+            deadlines = {k: v for k, v in deadlines.items() if isinstance(v, str)}
+        else:
+            deadlines = None
+        wave = depth.get(complaint_id, 0)
+        depth[complaint_id] = wave + 1
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(
+            repo.StatusMove(
+                complaint_id, status, event.type, event.id, event.time,
+                level if isinstance(level, str) else None, deadlines,
+            )
+        )  # fmt: skip
+    for wave in waves:
+        await repo.set_statuses(session, wave)
 
 
 async def follow_status(session: AsyncSession, event: Envelope) -> None:
@@ -259,6 +351,9 @@ async def follow_status(session: AsyncSession, event: Envelope) -> None:
     level = event.data.get("to_level") or event.data.get("level")
     if isinstance(level, str):
         changes["escalation_level"] = level
+    deadlines = event.data.get("deadlines")
+    if event.type in DEADLINE_EVENTS and isinstance(deadlines, dict):
+        changes["deadlines"] = {k: v for k, v in deadlines.items() if isinstance(v, str)}
     if status is None:
         if changes:
             await repo.update_complaint(session, complaint_id, changes)

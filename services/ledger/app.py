@@ -20,6 +20,7 @@ def tasks_for(deps: Deps):
         consumer = runtime.consumer(
             consumers.source_topics(runtime.topics),
             consumers.handlers(deps) | erasure.handlers(),
+            batch_handlers=consumers.batch_handlers(deps),
         )
         scheduler = runtime.scheduler(schedules.timer_handlers(deps) | reviews.timer_handlers(deps))
         return [

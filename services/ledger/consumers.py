@@ -16,7 +16,7 @@ from services.ledger.domain.erasure import erase
 from services.ledger.store import repository as repo
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import BatchHandler, Handler
 
 FINISHING = frozenset({"case.resolved", "case.closed", "case.suspended"})
 REOPENING = frozenset({"case.reopened", "complaint.reopened"})
@@ -77,3 +77,36 @@ def handlers(deps: Deps) -> dict[str, Handler]:
             await reviews.stop_report_clock(session, complaint_id)
 
     return dict.fromkeys(HANDLED, on_event)
+
+
+def batch_handlers(deps: Deps) -> dict[str, BatchHandler]:
+    """The same for a batch (the consumer's batch handler): the complaints whose events
+    only fold into their entries are folded in memory and saved with one executemany; a
+    complaint with a finishing or reopening event in the batch (report clocks, reviews)
+    goes through ``on_event``, its events in order."""
+    one_by_one = handlers(deps)[next(iter(HANDLED))]
+
+    async def on_events(session: AsyncSession, events: list[Envelope]) -> None:
+        by_complaint: dict[uuid.UUID, list[Envelope]] = {}
+        for event in events:
+            by_complaint.setdefault(complaint_of(event), []).append(event)
+        clocked = {c for c, evs in by_complaint.items()
+                   if any(e.type in FINISHING or e.type in REOPENING for e in evs)}  # fmt: skip
+        simple = sorted(c for c in by_complaint if c not in clocked)
+        # Every entry of the batch first, in id order (as LockOrder does): one lock order.
+        await repo.lock_entries_in_order(session, sorted(by_complaint))
+        found = await repo.entries_of(session, simple)
+        now = datetime.now(UTC)
+        for complaint_id in simple:
+            entry = found[complaint_id]
+            for event in by_complaint[complaint_id]:
+                fold(entry, event.type, event.data)
+            entry.updated_at = now
+            if entry.erased_as is not None:  # in flight when the erasure came: erase it again
+                erase(entry, entry.erased_as, now)
+        await repo.save_entries(session, [found[c] for c in simple])
+        for complaint_id in sorted(clocked):
+            for event in by_complaint[complaint_id]:
+                await one_by_one(session, event)
+
+    return dict.fromkeys(HANDLED, on_events)

@@ -33,7 +33,13 @@ from shared.events.handling import (
     CaseSlaBreached,
     CaseSlaWarning,
 )
-from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
+from shared.events.intake import (
+    ComplaintCompleted,
+    ComplaintContactReminderDue,
+    ComplaintReceived,
+    Customer,
+    SubjectKind,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,6 +86,11 @@ async def _remember_contact(
     return Contact(found["name"], found["email"], found["phone"], found["language"])
 
 
+def _missing(fields: list[str]) -> list[str]:
+    """``customer.phone|customer.email`` as the customer reads it: ``phone/email``."""
+    return [field.replace("customer.", "").replace("|", "/") for field in fields]
+
+
 def handlers(deps: Deps):
     settings = deps.settings
     directory = deps.directory
@@ -108,21 +119,35 @@ def handlers(deps: Deps):
         if complaint.information_complete:
             context = {"acknowledge_by": complaint.acknowledge_by}
             await tell_customer(
-                session, deps, event, complaint.complaint_id, Template.RECEIPT, context, contact
-            )
+                session, deps, event, complaint.complaint_id, Template.RECEIPT, context, contact,
+                with_link=True,
+            )  # fmt: skip
             return
         link = settings.completion_link.format(complaint_id=complaint.complaint_id)
-        missing = [field.replace("customer.", "").replace("|", "/") for field in
-                   complaint.missing_fields]  # fmt: skip
         await tell_customer(
             session,
             deps,
             event,
             complaint.complaint_id,
             Template.INFORMATION_NEEDED,
-            {"link": link, "missing": missing},
+            {"link": link, "missing": _missing(complaint.missing_fields)},
             contact,
+            with_link=True,
         )
+
+    async def on_contact_reminder(session: AsyncSession, event: Envelope) -> None:
+        """Still incomplete: remind the customer, with a fresh link to complete it."""
+        due = read(ComplaintContactReminderDue, event.data)
+        context = {
+            "link": settings.completion_link.format(complaint_id=due.complaint_id),
+            "missing": _missing(due.missing_fields),
+            "reminder": due.reminder,
+            "closes_at": due.closes_at,
+        }
+        await tell_customer(
+            session, deps, event, due.complaint_id, Template.CONTACT_REMINDER, context,
+            with_link=True,
+        )  # fmt: skip
 
     async def on_completed(session: AsyncSession, event: Envelope) -> None:
         completed = read(ComplaintCompleted, event.data)
@@ -144,6 +169,7 @@ def handlers(deps: Deps):
             Template.RECEIPT,
             {"acknowledge_by": completed.acknowledge_by},
             contact,
+            with_link=True,
         )
 
     async def on_plan(session: AsyncSession, event: Envelope) -> None:
@@ -341,6 +367,7 @@ def handlers(deps: Deps):
     return {
         ComplaintReceived.event_type: on_received,
         ComplaintCompleted.event_type: on_completed,
+        ComplaintContactReminderDue.event_type: on_contact_reminder,
         CaseOpened.event_type: on_opened,
         CasePlanRecorded.event_type: on_plan,
         CaseForwarded.event_type: on_forwarded,

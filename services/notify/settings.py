@@ -56,6 +56,10 @@ class NotifySettings(ServiceSettings):
     # Links in the messages. ``{complaint_id}`` is replaced; the survey token is appended.
     survey_link_base: str = "http://127.0.0.1:8004/surveys/"
     survey_valid_seconds: float = Field(default=14 * 86400, gt=0)
+    # The customer's "My complaint" page (the console's /c/): + a fresh token in every receipt,
+    # request for contact data and reminder; only its hash leaves (customer_link.issued).
+    # Empty: no such links, and requests for contact data point at ``completion_link``.
+    customer_link_base: str = "http://127.0.0.1:8000/c/"
     completion_link: str = "http://127.0.0.1:8001/complaints/{complaint_id}/customer"
     case_link: str = "http://127.0.0.1:8002/cases/{complaint_id}"
 

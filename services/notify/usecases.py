@@ -30,7 +30,12 @@ from services.notify.settings import NotifySettings
 from services.notify.store import repository as repo
 from shared.directory import Directory
 from shared.events.envelope import Envelope, new_event
-from shared.events.notify import DeliveryChannel, RecipientKind, SurveyInvited
+from shared.events.notify import (
+    CustomerLinkIssued,
+    DeliveryChannel,
+    RecipientKind,
+    SurveyInvited,
+)
 from shared.events.topics import Topics
 from shared.messaging import outbox
 
@@ -126,8 +131,11 @@ async def tell_customer(
     template: Template,
     context: dict[str, Any],
     contact: Contact | None = None,
+    with_link: bool = False,
 ) -> int:
-    """``contact``: when the caller has just written it (saves a look-up)."""
+    """``contact``: when the caller has just written it (saves a look-up). ``with_link``: the
+    message carries a fresh "My complaint" link (``my_link``), minted only when someone is
+    there to receive it."""
     contact = contact or await contact_of(session, complaint_id)
     recipients = who.customer(
         contact,
@@ -136,9 +144,27 @@ async def tell_customer(
         deps.settings.default_language,
     )
     name = contact.name if contact else None
-    return await write(
-        session, deps, event, complaint_id, template, recipients, {"name": name} | context
+    extra: dict[str, Any] = {"name": name, "my_link": None}
+    if with_link and recipients and deps.settings.customer_link_base:
+        extra["my_link"] = await issue_customer_link(session, deps, complaint_id)
+    return await write(session, deps, event, complaint_id, template, recipients, extra | context)
+
+
+async def issue_customer_link(session: AsyncSession, deps: Deps, complaint_id: uuid.UUID) -> str:
+    """A fresh token for the customer's "My complaint" page, as with surveys: in clear only
+    in the customer's message; its hash goes to intake in ``customer_link.issued`` (through
+    the outbox, in the transaction that writes the message)."""
+    now = deps.clock()
+    token = secrets.token_urlsafe(32)
+    issued = CustomerLinkIssued(
+        complaint_id=complaint_id,
+        token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+        at=now,
     )
+    await outbox.add(
+        session, deps.topics.notify, [new_event(SOURCE, str(complaint_id), issued, time=now)]
+    )
+    return deps.settings.customer_link_base + token
 
 
 async def invite_to_survey(

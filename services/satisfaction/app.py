@@ -61,6 +61,7 @@ def background_tasks(runtime: Runtime) -> list[Task]:
         | erasure.handlers(runtime.topics)
         | retention_calls.handlers(),
         hooks=usecases.LockOrder(),
+        batch_handlers=usecases.batch_handlers(settings.escalation_ladder),
     )
     alerts = watcher(runtime.sessions, runtime.topics, settings)
     return [runtime.relay().run, consume.run, alerts]

@@ -49,7 +49,7 @@ from shared.events.versions import (
     v1_survey_id,
 )
 from shared.messaging import inbox, outbox
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import BatchHandler, Handler
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/satisfaction"
@@ -97,6 +97,34 @@ async def change_complaint(
     if before is None:
         return Contribution.empty()
     return delta(before, contribution(known.facts, known.surveys, known.answers))
+
+
+async def change_complaints(
+    session: AsyncSession, changes: dict[uuid.UUID, list[Change]], roll_up: bool = True
+) -> list[Contribution]:
+    """``change_complaint`` for many complaints with a few statements in all: their facts
+    rows created (in id order: the lock order), surveys and answers read together, the
+    changes applied in memory (survey changes write their own rows), the changed facts
+    saved with one executemany. Returns the contributions' differences."""
+    ids = sorted(changes)
+    found = {f.complaint_id: f for f in await repo.lock_facts_many(session, ids)}
+    surveys = await repo.surveys_of_many(session, ids)
+    answers = await repo.answers_of_many(session, ids)
+    out: list[Contribution] = []
+    dirty: list[Facts] = []
+    for cid in ids:
+        facts = found[cid]
+        known = Known(facts, surveys.get(cid, []), answers.get(cid, []))
+        before = contribution(known.facts, known.surveys, known.answers) if roll_up else None
+        unchanged = replace(facts, breached=set(facts.breached))
+        for change in changes[cid]:
+            await change(known)
+        if known.facts != unchanged:
+            dirty.append(known.facts)
+        if before is not None:
+            out.append(delta(before, contribution(known.facts, known.surveys, known.answers)))
+    await repo.save_facts_many(session, dirty)
+    return out
 
 
 _PENDING = "satisfaction.pending_rollups"  # session.info: increments gathered by a batch
@@ -181,6 +209,24 @@ def handlers(ladder: list[str]) -> dict[str, Handler]:
         await update(session, complaint_of(event), change_for(session, event, ladder))
 
     return dict.fromkeys(HANDLED, handle)
+
+
+def batch_handlers(ladder: list[str]) -> dict[str, BatchHandler]:
+    """The same, for a batch of events (of any of these types, in order per complaint):
+    every complaint of the batch changed together (``change_complaints``)."""
+
+    async def handle_many(session: AsyncSession, events: list[Envelope]) -> None:
+        changes: dict[uuid.UUID, list[Change]] = {}
+        for event in events:
+            changes.setdefault(complaint_of(event), []).append(change_for(session, event, ladder))
+        found = merge(await change_complaints(session, changes))
+        pending = session.info.get(_PENDING)
+        if pending is None:
+            await rollups.apply(session, found)
+        else:
+            pending.append(found)
+
+    return dict.fromkeys(HANDLED, handle_many)
 
 
 def _requested(session: AsyncSession, event: Envelope) -> Change:

@@ -3,7 +3,6 @@ Kafka record value; the record key is the complaint id so a complaint's events s
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +36,9 @@ class Envelope(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        # pydantic's own serializer: the same JSON as json.dumps of to_json() (compact,
+        # UTF-8), without building the dict first.
+        return self.model_dump_json(exclude_none=True).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:

@@ -143,3 +143,37 @@ class ComplaintCompleted(EventData):
     completed_at: datetime
     customer: Customer
     acknowledge_by: datetime
+
+
+class ComplaintContactReminderDue(EventData):
+    """A complaint still awaits the customer's contact data: remind them (DOMAIN.md: incomplete
+    data is recorded and the customer asked to complete it). Intake's durable timers publish it
+    at ``INTAKE_CONTACT_REMINDERS`` after receipt.
+
+    Who needs what: notify writes to the customer with their "My complaint" link (it mints
+    the link; only its hash comes back, in ``customer_link.issued``). No personal data here."""
+
+    event_type = "complaint.contact_reminder_due"
+
+    complaint_id: uuid.UUID
+    reminder: int = Field(ge=1, description="1 for the first reminder, 2 for the second ...")
+    missing_fields: list[str]
+    received_at: datetime
+    closes_at: datetime = Field(description="When the complaint is closed as unreachable")
+    at: datetime
+
+
+class ComplaintClosedUnreachable(EventData):
+    """A complaint whose contact data never came is closed as unreachable after
+    ``INTAKE_CLOSE_UNREACHABLE_AFTER``. No case was ever opened for it (its clocks never
+    started); readers that keep complaints may show it as closed. No personal data here."""
+
+    event_type = "complaint.closed_unreachable"
+
+    complaint_id: uuid.UUID
+    received_at: datetime
+    closed_at: datetime
+    channel: Channel
+    category: str
+    missing_fields: list[str]
+    reminders_sent: int = Field(ge=0)

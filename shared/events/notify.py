@@ -70,3 +70,16 @@ class SurveyInvited(EventData):
     token_sha256: str  # hex digest of the token in the link
     expires_at: datetime
     at: datetime
+
+
+class CustomerLinkIssued(EventData):
+    """A customer's "My complaint" link went out (in a receipt, a request for contact data or
+    a reminder). Only its SHA-256 travels, as with ``survey.invited``: the clear token exists
+    in the customer's message alone. Intake accepts the link by this hash and decides how
+    long it stays valid (until some time after the complaint is closed)."""
+
+    event_type = "customer_link.issued"
+
+    complaint_id: uuid.UUID
+    token_sha256: str  # hex digest of the token in the link
+    at: datetime

@@ -14,7 +14,16 @@ times, then parked. Parked events live in the service's own database (``parked_e
 payload; later events of the same key are held behind them, in order, until an operator
 redrives or discards the parked one (CLI ``parked``, ``/admin/parked``). A copy of each parked
 record also goes to ``<topic>.dlq`` (headers: group, error type, redacted message), published
-in the background: Kafka being down never keeps the consumer from stopping."""
+in the background: Kafka being down never keeps the consumer from stopping.
+
+Set-based work per batch: the batch's event ids are claimed in the inbox with one statement
+(duplicates skipped), and a service may register **batch handlers** beside its per-event
+ones (``batch_handlers``: a handler taking the session and a list of envelopes of its type).
+A batch handler must have the effect of the per-event handler applied to each event in turn:
+the per-event one still serves the replay after a failed batch, the redrives and a batch of
+one. Events whose types share a batch handler are gathered across the batch as long as no
+earlier event of the same key is left behind (per-key order), and never across an event of
+a type without one (which may concern other keys, an erasure for example)."""
 
 from __future__ import annotations
 
@@ -22,6 +31,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,11 +58,13 @@ from shared.messaging.failures import (
 )
 from shared.messaging.kafka import KafkaLink
 
-__all__ = ["BatchHooks", "ConsumerRunner", "Handler", "PoisonEvent"]
+__all__ = ["BatchHandler", "BatchHooks", "ConsumerRunner", "Handler", "PoisonEvent"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Many events of one type, in order (per key), in the caller's transaction.
+BatchHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
 T = TypeVar("T")
 
 EVENTS = Counter(
@@ -96,6 +109,8 @@ class ConsumerRunner:
     batch_size: int = 100
     inbox_retention: timedelta = timedelta(days=30)
     hooks: BatchHooks | None = None
+    # Optional set-based handlers by event type; each type also needs its per-event handler.
+    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
     # How often redrives are looked for, parked copies published and the gauge refreshed.
     housekeeping_seconds: float = 2.0
     _pruned_at: float = field(default=float("-inf"), init=False)
@@ -232,42 +247,69 @@ class ConsumerRunner:
 
     async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
         """The whole batch in one transaction: one commit (one WAL flush) instead of one per
-        event. Any failure rolls the batch back, and ``process`` then replays it event by
+        event, the ids claimed in the inbox with one statement, batch handlers where there
+        are. Any failure rolls the batch back, and ``process`` then replays it event by
         event, with the retries and the parking: the outcome is the same."""
         try:
             events = [(record, _parse(record)) for record in records]
         except PoisonEvent:
             return False
         first = records[0]
-        outcomes: list[tuple[ConsumerRecord, str, str]] = []
+        outcomes: Tally[tuple[str, str]] = Tally()
         try:
             async with self.sessions.begin() as session:
-                keys = [k for r in records if (k := parked.decode_key(r.key)) is not None]
+                keys = {parked.decode_key(r.key) for r in records}
                 held, known = await parked.known(
-                    session, self.group_id, keys, first.topic, first.partition,
-                    [r.offset for r in records],
+                    session, self.group_id, [k for k in keys if k is not None], first.topic,
+                    first.partition, [r.offset for r in records],
                 )  # fmt: skip
-                todo = [
-                    event for record, event in events
-                    if event.type in self.handlers and record.offset not in known
-                    and parked.decode_key(record.key) not in held
-                ]  # fmt: skip
-                if self.hooks is not None and todo:
-                    await self.hooks.begin(session, todo)
+                todo: list[tuple[str | None, Envelope]] = []
+                ids: set[uuid.UUID] = set()
                 for record, event in events:
-                    outcome = await self._apply(session, record, event, held, known)
-                    outcomes.append((record, event.type, outcome))
-                if self.hooks is not None and todo:
-                    await self.hooks.end(session)
+                    key = parked.decode_key(record.key)
+                    if event.type not in self.handlers:
+                        outcomes[event.type, "ignored"] += 1
+                    elif record.offset in known or event.id in ids:
+                        outcomes[event.type, "duplicate"] += 1
+                    elif key in held:
+                        outcome = await self._apply(session, record, event, held, known)
+                        outcomes[event.type, outcome] += 1
+                    else:
+                        ids.add(event.id)
+                        todo.append((key, event))
+                claimed = await inbox.claim_many(session, [e for _, e in todo], first.topic)
+                for _, event in todo:
+                    outcomes[event.type, "processed" if event.id in claimed else "duplicate"] += 1
+                todo = [(key, event) for key, event in todo if event.id in claimed]
+                if todo:
+                    if self.hooks is not None:
+                        await self.hooks.begin(session, [e for _, e in todo])
+                    await self._handle_all(session, todo)
+                    if self.hooks is not None:
+                        await self.hooks.end(session)
         except Exception as exc:
             log.info(
                 "consumer: batch failed, replaying it event by event",
                 extra={"error": type(exc).__name__},
             )
             return False
-        for record, event_type, outcome in outcomes:
-            self._count(record, event_type, outcome)
+        for (event_type, outcome), n in outcomes.items():
+            if n:
+                EVENTS.labels(first.topic, event_type, outcome).inc(n)
         return True
+
+    async def _handle_all(
+        self, session: AsyncSession, todo: list[tuple[str | None, Envelope]]
+    ) -> None:
+        """Run the handlers over the claimed events: per-key order kept, events of a type
+        with a batch handler gathered into one call where that order allows."""
+        for group in plan(todo, self.batch_handlers):
+            batch = self.batch_handlers.get(group[0].type) if len(group) > 1 else None
+            if batch is not None:
+                await batch(session, group)
+            else:
+                for event in group:
+                    await self.handlers[event.type](session, event)
 
     async def _apply(
         self,
@@ -545,6 +587,40 @@ class ConsumerRunner:
     def _count(record: ConsumerRecord, event_type: str, outcome: str) -> str:
         EVENTS.labels(record.topic, event_type, outcome).inc()
         return outcome
+
+
+def plan(
+    todo: list[tuple[str | None, Envelope]], batched: Mapping[str, BatchHandler]
+) -> list[list[Envelope]]:
+    """Split a batch's events (with their keys, in offset order) into the groups to run in
+    turn: an event whose type has no batch handler alone; otherwise it and every later event
+    of a type with the same batch handler whose key has no earlier event still waiting, up
+    to the next event without a batch handler. Each key's events stay in order (a group is
+    in offset order); nothing crosses an unbatched event."""
+    groups: list[list[Envelope]] = []
+    pending = todo
+    while pending:
+        _, head = pending[0]
+        if head.type not in batched:
+            groups.append([head])
+            pending = pending[1:]
+            continue
+        group: list[Envelope] = [head]
+        rest: list[tuple[str | None, Envelope]] = []
+        blocked: set[str | None] = set()
+        for i in range(1, len(pending)):
+            key, event = pending[i]
+            if event.type not in batched:
+                rest += pending[i:]
+                break
+            if batched[event.type] is batched[head.type] and key not in blocked:
+                group.append(event)
+            else:
+                blocked.add(key)
+                rest.append((key, event))
+        groups.append(group)
+        pending = rest
+    return groups
 
 
 def dead_letter_headers(row: parked.ParkedEvent) -> list[tuple[str, bytes]]:

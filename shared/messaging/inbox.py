@@ -28,3 +28,26 @@ async def seen(session: AsyncSession, event_id: uuid.UUID) -> bool:
         sa.text("SELECT 1 FROM inbox WHERE event_id = :id"), {"id": event_id}
     )
     return found is not None
+
+
+_CLAIM_MANY = sa.text(
+    "INSERT INTO inbox (event_id, topic, event_type) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
+    "CAST(:types AS text[])) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+async def claim_many(session: AsyncSession, events: list[Envelope], topic: str) -> set[uuid.UUID]:
+    """Record ``events`` as processed in one statement; returns the ids claimed now (the
+    others were processed before: duplicates)."""
+    if not events:
+        return set()
+    result = await session.execute(
+        _CLAIM_MANY,
+        {
+            "ids": [e.id for e in events],
+            "topics": [topic] * len(events),
+            "types": [e.type for e in events],
+        },
+    )
+    return set(result.scalars())

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asyncpg import InterfaceError, PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -59,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return JSONResponse({"detail": safe_problems(exc.errors())}, status_code=422)
 
-    for exc_type in (SQLAlchemyError, OSError, TimeoutError):
+    for exc_type in (SQLAlchemyError, OSError, TimeoutError, PostgresError, InterfaceError):
         app.add_exception_handler(exc_type, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
 

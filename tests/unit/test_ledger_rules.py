@@ -132,6 +132,18 @@ def test_status_rejected_reopened_closed():
     assert fold(entry, "some.new_event", {}) is False
 
 
+def test_an_incomplete_complaint_closed_as_unreachable_is_closed_in_the_ledger():
+    received = {"received_at": at(0), "channel": "web", "category": "delivery",
+                "customer": {"id": "c"}, "information_complete": False}  # fmt: skip
+    entry = folded([("complaint.received", received)])
+    assert entry.status == Status.OPEN  # awaiting contact data: unresolved at month end
+    closed = {"received_at": at(0), "closed_at": at(7 * 24), "channel": "web",
+              "category": "delivery", "missing_fields": ["customer.name"],
+              "reminders_sent": 2}  # fmt: skip
+    assert fold(entry, "complaint.closed_unreachable", closed)
+    assert entry.status == Status.CLOSED and entry.closed_outcome == "unreachable"
+
+
 def e(
     n: int,
     *,

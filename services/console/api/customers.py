@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api.pages import render
 from services.console.api.security import FormTokens, check_csrf
+from services.console.domain.my_complaint import FIELD_WORDS, contact_body, page_of
 from services.console.domain.survey import FACTOR_LABELS, LEVEL_NAMES, LEVELS
 from services.console.settings import ConsoleSettings
 from services.console.store.platform import ApiError, Platform
@@ -165,3 +166,61 @@ async def file_complaint(request: Request, services: Services, settings: Setting
             failure=exc.message,
         )
     return render(request, "embed_answer.html", answer=answer)
+
+
+# -- the customer's own complaint ("My complaint", from the links in our messages) ----------
+
+
+def _my_page(
+    request: Request, token: str, found: dict[str, Any], status_code: int = 200, **context: Any
+) -> Response:
+    return render(
+        request,
+        "my_complaint.html",
+        status_code,
+        token=token,
+        page=page_of(found),
+        field_words=FIELD_WORDS,
+        **context,
+    )
+
+
+def _link_failure(request: Request, exc: ApiError) -> Response:
+    if exc.status in (401, 404, 422):  # 422: not even shaped like a token
+        return render(request, "my_complaint_gone.html", 404, reason="unknown")
+    if exc.status == 410:
+        return render(request, "my_complaint_gone.html", 410, reason="expired")
+    return render(request, "error.html", 502, message=exc.message)
+
+
+@router.get("/c/{token}", response_class=HTMLResponse)
+async def my_complaint(
+    request: Request, token: Token, services: Services, saved: bool = False
+) -> Response:
+    try:
+        found = await services.my_complaint(token)
+    except ApiError as exc:
+        return _link_failure(request, exc)
+    return _my_page(request, token, found, saved=saved)
+
+
+@router.post("/c/{token}", response_class=HTMLResponse)
+async def complete_my_contact(request: Request, token: Token, services: Services) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form)
+    body = contact_body(form)
+    try:
+        if not body:
+            raise ApiError(422, "")  # nothing typed: the same page, asking for a field
+        await services.complete_my_contact(token, body)
+    except ApiError as exc:
+        if exc.status == 422:
+            try:
+                found = await services.my_complaint(token)
+            except ApiError as again:
+                return _link_failure(request, again)
+            return _my_page(request, token, found, 422, problem=exc.message, values=body)
+        if exc.status == 409:  # completed meanwhile (another tab, the hotline): show where it is
+            return RedirectResponse(f"/c/{token}", status_code=303)
+        return _link_failure(request, exc)
+    return RedirectResponse(f"/c/{token}?saved=true", status_code=303)

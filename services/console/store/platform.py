@@ -184,3 +184,20 @@ class Platform:
         return await self._call(
             "POST", f"{self.settings.satisfaction_url}/surveys/{token}", json=body
         )
+
+    # -- customers' own links ("My complaint"; the token is the credential) ------------------
+    # The token goes in a header, not in intake's URL: it stays out of any proxy's log.
+    async def my_complaint(self, token: str) -> dict[str, Any]:
+        return await self._call(
+            "GET",
+            f"{self.settings.intake_url}/my-complaint",
+            headers={"X-Complaint-Link": token},
+        )
+
+    async def complete_my_contact(self, token: str, body: dict[str, str]) -> dict[str, Any]:
+        return await self._call(
+            "POST",
+            f"{self.settings.intake_url}/my-complaint/contact",
+            json=body,
+            headers={"X-Complaint-Link": token},
+        )

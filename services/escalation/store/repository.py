@@ -139,6 +139,25 @@ async def insert_case(session: AsyncSession, case: Case, now: datetime) -> bool:
     return inserted is not None
 
 
+async def insert_cases(session: AsyncSession, found: list[Case], now: datetime) -> set[uuid.UUID]:
+    """Insert new cases in one statement; returns the ids inserted (the others exist)."""
+    if not found:
+        return set()
+    # executemany with RETURNING: one multi-row INSERT, its SQL compiled once for all sizes.
+    rows = await session.execute(_INSERT_CASES, [_row(case, now) for case in found])
+    return set(rows.scalars())
+
+
+_INSERT_CASES = insert(cases).on_conflict_do_nothing().returning(cases.c.complaint_id)
+
+
+async def existing_cases(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await session.execute(
+        sa.select(cases.c.complaint_id).where(cases.c.complaint_id.in_(ids))
+    )
+    return set(rows.scalars())
+
+
 async def get_case(
     session: AsyncSession, complaint_id: uuid.UUID, *, lock: bool = False
 ) -> Case | None:
@@ -160,21 +179,28 @@ async def save_case(session: AsyncSession, case: Case, now: datetime) -> None:
 async def add_timeline(
     session: AsyncSession, complaint_id: uuid.UUID, events: list[EventData]
 ) -> None:
-    if not events:
-        return
+    await add_timelines(session, [(complaint_id, events)])
+
+
+async def add_timelines(
+    session: AsyncSession, found: list[tuple[uuid.UUID, list[EventData]]]
+) -> None:
+    """The timeline entries of many cases in one statement."""
     rows = []
-    for event in events:
-        data = event.model_dump(mode="json")
-        rows.append(
-            {
-                "complaint_id": complaint_id,
-                "at": getattr(event, "at", None) or getattr(event, "opened_at", None),
-                "type": event.event_type,
-                "by": data.get("by"),
-                "data": data,
-            }
-        )
-    await session.execute(sa.insert(timeline), rows)
+    for complaint_id, events in found:
+        for event in events:
+            data = event.model_dump(mode="json")
+            rows.append(
+                {
+                    "complaint_id": complaint_id,
+                    "at": getattr(event, "at", None) or getattr(event, "opened_at", None),
+                    "type": event.event_type,
+                    "by": data.get("by"),
+                    "data": data,
+                }
+            )
+    if rows:
+        await session.execute(sa.insert(timeline), rows)
 
 
 async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -33,6 +33,33 @@ async def insert_callback(session: AsyncSession, values: dict[str, Any]) -> bool
     return inserted is not None
 
 
+_INSERT_CALLBACKS = insert(callbacks).on_conflict_do_nothing().returning(callbacks.c.id)
+
+
+async def insert_callbacks(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Many call-backs in one statement; returns the ids inserted (the others' origins
+    exist)."""
+    if not rows:
+        return set()
+    return set((await session.execute(_INSERT_CALLBACKS, rows)).scalars())
+
+
+async def open_others(
+    session: AsyncSession, complaint_ids: list[uuid.UUID], keep: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of these complaints, those with an open call-back besides ``keep``."""
+    if not complaint_ids:
+        return set()
+    rows = await session.execute(
+        sa.select(callbacks.c.complaint_id).where(
+            callbacks.c.complaint_id.in_(complaint_ids),
+            callbacks.c.state.in_(["scheduled", "due", "overdue"]),
+            callbacks.c.id.not_in(list(keep)),
+        )
+    )
+    return set(rows.scalars())
+
+
 async def get_callback(
     session: AsyncSession, callback_id: uuid.UUID, *, lock: bool = False
 ) -> dict[str, Any] | None:
@@ -41,6 +68,30 @@ async def get_callback(
         query = query.with_for_update()
     row = (await session.execute(query)).mappings().first()
     return dict(row) if row else None
+
+
+async def get_callbacks(
+    session: AsyncSession, callback_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Many call-backs, locked (in the order given: sort them) for the transaction."""
+    rows = await session.execute(
+        sa.select(callbacks)
+        .where(callbacks.c.id.in_(callback_ids))
+        .order_by(callbacks.c.id)
+        .with_for_update()
+    )
+    return {row["id"]: dict(row) for row in rows.mappings()}
+
+
+async def set_state_many(
+    session: AsyncSession, callback_ids: list[uuid.UUID], state: str, now: datetime
+) -> None:
+    if callback_ids:
+        await session.execute(
+            sa.update(callbacks)
+            .where(callbacks.c.id.in_(callback_ids))
+            .values(state=state, updated_at=now)
+        )
 
 
 async def update_callback(

@@ -93,6 +93,8 @@ async def post_complaint(
             submission,
             channel,
             idempotency_key,
+            state.settings.chase_policy(),
+            getattr(state, "recorder", None),  # None: an app run without its lifespan
         )
     except usecases.IdempotencyConflict:
         raise HTTPException(409, "Idempotency-Key was already used with a different body") from None

@@ -61,3 +61,42 @@ class ComplaintView(BaseModel):
 class ComplaintPage(BaseModel):
     items: list[ComplaintView]
     next_cursor: str | None
+
+
+class Step(BaseModel):
+    status: str
+    at: datetime
+
+
+class MyComplaint(BaseModel):
+    """A complaint as its customer may see it through their link: where it stands and what
+    was promised, none of their personal data (the link may be forwarded or overheard)."""
+
+    complaint_id: uuid.UUID
+    reference: str
+    status: str
+    category: str
+    received_at: datetime
+    acknowledge_by: datetime | None
+    deadlines: dict[str, datetime]
+    missing_fields: list[str]
+    closes_at: datetime | None  # awaiting information: when it is closed as unreachable
+    rejection_reason: str | None
+    link_expires_at: datetime | None  # None while the complaint is being handled
+    history: list[Step]
+
+
+class IncompleteComplaint(BaseModel):
+    complaint_id: uuid.UUID
+    channel: str
+    category: str
+    received_at: datetime
+    missing_fields: list[str]
+    reminders_sent: int
+    next_reminder_at: datetime | None
+    closes_at: datetime | None
+
+
+class IncompletePage(BaseModel):
+    items: list[IncompleteComplaint]
+    next_cursor: str | None

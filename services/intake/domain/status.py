@@ -18,6 +18,7 @@ class Status(StrEnum):
     REOPENED = "reopened"
     SUSPENDED = "suspended"
     CLOSED = "closed"
+    CLOSED_UNREACHABLE = "closed_unreachable"  # the contact data never came
 
 
 # Event types that move the status; others (warnings, escalations) leave it as it is.

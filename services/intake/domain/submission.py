@@ -36,21 +36,50 @@ class CustomerIn(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is not None and (
-            not _PHONE.match(value) or sum(c.isdigit() for c in value) not in _PHONE_DIGITS
-        ):
-            raise ValueError(
-                "not a phone number (an optional leading +, then 5 to 20 digits with spaces, "
-                "-, brackets, dots or slashes)"
-            )
-        return value
+        return check_phone(value)
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("not an e-mail address")
-        return value
+        return check_email(value)
+
+
+def check_phone(value: str | None) -> str | None:
+    if value is not None and (
+        not _PHONE.match(value) or sum(c.isdigit() for c in value) not in _PHONE_DIGITS
+    ):
+        raise ValueError(
+            "not a phone number (an optional leading +, then 5 to 20 digits with spaces, "
+            "-, brackets, dots or slashes)"
+        )
+    return value
+
+
+def check_email(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.match(value):
+        raise ValueError("not an e-mail address")
+    return value
+
+
+class ContactIn(BaseModel):
+    """What a customer supplies through their own link: contact data, nothing else (their
+    tier or id are not theirs to set). The same checks as the channel's path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return check_phone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
 
 
 class SubjectIn(Subject):
@@ -87,7 +116,8 @@ class ComplaintSubmission(BaseModel):
     severity: Severity | None = Field(default=None, description="Omit to classify by the rules")
     subject: SubjectIn | None = None
     expected_outcome: ExpectedOutcome | None = None
-    documents: list[Document] = Field(default=[], max_length=50)
+    # Factories, not instances: pydantic deep-copies a default instance on every request.
+    documents: list[Document] = Field(default_factory=list, max_length=50)
     in_litigation: bool = False
     covered: bool = Field(default=True, description="False when outside the company's commitments")
-    flags: Flags = Flags()
+    flags: Flags = Field(default_factory=Flags)

@@ -3,6 +3,7 @@ transaction, so a complaint, its history and its outbox events commit together."
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.store.tables import complaints, idempotency_keys, status_history
+from services.intake.store.tables import (
+    complaints,
+    customer_links,
+    idempotency_keys,
+    status_history,
+)
 from shared.web.pagination import encode_cursor
 
 
@@ -23,19 +29,7 @@ class IdempotencyClaim:
     complaint_id: uuid.UUID
 
 
-async def claim_idempotency_key(
-    session: AsyncSession, channel: str, key: str, request_hash: str, complaint_id: uuid.UUID
-) -> IdempotencyClaim:
-    """Reserve ``key`` for this request. A concurrent request with the same key waits on the
-    unique index until the first commits, then sees its row."""
-    inserted = await session.scalar(
-        insert(idempotency_keys)
-        .values(channel=channel, key=key, request_hash=request_hash, complaint_id=complaint_id)
-        .on_conflict_do_nothing()
-        .returning(idempotency_keys.c.complaint_id)
-    )
-    if inserted is not None:
-        return IdempotencyClaim(True, request_hash, complaint_id)
+async def get_idempotency_key(session: AsyncSession, channel: str, key: str) -> IdempotencyClaim:
     row = (
         await session.execute(
             sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.complaint_id).where(
@@ -44,26 +38,6 @@ async def claim_idempotency_key(
         )
     ).one()
     return IdempotencyClaim(False, row.request_hash, row.complaint_id)
-
-
-# Built once: statements with bound parameters reuse SQLAlchemy's compiled form, where a
-# fresh .values(...) per request would be built and coerced again every time.
-_INSERT_COMPLAINT = sa.insert(complaints)
-_INSERT_HISTORY = sa.insert(status_history)
-
-
-async def insert_complaint(session: AsyncSession, values: dict[str, Any], event_type: str) -> None:
-    await session.execute(_INSERT_COMPLAINT, values)
-    await session.execute(
-        _INSERT_HISTORY,
-        {
-            "complaint_id": values["id"],
-            "status": values["status"],
-            "event_type": event_type,
-            "event_id": None,
-            "at": values["received_at"],
-        },
-    )
 
 
 async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
@@ -144,6 +118,70 @@ async def set_status(
     return True
 
 
+_SET_STATUSES = sa.text(
+    "UPDATE complaints AS c SET status = v.status, status_changed_at = v.at, "
+    "escalation_level = coalesce(v.level, c.escalation_level), "
+    "deadlines = coalesce(v.deadlines, c.deadlines) "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), "
+    "CAST(:ats AS timestamptz[]), CAST(:levels AS text[]), CAST(:deadlines AS jsonb[])) "
+    "AS v(id, status, at, level, deadlines) "
+    "WHERE c.id = v.id AND c.status_changed_at <= v.at RETURNING c.id"
+)
+_ADD_HISTORY = sa.text(
+    "INSERT INTO complaint_status_history (complaint_id, status, event_type, event_id, at) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), "
+    "CAST(:types AS text[]), CAST(:event_ids AS uuid[]), CAST(:ats AS timestamptz[]))"
+)
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    complaint_id: uuid.UUID
+    status: str
+    event_type: str
+    event_id: uuid.UUID | None
+    at: datetime
+    level: str | None  # the escalation level the event names, if any
+    deadlines: dict[str, str] | None = None  # the promised deadlines it carries, if any
+
+
+async def set_statuses(session: AsyncSession, moves: list[StatusMove]) -> set[uuid.UUID]:
+    """``set_status`` for many complaints (at most one move each), two statements in all;
+    returns the complaints that moved."""
+    if not moves:
+        return set()
+    moves = sorted(moves, key=lambda m: m.complaint_id)  # one lock order for every writer
+    moved = set(
+        (
+            await session.execute(
+                _SET_STATUSES,
+                {
+                    "ids": [m.complaint_id for m in moves],
+                    "statuses": [m.status for m in moves],
+                    "ats": [m.at for m in moves],
+                    "levels": [m.level for m in moves],
+                    "deadlines": [
+                        json.dumps(m.deadlines) if m.deadlines is not None else None for m in moves
+                    ],
+                },
+            )
+        ).scalars()
+    )
+    done = [m for m in moves if m.complaint_id in moved]
+    if done:
+        await session.execute(
+            _ADD_HISTORY,
+            {
+                "ids": [m.complaint_id for m in done],
+                "statuses": [m.status for m in done],
+                "types": [m.event_type for m in done],
+                "event_ids": [m.event_id for m in done],
+                "ats": [m.at for m in done],
+            },
+        )
+    return moved
+
+
 async def status_before_pause(session: AsyncSession, complaint_id: uuid.UUID) -> str | None:
     return await session.scalar(
         sa.select(status_history.c.status)
@@ -169,3 +207,94 @@ async def update_complaint(
     await session.execute(
         sa.update(complaints).where(complaints.c.id == complaint_id).values(**changes)
     )
+
+
+# ---- the customer's link and incomplete complaints -------------------------------------------
+
+
+async def add_customer_link(
+    session: AsyncSession, token_sha256: str, complaint_id: uuid.UUID, issued_at: datetime
+) -> bool:
+    """False when the complaint is unknown here (nothing to link to) or the hash is known."""
+    exists = await session.scalar(sa.select(complaints.c.id).where(complaints.c.id == complaint_id))
+    if exists is None:
+        return False
+    added = await session.scalar(
+        insert(customer_links)
+        .values(token_sha256=token_sha256, complaint_id=complaint_id, issued_at=issued_at)
+        .on_conflict_do_nothing()
+        .returning(customer_links.c.token_sha256)
+    )
+    return added is not None
+
+
+async def complaint_of_link(session: AsyncSession, token_sha256: str) -> uuid.UUID | None:
+    return await session.scalar(
+        sa.select(customer_links.c.complaint_id).where(
+            customer_links.c.token_sha256 == token_sha256
+        )
+    )
+
+
+async def lock_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(complaints).where(complaints.c.id == complaint_id).with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def awaiting_information(
+    session: AsyncSession, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Incomplete complaints, oldest first (the nearest to being closed on top), with their
+    pending chase timers; no personal data."""
+    query = (
+        sa.select(
+            complaints.c.id,
+            complaints.c.channel,
+            complaints.c.category,
+            complaints.c.received_at,
+            complaints.c.missing_fields,
+            complaints.c.reminders_sent,
+        )
+        .where(complaints.c.status == "awaiting_information")
+        .order_by(complaints.c.received_at, complaints.c.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(
+            sa.tuple_(complaints.c.received_at, complaints.c.id) > sa.tuple_(*after)
+        )
+    rows = [dict(r) for r in (await session.execute(query)).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["received_at"], rows[-1]["id"])
+    if rows:
+        timers = await session.execute(
+            sa.text(
+                "SELECT subject, kind, min(due_at) AS due_at FROM timers "
+                "WHERE subject = ANY(:subjects) AND fired_at IS NULL AND cancelled_at IS NULL "
+                "GROUP BY subject, kind"
+            ),
+            {"subjects": [str(r["id"]) for r in rows]},
+        )
+        due: dict[tuple[str, str], datetime] = {(t.subject, t.kind): t.due_at for t in timers}
+        for row in rows:
+            row["next_reminder_at"] = due.get((str(row["id"]), "contact_reminder"))
+            row["closes_at"] = due.get((str(row["id"]), "close_unreachable"))
+    return rows, next_cursor
+
+
+async def count_awaiting_information(session: AsyncSession) -> int:
+    return (
+        await session.scalar(
+            sa.select(sa.func.count()).where(complaints.c.status == "awaiting_information")
+        )
+    ) or 0

@@ -37,6 +37,10 @@ complaints = sa.Table(
     sa.Column("escalation_level", sa.Text),
     # Set when the complaint's personal data was erased (on request or after retention).
     sa.Column("anonymised_at", sa.DateTime(timezone=True)),
+    # The deadlines escalation promised (case.opened / resumed / reopened): clock -> time.
+    sa.Column("deadlines", JSONB),
+    # Reminders sent while the complaint awaited the customer's contact data.
+    sa.Column("reminders_sent", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_complaints_received", "received_at", "id"),
     sa.Index("ix_complaints_customer", "customer_id", "received_at"),
     sa.Index("ix_complaints_status", "status", "received_at"),
@@ -93,4 +97,16 @@ erasure_confirmations = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("records", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The customer's "My complaint" links: only the SHA-256 of each token (notify mints the token
+# and publishes its hash in customer_link.issued; the clear token is in the customer's message
+# alone). A complaint may have several (its receipt, each reminder).
+customer_links = sa.Table(
+    "customer_links",
+    metadata,
+    sa.Column("token_sha256", sa.Text, primary_key=True),
+    sa.Column("complaint_id", UUID(as_uuid=True), sa.ForeignKey("complaints.id"), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_customer_links_complaint", "complaint_id"),
 )

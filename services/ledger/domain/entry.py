@@ -239,6 +239,12 @@ def fold(entry: LedgerEntry, event_type: str, data: dict[str, Any]) -> bool:
             entry.closed_at = _ts(data.get("at"))
             entry.closed_outcome = data.get("outcome")
             entry.closed_by = data.get("by")
+        case "complaint.closed_unreachable":
+            # The contact data never came: no case was opened; closed with that outcome.
+            _registration(entry, data)
+            entry.valid = True if entry.valid is None else entry.valid
+            entry.closed_at = _ts(data.get("closed_at"))
+            entry.closed_outcome = "unreachable"
         case "survey.recorded":
             _survey(entry, data)
         case _:
@@ -280,6 +286,7 @@ HANDLED = frozenset(
         "complaint.reopened",
         "case.suspended",
         "case.closed",
+        "complaint.closed_unreachable",
         "survey.recorded",
     }
 )

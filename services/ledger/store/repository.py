@@ -45,15 +45,42 @@ async def lock_entries_in_order(session: AsyncSession, complaint_ids: list[uuid.
     deadlocking."""
     if not complaint_ids:
         return
-    statement = insert(entries).values(
-        [{"complaint_id": c, "status": "open"} for c in complaint_ids]
+    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
+
+
+# One SQL text for any number of entries (a multi-row VALUES is compiled anew per size).
+_LOCK_MANY = sa.text(
+    "INSERT INTO ledger_entries (complaint_id, status) SELECT unnest(CAST(:ids AS uuid[])), "
+    "'open' ON CONFLICT (complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id"
+)
+
+
+async def entries_of(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, LedgerEntry]:
+    """Many entries (created and locked by ``lock_entries_in_order`` first)."""
+    rows = await session.execute(
+        sa.select(entries).where(entries.c.complaint_id.in_(complaint_ids))
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[entries.c.complaint_id],
-            set_={"complaint_id": statement.excluded.complaint_id},
-        )
+    return {row["complaint_id"]: LedgerEntry.from_row(dict(row)) for row in rows.mappings()}
+
+
+async def save_entries(session: AsyncSession, found: list[LedgerEntry]) -> None:
+    """``save_entry`` for many: one executemany."""
+    if not found:
+        return
+    rows = []
+    for entry in found:
+        values = entry.row()
+        values["_id"] = values.pop("complaint_id")
+        rows.append(values)
+    columns = [c for c in rows[0] if c != "_id"]
+    statement = (
+        sa.update(entries)
+        .where(entries.c.complaint_id == sa.bindparam("_id"))
+        .values({c: sa.bindparam(c) for c in columns})
     )
+    await session.execute(statement, rows)
 
 
 async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:

@@ -26,6 +26,7 @@ class Template(StrEnum):
     # Customers
     RECEIPT = "receipt"
     INFORMATION_NEEDED = "information_needed"
+    CONTACT_REMINDER = "contact_reminder"  # still incomplete: a reminder, with the link
     FORWARDED = "forwarded"  # passed to the responsible department, with when to expect the answer
     PLAN = "plan"
     RESOLUTION = "resolution"

@@ -43,13 +43,41 @@ async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UU
     deadlocking."""
     if not complaint_ids:
         return
-    stmt = insert(facts).values([{"complaint_id": cid} for cid in complaint_ids])
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[facts.c.complaint_id],
-            set_={"complaint_id": stmt.excluded.complaint_id},
-        )
-    )
+    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
+
+
+_LOCK_MANY = sa.text(
+    "INSERT INTO facts (complaint_id) SELECT unnest(CAST(:ids AS uuid[])) "
+    "ON CONFLICT (complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id "
+    "RETURNING *"
+).columns(*facts.columns)
+
+
+async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
+    """``lock_facts`` for many complaints (sorted by the caller: the lock order), one
+    statement whose SQL is the same for any number of them."""
+    if not complaint_ids:
+        return []
+    rows = await session.execute(_LOCK_MANY, {"ids": complaint_ids})
+    return [_facts(r._mapping) for r in rows]
+
+
+_SAVE_MANY = (
+    sa.update(facts)
+    .where(facts.c.complaint_id == sa.bindparam("_id"))
+    .values({name: sa.bindparam(name) for name in [*_FACT_FIELDS, "breached"]})
+)
+
+
+async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
+    """Save many complaints' facts: one executemany."""
+    if not found:
+        return
+    rows = []
+    for f in found:
+        values = {name: getattr(f, name) for name in _FACT_FIELDS}
+        rows.append(values | {"breached": sorted(f.breached), "_id": f.complaint_id})
+    await session.execute(_SAVE_MANY, rows)
 
 
 async def save_facts(session: AsyncSession, found: Facts) -> None:
@@ -267,3 +295,62 @@ async def insert_answer(session: AsyncSession, values: dict[str, Any]) -> bool:
         insert(answers).values(**values).on_conflict_do_nothing().returning(answers.c.answer_id)
     )
     return inserted is not None
+
+
+# ---- in bulk, for the rebuild: one statement (or one executemany) per batch -------------------
+
+_REQUESTED_FIELDS = ("requested_at", "callback_id", "customer_id", "tier", "cycle")
+_REQUESTED = insert(surveys)
+_UPSERT_REQUESTED = _REQUESTED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={n: sa.func.coalesce(_REQUESTED.excluded[n], surveys.c[n]) for n in _REQUESTED_FIELDS},
+)
+_INVITED = insert(surveys)
+_UPSERT_INVITED = _INVITED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={n: _INVITED.excluded[n] for n in ("token_sha256", "invited_at", "expires_at")},
+)
+_MARKED = insert(surveys)
+_MARK_ANSWERED = _MARKED.on_conflict_do_update(
+    index_elements=[surveys.c.survey_id],
+    set_={"answered_at": sa.func.coalesce(surveys.c.answered_at, _MARKED.excluded.answered_at)},
+)
+_INSERT_ANSWERS = insert(answers).on_conflict_do_nothing().returning(answers.c.answer_id)
+_INSERT_FACTS = insert(facts)
+
+
+async def upsert_requested_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """``upsert_requested_survey`` (version 2 requests: no token) for many, in order."""
+    if rows:
+        await session.execute(_UPSERT_REQUESTED, rows)
+
+
+async def upsert_invited_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(_UPSERT_INVITED, rows)
+
+
+async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """``insert_answer`` for many, in order (the first of a cycle wins), then the surveys of
+    the answers kept marked answered (``mark_survey_answered``)."""
+    if not rows:
+        return
+    kept = set((await session.execute(_INSERT_ANSWERS, rows)).scalars())
+    marks = [
+        {"survey_id": r["survey_id"], "complaint_id": r["complaint_id"],
+         "answered_at": r["recorded_at"]}
+        for r in rows if r["answer_id"] in kept and r["survey_id"] is not None
+    ]  # fmt: skip
+    if marks:
+        await session.execute(_MARK_ANSWERED, marks)
+
+
+async def insert_facts_many(session: AsyncSession, found: list[Facts]) -> None:
+    """New facts rows (the rebuild writes each complaint's once, after folding them all)."""
+    if not found:
+        return
+    rows = []
+    for f in found:
+        values = {name: getattr(f, name) for name in _FACT_FIELDS}
+        rows.append(values | {"complaint_id": f.complaint_id, "breached": sorted(f.breached)})
+    await session.execute(_INSERT_FACTS, rows)

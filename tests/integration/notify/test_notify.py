@@ -128,6 +128,41 @@ async def test_a_complaint_awaiting_information_asks_for_it_with_a_link(
         own_topics,
         await databases.create("notify"),
         smtp_port=mail_sink.port,
+        customer_link_base="https://complaints.example.test/c/",
+    ):
+        await produce(
+            servers.kafka_bootstrap,
+            own_topics.intake,
+            [received(complaint, {"email": "anon@example.test"}, complete=False,
+                      missing=("customer.name",))],
+        )  # fmt: skip
+        (mail,) = await eventually(
+            lambda: _async(mail_sink.for_complaint(complaint, "information_needed"))
+        )
+    # The customer's own "My complaint" link; only its hash is published (for intake).
+    token = text_of(mail).split("https://complaints.example.test/c/", 1)[1].split()[0]
+    assert "name" in text_of(mail) and mail["To"] == "anon@example.test"
+    assert mail_sink.for_complaint(complaint, "receipt") == []  # no promise before it is complete
+    (issued,) = await read_until(
+        servers.kafka_bootstrap,
+        own_topics.notify,
+        lambda kept: len(kept) >= 1,
+        lambda r: r.key == str(complaint) and r.value["type"] == "customer_link.issued",
+    )
+    assert issued.value["data"]["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in str(issued.value)
+
+
+async def test_without_customer_links_the_request_points_at_the_completion_link(
+    servers, own_topics, databases, mail_sink
+):
+    complaint = uuid.uuid4()
+    async with notify_replica(
+        servers,
+        own_topics,
+        await databases.create("notify"),
+        smtp_port=mail_sink.port,
+        customer_link_base="",
         completion_link="https://complaints.example.test/c/{complaint_id}/complete",
     ):
         await produce(
@@ -140,8 +175,6 @@ async def test_a_complaint_awaiting_information_asks_for_it_with_a_link(
             lambda: _async(mail_sink.for_complaint(complaint, "information_needed"))
         )
     assert f"https://complaints.example.test/c/{complaint}/complete" in text_of(mail)
-    assert "name" in text_of(mail) and mail["To"] == "anon@example.test"
-    assert mail_sink.for_complaint(complaint, "receipt") == []  # no promise before it is complete
 
 
 async def test_a_duplicate_event_sends_one_mail(servers, own_topics, databases, mail_sink):

@@ -27,7 +27,8 @@ QUIET = QuietHours.parse("22:00-08:00", "Asia/Shanghai")
 SMS = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.SMS, "zh-CN")
 MAIL = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.EMAIL, "zh-CN")
 CUSTOMER_TEMPLATES = {Template.RECEIPT, Template.INFORMATION_NEEDED, Template.FORWARDED,
-                      Template.PLAN, Template.RESOLUTION, Template.SURVEY}  # fmt: skip
+                      Template.PLAN, Template.RESOLUTION, Template.SURVEY,
+                      Template.CONTACT_REMINDER}  # fmt: skip
 STAFF_SMS = Recipient(RecipientKind.STAFF, "duty-wang", DeliveryChannel.SMS, "zh-CN")
 
 
@@ -117,6 +118,7 @@ CONTEXT = {
     "to_level": "supervisor", "clock": "ladder", "deadline": shanghai(25, 21), "percent": 80,
     "level": "supervisor", "kind": "resolution", "attempt": 1, "due_at": shanghai(25, 9),
     "overdue_at": shanghai(25, 11), "paused_at": shanghai(24, 10), "reminder": 2,
+    "my_link": "https://x.test/c/tok", "closes_at": shanghai(30, 18),
 }  # fmt: skip
 
 
