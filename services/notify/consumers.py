@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import usecases
 from services.notify.domain import recipients as who
-from services.notify.domain.messages import Template, language_of
+from services.notify.domain.messages import Recipient, Template, language_of
 from services.notify.domain.recipients import Contact
 from services.notify.store import repository as repo
 from services.notify.usecases import Deps, tell_customer, write
@@ -24,16 +24,19 @@ from shared.events.followup import FollowupDue
 from shared.events.handling import (
     AssignmentReason,
     CaseAssigned,
+    CaseCompensationRequested,
     CaseEscalated,
     CaseForwarded,
     CaseOpened,
     CasePauseOverdue,
     CasePlanRecorded,
+    CasePlanSubmitted,
     CaseResolved,
     CaseSlaBreached,
     CaseSlaWarning,
 )
 from shared.events.intake import (
+    ComplaintClosedUnreachable,
     ComplaintCompleted,
     ComplaintContactReminderDue,
     ComplaintReceived,
@@ -147,6 +150,26 @@ def handlers(deps: Deps):
         await tell_customer(
             session, deps, event, due.complaint_id, Template.CONTACT_REMINDER, context,
             with_link=True,
+        )  # fmt: skip
+
+    async def on_closed_unreachable(session: AsyncSession, event: Envelope) -> None:
+        """Closed because the missing contact data never came: tell the customer on whatever
+        address they did leave (none: counted as nobody told), and how to submit again."""
+        closed = read(ComplaintClosedUnreachable, event.data)
+        contact = await usecases.contact_of(session, closed.complaint_id)
+        context = {
+            "closed_at": closed.closed_at,
+            "received_at": closed.received_at,
+            "missing": _missing(closed.missing_fields),
+            "new_complaint_link": settings.new_complaint_link,
+        }
+        if contact is None:  # its receipt long consumed: no contact kept (or erased)
+            await write(session, deps, event, closed.complaint_id, Template.CLOSED_UNREACHABLE,
+                        [], context)  # fmt: skip
+            return
+        await tell_customer(
+            session, deps, event, closed.complaint_id, Template.CLOSED_UNREACHABLE, context,
+            contact,
         )  # fmt: skip
 
     async def on_completed(session: AsyncSession, event: Envelope) -> None:
@@ -350,6 +373,56 @@ def handlers(deps: Deps):
             session, deps, event, overdue.complaint_id, Template.PAUSE_OVERDUE, recipients, context
         )
 
+    async def approval_context(
+        session: AsyncSession, complaint_id: uuid.UUID, role: str, requester: str
+    ) -> tuple[list[Recipient], dict[str, Any]]:
+        """Who may approve (people holding the role nearest the case) and what they read:
+        times in the case's site's zone, the link to the case."""
+        case = await repo.get_case(session, complaint_id) or {}
+        recipients = who.approvers(
+            directory, role, case.get("team"), case.get("site"), case.get("category"),
+            exclude=requester,
+        )  # fmt: skip
+        context = await case_context(session, complaint_id) | {
+            "approver_role": role,
+            "time_zone": settings.zone_of(case.get("site")),
+        }
+        return recipients, context
+
+    async def on_plan_submitted(session: AsyncSession, event: Envelope) -> None:
+        submitted = read(CasePlanSubmitted, event.data)
+        recipients, context = await approval_context(
+            session, submitted.complaint_id, submitted.approver_role, submitted.by
+        )
+        context |= {
+            "plan": submitted.plan,
+            "by_name": submitted.by_name or submitted.by,
+            "approve_by": submitted.approve_by,
+            "level": submitted.level,
+        }
+        await write(
+            session, deps, event, submitted.complaint_id, Template.PLAN_APPROVAL, recipients,
+            context,
+        )  # fmt: skip
+
+    async def on_compensation_requested(session: AsyncSession, event: Envelope) -> None:
+        requested = read(CaseCompensationRequested, event.data)
+        recipients, context = await approval_context(
+            session, requested.complaint_id, requested.approver_role, requested.by
+        )
+        context |= {
+            "amount": str(requested.amount),
+            "limit": str(requested.limit) if requested.limit else None,
+            "compensation": requested.compensation,
+            "resolution": requested.resolution,
+            "by_name": requested.by_name or requested.by,
+            "requested_at": requested.at,
+        }
+        await write(
+            session, deps, event, requested.complaint_id, Template.COMPENSATION_APPROVAL,
+            recipients, context,
+        )  # fmt: skip
+
     async def on_callback_due(session: AsyncSession, event: Envelope) -> None:
         due = read(FollowupDue, event.data)
         recipients = who.owner(directory, due.team, due.assignee, settings.default_language)
@@ -368,6 +441,7 @@ def handlers(deps: Deps):
         ComplaintReceived.event_type: on_received,
         ComplaintCompleted.event_type: on_completed,
         ComplaintContactReminderDue.event_type: on_contact_reminder,
+        ComplaintClosedUnreachable.event_type: on_closed_unreachable,
         CaseOpened.event_type: on_opened,
         CasePlanRecorded.event_type: on_plan,
         CaseForwarded.event_type: on_forwarded,
@@ -379,4 +453,6 @@ def handlers(deps: Deps):
         CaseSlaBreached.event_type: on_breached,
         CasePauseOverdue.event_type: on_pause_overdue,
         FollowupDue.event_type: on_callback_due,
+        CasePlanSubmitted.event_type: on_plan_submitted,
+        CaseCompensationRequested.event_type: on_compensation_requested,
     }

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
 
 from services.notify.domain.messages import LANGUAGES, Content, Template
+from services.notify.domain.quiet_hours import zone
 from shared.config_files import ConfigError
 
 
@@ -33,8 +40,11 @@ class Renderer:
             self.environments[language] = env
 
     def _when_filter(self, language: str):
-        def when(value: datetime | str | None) -> str:
-            return local_time(value, language, self.zone)
+        @pass_context
+        def when(context: Any, value: datetime | str | None) -> str:
+            # A message about a site elsewhere names its zone (``time_zone``); else ours.
+            named = context.get("time_zone")
+            return local_time(value, language, zone(named) if named else self.zone)
 
         return when
 

@@ -3,13 +3,14 @@ the staff directory (``STAFF_DIRECTORY_FILE``); the words are the templates in `
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from services.notify.domain.quiet_hours import QuietHours
+from services.notify.domain.quiet_hours import QuietHours, zone
 from shared.events.notify import DeliveryChannel
 from shared.settings import ServiceSettings
 
@@ -51,6 +52,9 @@ class NotifySettings(ServiceSettings):
     ]
     default_language: str = "zh-CN"
     time_zone: str = "Asia/Shanghai"
+    # Sites in another zone than ``time_zone`` (``store-9=Europe/Berlin,...``): staff read a
+    # case's deadlines in its site's local time.
+    site_time_zones: Annotated[dict[str, str], NoDecode] = {}
     quiet_hours: str = "22:00-08:00"  # local time; empty: none
 
     # Links in the messages. ``{complaint_id}`` is replaced; the survey token is appended.
@@ -62,6 +66,8 @@ class NotifySettings(ServiceSettings):
     customer_link_base: str = "http://127.0.0.1:8000/c/"
     completion_link: str = "http://127.0.0.1:8001/complaints/{complaint_id}/customer"
     case_link: str = "http://127.0.0.1:8002/cases/{complaint_id}"
+    # Where a customer whose complaint was closed as unreachable submits it again.
+    new_complaint_link: str = "http://127.0.0.1:8000/embed/complaint"
 
     # Delivery: attempts with exponential backoff, then the message is parked as failed.
     delivery_max_attempts: int = Field(default=6, ge=1)
@@ -82,12 +88,32 @@ class NotifySettings(ServiceSettings):
         QuietHours.parse("", value)
         return value
 
+    @field_validator("site_time_zones", mode="before")
+    @classmethod
+    def _site_zones(cls, value: object) -> object:
+        """``store-9=Europe/Berlin,store-10=Asia/Tokyo`` (or a JSON object)."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            value = json.loads(value)
+        elif isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected site=Zone/Name pairs separated by commas")
+            value = {site.strip(): name.strip() for site, name in pairs}
+        if isinstance(value, dict):
+            for name in value.values():
+                zone(str(name))  # raises ValueError naming an unknown zone
+        return value
+
     @field_validator("customer_channels", mode="before")
     @classmethod
     def _channels(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    def zone_of(self, site: str | None) -> str:
+        """The time zone a site's people read times in."""
+        return self.site_time_zones.get(site or "", self.time_zone)
 
     def quiet(self) -> QuietHours:
         return QuietHours.parse(self.quiet_hours, self.time_zone)

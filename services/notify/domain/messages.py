@@ -31,6 +31,7 @@ class Template(StrEnum):
     PLAN = "plan"
     RESOLUTION = "resolution"
     SURVEY = "survey_invitation"
+    CLOSED_UNREACHABLE = "closed_unreachable"  # the contact data never came: closed, submit again
     # Staff
     CASE_ASSIGNED = "case_assigned"
     CASE_ESCALATED = "case_escalated"
@@ -38,6 +39,8 @@ class Template(StrEnum):
     SLA_BREACHED = "sla_breached"
     PAUSE_OVERDUE = "pause_overdue"  # a case paused longer than the policy's reminder time
     CALLBACK_DUE = "callback_due"
+    PLAN_APPROVAL = "plan_approval"  # a plan waits for someone holding the approver role
+    COMPENSATION_APPROVAL = "compensation_approval"  # compensation above the requester's limit
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,41 @@ def owner(
     return []
 
 
+def approvers(
+    directory: Directory,
+    role: str,
+    team_id: str | None,
+    site: str | None,
+    category: str | None,
+    exclude: str | None = None,
+) -> list[Recipient]:
+    """Who may approve: the people holding ``role`` in the nearest circle that has any (the
+    case's team, then the teams of its site, then the department its category belongs to),
+    else everyone holding it. ``exclude``: the requester, who cannot approve their own."""
+
+    def holding(people: Iterable[Person]) -> list[Person]:
+        return [p for p in people if p.active and role in p.roles and p.id != exclude]
+
+    circles: list[list[Person]] = []
+    if team_id is not None:
+        circles.append(directory.members(team_id))
+    if site is not None:
+        circles.append([p for t in directory.teams if site in t.sites
+                        for p in directory.members(t.id)])  # fmt: skip
+    departments = [t for t in directory.departments()
+                   if t.serves(t.rung, site, category, None, None)]  # fmt: skip
+    if departments:
+        nearest = max(departments, key=lambda t: t.specificity)  # first of equals, as route()
+        circles.append(directory.members(nearest.id))
+    circles.append(list(directory.people))
+    for circle in circles:
+        found = holding(circle)
+        if found:
+            unique = {p.id: p for p in found}  # a person in two teams of the site: once
+            return [r for p in unique.values() for r in person(p)]
+    return []
+
+
 def customer(
     contact: Contact | None,
     channels: Iterable[DeliveryChannel],
