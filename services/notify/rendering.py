@@ -37,6 +37,7 @@ class Renderer:
                 auto_reload=False,  # templates are read once: no stat per message
             )
             env.filters["when"] = self._when_filter(language)
+            env.filters["role"] = lambda name, language=language: role_name(name, language)
             self.environments[language] = env
 
     def _when_filter(self, language: str):
@@ -78,6 +79,25 @@ class Renderer:
             html=html,
             sms=block("sms"),
         )
+
+
+# The directory's roles as staff read them (an unknown role is shown as it is named).
+ROLE_NAMES = {
+    "en": {"team_lead": "team lead", "customer_relations": "customer relations officer"},
+    "zh-CN": {
+        "agent": "一线客服",
+        "team_lead": "组长",
+        "supervisor": "值班主管",
+        "customer_relations": "客户关系专员",
+        "manager": "经理",
+        "executive": "高管",
+        "admin": "管理员",
+    },
+}
+
+
+def role_name(name: str, language: str) -> str:
+    return ROLE_NAMES.get(language, {}).get(name, name.replace("_", " "))
 
 
 def local_time(value: datetime | str | None, language: str, zone: ZoneInfo) -> str:

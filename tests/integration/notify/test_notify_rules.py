@@ -19,7 +19,7 @@ from services.notify.domain.messages import (
 )
 from services.notify.domain.quiet_hours import QuietHours
 from services.notify.rendering import Renderer
-from services.notify.settings import TEMPLATES
+from services.notify.settings import TEMPLATES, NotifySettings
 from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.events.notify import DeliveryChannel, RecipientKind
 
@@ -28,7 +28,7 @@ SMS = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.SMS, "zh-CN"
 MAIL = Recipient(RecipientKind.CUSTOMER, "customer", DeliveryChannel.EMAIL, "zh-CN")
 CUSTOMER_TEMPLATES = {Template.RECEIPT, Template.INFORMATION_NEEDED, Template.FORWARDED,
                       Template.PLAN, Template.RESOLUTION, Template.SURVEY,
-                      Template.CONTACT_REMINDER}  # fmt: skip
+                      Template.CONTACT_REMINDER, Template.CLOSED_UNREACHABLE}  # fmt: skip
 STAFF_SMS = Recipient(RecipientKind.STAFF, "duty-wang", DeliveryChannel.SMS, "zh-CN")
 
 
@@ -119,6 +119,10 @@ CONTEXT = {
     "level": "supervisor", "kind": "resolution", "attempt": 1, "due_at": shanghai(25, 9),
     "overdue_at": shanghai(25, 11), "paused_at": shanghai(24, 10), "reminder": 2,
     "my_link": "https://x.test/c/tok", "closes_at": shanghai(30, 18),
+    "approver_role": "customer_relations", "approve_by": shanghai(26, 18),
+    "amount": "800.00 CNY", "limit": "500.00 CNY", "requested_at": shanghai(25, 10),
+    "closed_at": shanghai(30, 18), "received_at": shanghai(23, 9),
+    "new_complaint_link": "https://x.test/new",
 }  # fmt: skip
 
 
@@ -132,3 +136,49 @@ def test_every_template_renders_in_both_languages(template, language):
     assert "<Lee>" not in content.html and "<the>" not in content.html  # autoescaped
     customer = template in CUSTOMER_TEMPLATES
     assert (content.sms is not None) == customer  # texts only to customers
+
+
+def test_approvers_are_the_nearest_holders_of_the_role_else_everyone_holding_it():
+    directory = load_directory(DEMO_DIRECTORY)
+
+    def ids(*args, **kwargs) -> list[str]:
+        return sorted({r.id for r in who.approvers(directory, *args, **kwargs)})
+
+    # The case's team has none; its site's teams have the duty supervisor.
+    assert ids("supervisor", "store1-frontline", "store-1", "product_quality") == ["duty-wang"]
+    # No manager at store 1: the department of the case's category (appliances, not the
+    # furniture department that takes every category).
+    assert ids("manager", "store1-frontline", "store-1", "product_quality") == ["manager-liu"]
+    assert ids("manager", "store1-frontline", "store-1", "sofa") == ["manager-gao"]
+    # Nobody near the case: everyone with the role; a role nobody holds: nobody.
+    assert ids("customer_relations", "store1-frontline", "store-1", None) == ["relations-chen"]
+    assert ids("executive", None, None, None) == ["exec-zhao"]
+    assert ids("no_such_role", "store1-frontline", "store-1", None) == []
+    # The requester cannot approve their own request: the next circle is asked.
+    assert ids("manager", None, None, "product_quality", exclude="manager-liu") == ["manager-gao"]
+    # Each by their preference: the duty supervisor by mail and webhook.
+    channels = {r.channel for r in who.approvers(directory, "supervisor", None, "store-2", None)}
+    assert channels == {DeliveryChannel.EMAIL, DeliveryChannel.WEBHOOK}
+
+
+def test_times_in_the_sites_zone_and_roles_in_the_readers_words():
+    renderer = Renderer(TEMPLATES, QUIET.zone)
+    berlin = CONTEXT | {"time_zone": "Europe/Berlin"}
+    here = renderer.render(Template.PLAN_APPROVAL, "en", CONTEXT)
+    there = renderer.render(Template.PLAN_APPROVAL, "en", berlin)
+    assert "2026-11-26 18:00 (CST)" in here.text and "2026-11-26 18:00 (CST)" in here.html
+    assert "2026-11-26 11:00 (CET)" in there.text and "2026-11-26 11:00 (CET)" in there.subject
+    assert "customer relations officer" in here.text
+    zh = renderer.render(Template.PLAN_APPROVAL, "zh-CN", berlin)
+    assert "2026年11月26日 11:00" in zh.text and "客户关系专员" in zh.text
+    assert "replace &lt;the&gt; seal" in zh.html
+
+
+def test_site_time_zones_setting():
+    settings = NotifySettings(site_time_zones="store-9=Europe/Berlin, store-10=Asia/Tokyo")
+    assert settings.zone_of("store-9") == "Europe/Berlin"
+    assert settings.zone_of("store-1") == settings.zone_of(None) == "Asia/Shanghai"
+    assert NotifySettings(site_time_zones='{"s": "UTC"}').zone_of("s") == "UTC"
+    for bad in ("store-9", "store-9=Mars/Olympus"):
+        with pytest.raises(ValueError, match="site_time_zones"):
+            NotifySettings(site_time_zones=bad)
