@@ -79,8 +79,13 @@ def approvers(
     if site is not None:
         circles.append([p for t in directory.teams if site in t.sites
                         for p in directory.members(t.id)])  # fmt: skip
-    departments = [t for t in directory.departments()
-                   if t.serves(t.rung, site, category, None, None)]  # fmt: skip
+    # The department whose categories hold the case's (a case of unknown category is not
+    # the catch-all department's: everyone holding the role hears of it instead).
+    departments = [
+        t
+        for t in directory.departments()
+        if category is not None and t.serves(t.rung, site, category, None, None)
+    ]
     if departments:
         nearest = max(departments, key=lambda t: t.specificity)  # first of equals, as route()
         circles.append(directory.members(nearest.id))
