@@ -65,7 +65,7 @@ class NotifySettings(ServiceSettings):
     # Empty: no such links, and requests for contact data point at ``completion_link``.
     customer_link_base: str = "http://127.0.0.1:8000/c/"
     completion_link: str = "http://127.0.0.1:8001/complaints/{complaint_id}/customer"
-    case_link: str = "http://127.0.0.1:8002/cases/{complaint_id}"
+    case_link: str = "http://127.0.0.1:8000/cases/{complaint_id}"  # the console's case page
     # Where a customer whose complaint was closed as unreachable submits it again.
     new_complaint_link: str = "http://127.0.0.1:8000/embed/complaint"
 
