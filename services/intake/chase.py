@@ -35,14 +35,22 @@ AWAITING = Gauge(
 )
 
 
+def _still_chased(complaint: dict[str, Any] | None) -> bool:
+    """Awaiting the customer's data and not erased (an erasure cancels the timers, but one
+    already firing then still arrives here)."""
+    return (
+        complaint is not None
+        and complaint["status"] == Status.AWAITING_INFORMATION
+        and complaint["anonymised_at"] is None
+    )
+
+
 def chase_handlers(topics: Topics) -> dict[str, timers.TimerHandler]:
     async def remind(session: AsyncSession, timer: timers.Timer) -> None:
         complaint_id = uuid.UUID(timer.subject)
         complaint = await repo.lock_complaint(session, complaint_id)
-        if complaint is None or complaint["status"] != Status.AWAITING_INFORMATION:
-            return  # completed (or erased) meanwhile: nothing to remind of
-        if complaint.get("anonymised_at") is not None:
-            return
+        if not _still_chased(complaint):
+            return  # completed or erased meanwhile: nothing to remind of
         pending = await timers.pending(session, timer.subject)
         closes_at = next((t.due_at for t in pending if t.kind == contact_chase.CLOSE), timer.due_at)
         now = datetime.now(UTC)
@@ -67,8 +75,8 @@ def chase_handlers(topics: Topics) -> dict[str, timers.TimerHandler]:
     async def close(session: AsyncSession, timer: timers.Timer) -> None:
         complaint_id = uuid.UUID(timer.subject)
         complaint = await repo.lock_complaint(session, complaint_id)
-        if complaint is None or complaint["status"] != Status.AWAITING_INFORMATION:
-            return
+        if not _still_chased(complaint):
+            return  # completed or erased meanwhile: an erased complaint is not closed
         now = datetime.now(UTC)
         await repo.set_status(
             session,

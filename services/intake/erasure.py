@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.domain import contact_chase
 from services.intake.domain.erasure import ErasureProgress, StoredComplaint, anonymised
 from services.intake.settings import IntakeSettings
 from services.intake.store import erasure as store
@@ -22,6 +23,7 @@ from shared.events.topics import Topics
 from shared.messaging import outbox
 from shared.privacy import forget_published, key_of, pseudonym_for
 from shared.runtime import Runtime, Task
+from shared.timers import cancel_unless_firing
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/intake"
@@ -65,6 +67,11 @@ async def _anonymise_all(
         )
         events.append(_request(erasure_id, reason, complaint_id, None, now))
     await forget_published(session, [str(cid) for cid, _ in found])
+    # Nobody is left to chase: no reminder, no closing as unreachable. A timer a scheduler is
+    # firing right now is skipped (waiting for it could deadlock); its handler sees the
+    # complaint anonymised and does nothing.
+    chased = await store.pending_timers(session, [cid for cid, _ in found], contact_chase.KINDS)
+    await cancel_unless_firing(session, chased)
     return events
 
 

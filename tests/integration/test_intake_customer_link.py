@@ -14,13 +14,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.intake import chase, links, usecases
+from services.intake import chase, erasure, links, usecases
 from services.intake.app import create_app
+from services.intake.domain import contact_chase
 from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.customer_link import LinkPolicy
 from services.intake.domain.rules import IntakePolicy
 from services.intake.domain.submission import ComplaintSubmission, ContactIn
 from services.intake.settings import DEFAULT_REJECTION_ANSWERS, IntakeSettings
+from shared import timers
 from shared.db import session_factory
 from shared.events.common import Channel
 from shared.events.envelope import Envelope, new_event
@@ -231,3 +233,49 @@ async def test_the_link_api_answers_only_to_the_token_and_checks_like_the_channe
             assert (await http.get("/incomplete-complaints")).status_code == 401
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def test_an_erased_complaint_is_no_longer_chased_nor_closed(messaging_engine):
+    sessions = session_factory(messaging_engine)
+    customer_id = f"c-erased-{uuid.uuid4()}"  # erasing it touches no other test's complaint
+    recorded = await usecases.record_complaint(
+        sessions, TOPICS, IntakePolicy(), DEFAULT_REJECTION_ANSWERS,
+        ComplaintSubmission.model_validate(
+            {"customer": {"id": customer_id, "email": "wu.lei@example.test"},
+             "category": "delivery", "description": "the parcel never came"}
+        ),
+        Channel.WEB, None, ChasePolicy((NOW,), timedelta(milliseconds=1)),
+    )  # fmt: skip
+    complaint_id = recorded.complaint["id"]
+    subject = str(complaint_id)
+    async with sessions() as session:
+        assert {t.kind for t in await timers.pending(session, subject)} == set(contact_chase.KINDS)
+
+    erased = await erasure.erase_customer(sessions, TOPICS, customer_id)
+    assert erased.complaints == 1
+    async with sessions() as session:
+        assert await timers.pending(session, subject) == []  # cancelled with the erasure
+    page, _ = await chase.awaiting_information(sessions, None, 500)
+    assert complaint_id not in [row["id"] for row in page]
+
+    # A timer a scheduler was firing while the erasure ran is not cancelled (see
+    # erasure._anonymise_all): its handler must leave the erased complaint alone.
+    async with sessions.begin() as session:
+        await timers.arm(session, contact_chase.REMINDER, subject, datetime.now(UTC))
+        await timers.arm(session, contact_chase.CLOSE, subject, datetime.now(UTC))
+    await fire_all(TimerScheduler(messaging_engine, chase.chase_handlers(TOPICS)))
+    async with sessions() as session:
+        assert await timers.pending(session, subject) == []  # fired, doing nothing
+    types = [t for t, _ in await outbox_events(messaging_engine, complaint_id)]
+    assert "complaint.closed_unreachable" not in types
+    assert "complaint.contact_reminder_due" not in types
+    async with messaging_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.text("SELECT status, reminders_sent, anonymised_at FROM complaints "
+                        "WHERE id = :id"),
+                {"id": complaint_id},
+            )
+        ).one()  # fmt: skip
+    assert row.status == "awaiting_information" and row.reminders_sent == 0
+    assert row.anonymised_at is not None

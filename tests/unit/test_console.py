@@ -118,6 +118,27 @@ def test_a_call_outcome_in_the_api_s_terms() -> None:
     assert moved == {"due_at": "2026-11-26T09:30:00+08:00", "reason": "at work"}
 
 
+def test_a_call_back_shows_the_tier_that_orders_the_queue() -> None:
+    from services.console.api.i18n import translations
+    from services.console.api.pages import build_templates
+    from services.console.domain.callbacks import CallbackTier
+
+    lapsed = {"tier": "C", "tier_now": "C", "tier_before": "A", "queue_tier": "A"}
+    assert CallbackTier.of(lapsed) == CallbackTier("A", "C")
+    same = {"tier": "B", "tier_now": "B", "tier_before": None, "queue_tier": "B"}
+    assert CallbackTier.of(same) == CallbackTier("B")
+    assert CallbackTier.of({"tier": "VIP"}) == CallbackTier("VIP")  # an older follow-up
+
+    shown = build_templates("Asia/Shanghai").env.from_string(
+        '{% import "_callback_tier.html" as tier with context %}{{ tier.shown(cb) }}'
+    )
+    english = shown.render(_=translations("en").gettext, cb=lapsed)
+    assert re.sub(r"<[^>]+>", "", english) == "A (now C)"
+    chinese = shown.render(_=translations("zh_CN").gettext, cb=lapsed)
+    assert re.sub(r"<[^>]+>", "", chinese) == "A (现为 C)"
+    assert shown.render(_=translations("en").gettext, cb=same) == "B"
+
+
 def test_production_wants_a_session_secret_a_provider_and_its_client_secret() -> None:
     import pytest
     from pydantic import ValidationError

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.console.api.i18n import LANGUAGES, language_of, translations
 from services.console.api.security import csrf_token
+from services.console.domain.callbacks import CallbackTier
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -37,6 +38,7 @@ def build_templates(time_zone: str) -> Jinja2Templates:
     templates.env.filters["iso"] = iso
     templates.env.globals["time_zone"] = time_zone
     templates.env.globals["LANGUAGES"] = LANGUAGES
+    templates.env.globals["callback_tier"] = CallbackTier.of
     return templates
 
 

@@ -1,7 +1,10 @@
-"""A call-back's forms in the API's terms: the outcome of a call and a new time asked for."""
+"""A call-back's forms in the API's terms: the outcome of a call and a new time asked for;
+the tier it is queued under."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,3 +48,19 @@ def reschedule_body(form: dict[str, str], time_zone: str) -> dict[str, Any]:
     if reason:
         body["reason"] = reason
     return body
+
+
+@dataclass(frozen=True)
+class CallbackTier:
+    """The tier that orders the call-back queue, and the customer's tier now when it differs:
+    a lapsed A customer's retention call-back stays A in the queue ("A (now C)")."""
+
+    queue: str
+    now: str | None = None
+
+    @classmethod
+    def of(cls, callback: Mapping[str, Any]) -> CallbackTier:
+        # A follow-up without queue_tier/tier_now (older replica) gives only ``tier``.
+        now = callback.get("tier_now") or callback.get("tier") or ""
+        queue = callback.get("queue_tier") or now
+        return cls(queue, now if now and now != queue else None)

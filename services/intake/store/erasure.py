@@ -62,6 +62,20 @@ async def anonymise(
     )
 
 
+async def pending_timers(
+    session: AsyncSession, complaint_ids: list[uuid.UUID], kinds: list[str]
+) -> list[int]:
+    """Ids of the complaints' timers of ``kinds`` not fired nor cancelled yet."""
+    rows = await session.execute(
+        sa.text(
+            "SELECT id FROM timers WHERE subject = ANY(:subjects) AND kind = ANY(:kinds) "
+            "AND fired_at IS NULL AND cancelled_at IS NULL"
+        ),
+        {"subjects": [str(cid) for cid in complaint_ids], "kinds": kinds},
+    )
+    return list(rows.scalars())
+
+
 async def record_erasure(
     session: AsyncSession,
     erasure_id: uuid.UUID,

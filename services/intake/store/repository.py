@@ -253,7 +253,7 @@ async def awaiting_information(
     session: AsyncSession, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Incomplete complaints, oldest first (the nearest to being closed on top), with their
-    pending chase timers; no personal data."""
+    pending chase timers; no personal data. An erased one is no longer chased."""
     query = (
         sa.select(
             complaints.c.id,
@@ -263,7 +263,7 @@ async def awaiting_information(
             complaints.c.missing_fields,
             complaints.c.reminders_sent,
         )
-        .where(complaints.c.status == "awaiting_information")
+        .where(complaints.c.status == "awaiting_information", complaints.c.anonymised_at.is_(None))
         .order_by(complaints.c.received_at, complaints.c.id)
         .limit(limit + 1)
     )
@@ -295,6 +295,8 @@ async def awaiting_information(
 async def count_awaiting_information(session: AsyncSession) -> int:
     return (
         await session.scalar(
-            sa.select(sa.func.count()).where(complaints.c.status == "awaiting_information")
+            sa.select(sa.func.count()).where(
+                complaints.c.status == "awaiting_information", complaints.c.anonymised_at.is_(None)
+            )
         )
     ) or 0
