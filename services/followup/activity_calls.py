@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup.callbacks import Deps, schedule
+from services.followup.callbacks import Deps, planned, schedule
 from services.followup.domain.policy import after_activity_due
 from services.followup.store import repository as repo
 from shared.events.activity import ActivityKind, CustomerActivity
@@ -88,15 +88,18 @@ async def call_about(
         callback_id = await schedule(
             session,
             deps,
-            origin=f"{kind.value}:{customer_id}:{reference}",
-            kind=kind,
-            complaint_id=None,
-            customer=ContactCard.model_validate(activity.customer.model_dump()),
-            due_at=due,
-            reason=reason_of(activity, due)[:1000],
-            now=now,
-            site=activity.location,
-            details={"activities": [entry]},
+            planned(
+                deps,
+                origin=f"{kind.value}:{customer_id}:{reference}",
+                kind=kind,
+                complaint_id=None,
+                customer=ContactCard.model_validate(activity.customer.model_dump()),
+                due_at=due,
+                reason=reason_of(activity, due)[:1000],
+                now=now,
+                site=activity.location,
+                details={"activities": [entry]},
+            ),
         )
         if callback_id is None:
             callback_id = await _join(session, customer_id, kind, entry, now)

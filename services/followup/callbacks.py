@@ -107,6 +107,10 @@ async def arm(session: AsyncSession, callback_id: uuid.UUID, due: datetime, late
     await timers.arm(session, OVERDUE, str(callback_id), late, payload)
 
 
+# A call-back ready to write: its row and its ``followup.scheduled``.
+Plan = tuple[dict[str, Any], FollowupScheduled]
+
+
 def planned(
     deps: Deps,
     *,
@@ -125,7 +129,7 @@ def planned(
     channel: str | None = None,
     tier_before: Tier | None = None,
     details: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], FollowupScheduled]:
+) -> Plan:
     """The row of a new call-back, in the queue of the team the staff directory routes it
     to, and its ``followup.scheduled`` (nothing written yet). ``tier_before``: the tier
     before a drop; the queue sorts by the higher of it and the customer's tier now."""
@@ -172,48 +176,27 @@ def planned(
     return values, event
 
 
-async def schedule(
-    session: AsyncSession,
-    deps: Deps,
-    *,
-    origin: str,
-    kind: CallbackKind,
-    complaint_id: uuid.UUID | None,
-    customer: ContactCard,
-    due_at: datetime,
-    reason: str,
-    now: datetime,
-    severity: Severity | None = None,
-    round: int | None = None,
-    tier_change: TierChange | None = None,
-    site: str | None = None,
-    category: str | None = None,
-    channel: str | None = None,
-    tier_before: Tier | None = None,
-    details: dict[str, Any] | None = None,
-) -> uuid.UUID | None:
-    """A new call-back with its timers and ``followup.scheduled``, in the queue of the team
-    the staff directory routes it to; None when ``origin`` was already scheduled (a
-    redelivered or repeated cause), or when the customer already has an open call of this
-    kind about their activity (the caller joins that one)."""
-    values, event = planned(
-        deps, origin=origin, kind=kind, complaint_id=complaint_id, customer=customer,
-        due_at=due_at, reason=reason, now=now, severity=severity, round=round,
-        tier_change=tier_change, site=site, category=category, channel=channel,
-        tier_before=tier_before, details=details,
-    )  # fmt: skip
-    callback_id, late = values["id"], values["overdue_at"]
+async def schedule(session: AsyncSession, deps: Deps, plan: Plan) -> uuid.UUID | None:
+    """Write a ``planned`` call-back with its timers and ``followup.scheduled``; None when
+    its origin was already scheduled (a redelivered or repeated cause), or when the customer
+    already has an open call of this kind about their activity (the caller joins that one)."""
+    values, event = plan
+    callback_id, due_at, late = values["id"], values["due_at"], values["overdue_at"]
     if not await repo.insert_callback(session, values):
         log.info(
             "call-back already scheduled for this cause, or an open one of its kind",
-            extra={"kind": kind.value},
+            extra={"kind": values["kind"]},
         )
         return None
     await arm(session, callback_id, due_at, late)
     await publish(session, deps, values, event)
     log.info(
         "call-back scheduled",
-        extra={"callback_id": str(callback_id), "kind": kind.value, "due_at": due_at.isoformat()},
+        extra={
+            "callback_id": str(callback_id),
+            "kind": values["kind"],
+            "due_at": due_at.isoformat(),
+        },
     )
     return callback_id
 
@@ -225,9 +208,7 @@ def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dic
     return found or None
 
 
-async def schedule_many(
-    session: AsyncSession, deps: Deps, plans: list[tuple[dict[str, Any], FollowupScheduled]]
-) -> set[uuid.UUID]:
+async def schedule_many(session: AsyncSession, deps: Deps, plans: list[Plan]) -> set[uuid.UUID]:
     """``schedule`` for many call-backs (of different causes and complaints) with three
     statements in all: the rows, their timers, their events. Returns the ids inserted (a
     cause seen before inserts nothing)."""

@@ -81,7 +81,9 @@ def handlers(deps: Deps):
     async def on_case_resolved(session: AsyncSession, event: Envelope) -> None:
         case = CaseResolved.model_validate(event.data)
         now = datetime.now(UTC)
-        callback_id = await schedule(session, deps, **_resolution_callback(deps, case, now))
+        callback_id = await schedule(
+            session, deps, planned(deps, **_resolution_callback(deps, case, now))
+        )
         if callback_id is not None:  # one call per complaint: the newest resolution's
             await cancel_open(
                 session,
@@ -128,14 +130,19 @@ def handlers(deps: Deps):
         await schedule(
             session,
             deps,
-            origin=f"survey:{survey.complaint_id}:{survey.survey_id or event.id}",
-            kind=CallbackKind.REMEDIAL,
-            complaint_id=survey.complaint_id,
-            customer=customer,
-            due_at=remedial_due(survey.recorded_at, customer.tier, deps.policy),
-            reason=f"survey answered {survey.level.value} ({survey.score}/6); factors: {factors}",
-            now=datetime.now(UTC),
-            round=cycle,
+            planned(
+                deps,
+                origin=f"survey:{survey.complaint_id}:{survey.survey_id or event.id}",
+                kind=CallbackKind.REMEDIAL,
+                complaint_id=survey.complaint_id,
+                customer=customer,
+                due_at=remedial_due(survey.recorded_at, customer.tier, deps.policy),
+                reason=(
+                    f"survey answered {survey.level.value} ({survey.score}/6); factors: {factors}"
+                ),
+                now=datetime.now(UTC),
+                round=cycle,
+            ),
         )
 
     return {

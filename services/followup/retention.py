@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup.callbacks import Deps, schedule
+from services.followup.callbacks import Deps, planned, schedule
 from services.followup.domain.policy import retention_due
 from services.followup.domain.tiers import (
     MonthReview,
@@ -161,19 +161,22 @@ async def _call(
     await schedule(
         session,
         deps,
-        origin=f"retention:{customer['customer_id']}:{found.label}",
-        kind=CallbackKind.RETENTION,
-        complaint_id=None,
-        customer=card,
-        due_at=retention_due(now, found.dropped_from, deps.policy),
-        reason=found.reason(),
-        now=now,
-        tier_before=found.dropped_from,  # the queue keeps a lapsed A customer an A customer
-        tier_change=TierChange(
-            from_tier=found.dropped_from,
-            to_tier=found.tier,
-            month=found.label,
-            visits=found.visits,
-            previous_visits=found.previous_visits,
+        planned(
+            deps,
+            origin=f"retention:{customer['customer_id']}:{found.label}",
+            kind=CallbackKind.RETENTION,
+            complaint_id=None,
+            customer=card,
+            due_at=retention_due(now, found.dropped_from, deps.policy),
+            reason=found.reason(),
+            now=now,
+            tier_before=found.dropped_from,  # the queue keeps a lapsed A customer an A customer
+            tier_change=TierChange(
+                from_tier=found.dropped_from,
+                to_tier=found.tier,
+                month=found.label,
+                visits=found.visits,
+                previous_visits=found.previous_visits,
+            ),
         ),
     )

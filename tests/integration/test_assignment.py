@@ -193,16 +193,19 @@ async def test_call_backs_sit_in_their_teams_queue_until_someone_takes_one(follo
                 await callbacks.schedule(
                     session,
                     app.state.deps,
-                    origin=f"test:{uuid.uuid4()}",
-                    kind=CallbackKind.RESOLUTION,
-                    complaint_id=uuid.uuid4(),
-                    customer=ContactCard(name="Zhou Jie", phone="+86 139 2222 3333"),
-                    due_at=now + timedelta(hours=1 + n),
-                    reason="case resolved",
-                    now=now,
-                    severity=Severity.GENERAL,
-                    category="product_quality",
-                    channel=Channel.COUNTER,
+                    callbacks.planned(
+                        app.state.deps,
+                        origin=f"test:{uuid.uuid4()}",
+                        kind=CallbackKind.RESOLUTION,
+                        complaint_id=uuid.uuid4(),
+                        customer=ContactCard(name="Zhou Jie", phone="+86 139 2222 3333"),
+                        due_at=now + timedelta(hours=1 + n),
+                        reason="case resolved",
+                        now=now,
+                        severity=Severity.GENERAL,
+                        category="product_quality",
+                        channel=Channel.COUNTER,
+                    ),
                 )
             )
     first, second = (str(c) for c in made)
