@@ -4,6 +4,7 @@ together."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -16,36 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.satisfaction.domain.contribution import Answer, Survey
 from services.satisfaction.domain.facts import Facts
 from services.satisfaction.domain.surveys import FirstAnswer, SurveyRecord
+from services.satisfaction.store.arrays import columns_of, pg_type, unnest
 from services.satisfaction.store.tables import answers, facts, surveys
 
 _FACT_FIELDS = [c.name for c in facts.columns if c.name not in {"complaint_id", "breached"}]
 
 
-async def lock_facts(session: AsyncSession, complaint_id: uuid.UUID) -> Facts:
-    """The complaint's facts, its row locked until commit: one writer per complaint at a time
-    (consumer and API, across replicas), so no increment is lost or doubled."""
-    stmt = insert(facts).values(complaint_id=complaint_id)
-    # An upsert that touches the row takes its lock and returns it: one round trip.
-    row = (
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[facts.c.complaint_id],
-                set_={"complaint_id": stmt.excluded.complaint_id},
-            ).returning(*facts.columns)
-        )
-    ).one()
-    return _facts(row._mapping)
-
-
-async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
-    """Create and lock the facts rows of ``complaint_ids`` in the order given (sorted by the
-    caller): one statement, rows upserted in order, so concurrent batches queue instead of
-    deadlocking."""
-    if not complaint_ids:
-        return
-    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
-
-
+# An upsert that touches each row takes its lock and returns it: one round trip, the rows
+# in the order of the ids.
 _LOCK_MANY = sa.text(
     "INSERT INTO facts (complaint_id) SELECT unnest(CAST(:ids AS uuid[])) "
     "ON CONFLICT (complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id "
@@ -54,38 +33,35 @@ _LOCK_MANY = sa.text(
 
 
 async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
-    """``lock_facts`` for many complaints (sorted by the caller: the lock order), one
-    statement whose SQL is the same for any number of them."""
+    """The complaints' facts (rows created if new), each row locked until commit: one writer
+    per complaint at a time (consumer and API, across replicas), so no increment is lost or
+    doubled. Sorted by the caller (the lock order); one statement for any number of them."""
     if not complaint_ids:
         return []
     rows = await session.execute(_LOCK_MANY, {"ids": complaint_ids})
     return [_facts(r._mapping) for r in rows]
 
 
-_SAVE_MANY = (
-    sa.update(facts)
-    .where(facts.c.complaint_id == sa.bindparam("_id"))
-    .values({name: sa.bindparam(name) for name in [*_FACT_FIELDS, "breached"]})
+# Many complaints' facts saved with one UPDATE joined to the rows' arrays (the rows are
+# locked already: the join's order does not matter). ``breached`` goes as JSON text.
+_SAVED = ["complaint_id", *_FACT_FIELDS, "breached"]
+_SAVE_MANY = sa.text(
+    f"UPDATE facts SET {', '.join(f'{n} = v.{n}' for n in _SAVED[1:-1])}, "
+    "breached = CAST(v.breached AS jsonb) "
+    f"FROM {unnest([(n, pg_type(facts.c[n]) if n != 'breached' else 'text') for n in _SAVED])} "
+    f"AS v({', '.join(_SAVED)}) WHERE facts.complaint_id = v.complaint_id"
 )
 
 
 async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
-    """Save many complaints' facts: one executemany."""
+    """Save many complaints' facts: one statement."""
     if not found:
         return
-    rows = []
-    for f in found:
-        values = {name: getattr(f, name) for name in _FACT_FIELDS}
-        rows.append(values | {"breached": sorted(f.breached), "_id": f.complaint_id})
-    await session.execute(_SAVE_MANY, rows)
-
-
-async def save_facts(session: AsyncSession, found: Facts) -> None:
-    values = {name: getattr(found, name) for name in _FACT_FIELDS}
-    values["breached"] = sorted(found.breached)
-    await session.execute(
-        sa.update(facts).where(facts.c.complaint_id == found.complaint_id).values(**values)
+    rows = (
+        (f.complaint_id, *(getattr(f, n) for n in _FACT_FIELDS), json.dumps(sorted(f.breached)))
+        for f in found
     )
+    await session.execute(_SAVE_MANY, columns_of(rows, _SAVED))
 
 
 async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> bool:
@@ -100,49 +76,35 @@ async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> boo
     return found is not None
 
 
-async def surveys_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Survey]:
-    return (await surveys_of_many(session, [complaint_id])).get(complaint_id, [])
+# The requested surveys and the counted answers of many complaints in one round trip: one
+# row shape for both (``survey`` tells them apart), the same SQL for any number of ids.
+_SURVEYS_AND_ANSWERS = sa.text(
+    "SELECT complaint_id, true AS survey, survey_id AS id, requested_at AS at, "
+    "answered_at IS NOT NULL AS answered, NULL::smallint AS score, NULL::jsonb AS factors, "
+    "NULL::text AS tier FROM surveys "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) AND requested_at IS NOT NULL "
+    "UNION ALL "
+    "SELECT complaint_id, false, answer_id, recorded_at, NULL, score, factors, tier FROM answers "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) AND cycle IS NOT NULL"
+)
 
 
-async def answers_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Answer]:
-    return (await answers_of_many(session, [complaint_id])).get(complaint_id, [])
-
-
-async def surveys_of_many(
+async def surveys_and_answers_of_many(
     session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[Survey]]:
+) -> tuple[dict[uuid.UUID, list[Survey]], dict[uuid.UUID, list[Answer]]]:
     """The requested surveys of each complaint (those only invited or answered so far wait
-    for their request to count)."""
-    rows = await session.execute(
-        sa.select(
-            surveys.c.complaint_id, surveys.c.survey_id, surveys.c.requested_at,
-            surveys.c.answered_at,
-        ).where(surveys.c.complaint_id.in_(complaint_ids), surveys.c.requested_at.is_not(None))
-    )  # fmt: skip
-    out: dict[uuid.UUID, list[Survey]] = defaultdict(list)
-    for r in rows:
-        out[r.complaint_id].append(
-            Survey(str(r.survey_id), r.requested_at, r.answered_at is not None)
-        )
-    return out
-
-
-async def answers_of_many(
-    session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[Answer]]:
-    """The counted answers of each complaint: one per resolution cycle."""
-    rows = await session.execute(
-        sa.select(
-            answers.c.complaint_id, answers.c.answer_id, answers.c.score, answers.c.factors,
-            answers.c.recorded_at, answers.c.tier,
-        ).where(answers.c.complaint_id.in_(complaint_ids), answers.c.cycle.is_not(None))
-    )  # fmt: skip
-    out: dict[uuid.UUID, list[Answer]] = defaultdict(list)
-    for r in rows:
-        out[r.complaint_id].append(
-            Answer(str(r.answer_id), r.score, tuple(r.factors), r.recorded_at, r.tier)
-        )
-    return out
+    for their request to count) and its counted answers (one per resolution cycle)."""
+    found_surveys: dict[uuid.UUID, list[Survey]] = defaultdict(list)
+    found_answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
+    if not complaint_ids:
+        return found_surveys, found_answers
+    rows = await session.execute(_SURVEYS_AND_ANSWERS, {"ids": complaint_ids})
+    for cid, survey, id_, at, answered, score, factors, tier in rows:
+        if survey:
+            found_surveys[cid].append(Survey(str(id_), at, answered))
+        else:
+            found_answers[cid].append(Answer(str(id_), score, tuple(factors), at, tier))
+    return found_surveys, found_answers
 
 
 async def facts_of_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
