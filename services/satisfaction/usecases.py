@@ -247,12 +247,17 @@ def handlers(ladder: list[str]) -> dict[str, Handler]:
 
 def batch_handlers(ladder: list[str]) -> dict[str, BatchHandler]:
     """The same, for a batch of events (of any of these types, in order per complaint):
-    every complaint of the batch changed together (``change_complaints``)."""
+    every complaint of the batch changed together, its answers written together."""
 
     async def handle_many(session: AsyncSession, events: list[Envelope]) -> None:
+        answers = await store_answers(session, events)
         changes: dict[uuid.UUID, list[Change]] = {}
         for event in events:
-            changes.setdefault(complaint_of(event), []).append(change_for(session, event, ladder))
+            if answers is not None and event.id in answers[0]:
+                change = _recorded(session, answers[0][event.id], event.id, stored=answers[1])
+            else:
+                change = change_for(session, event, ladder)
+            changes.setdefault(complaint_of(event), []).append(change)
         await apply_changes(session, changes)
 
     return dict.fromkeys(HANDLED, handle_many)
@@ -348,33 +353,36 @@ def answer_seen(event: Envelope) -> AnswerSeen:
     )
 
 
+def _answer_row(data: AnswerSeen, answer_id: uuid.UUID, cycle: int) -> dict[str, object]:
+    return {
+        "answer_id": answer_id, "complaint_id": data.complaint_id, "survey_id": data.survey_id,
+        "cycle": cycle, "score": data.score, "factors": data.factors, "comment": data.comment,
+        "taken_by": data.taken_by, "customer_id": data.customer_id, "tier": data.tier,
+        "recorded_at": data.recorded_at,
+    }  # fmt: skip
+
+
 def _recorded(
-    session: AsyncSession, data: AnswerSeen, answer_id: uuid.UUID, outcome: list[bool] | None = None
+    session: AsyncSession,
+    data: AnswerSeen,
+    answer_id: uuid.UUID,
+    outcome: list[bool] | None = None,
+    stored: set[uuid.UUID] | None = None,
 ) -> Change:
     """Keep the answer unless its complaint's cycle already has one (then it is ignored: a
-    second answer of a cycle is never counted, whoever sent it)."""
+    second answer of a cycle is never counted, whoever sent it); its survey marked answered.
+    ``stored``: written already with the rest of its batch (``store_answers``), these kept."""
 
     async def change(known: Known) -> None:
         cycle = data.cycle
-        if cycle is None:
-            survey = await repo.get_survey(session, data.survey_id) if data.survey_id else None
-            cycle = cycle_of(repo.record_of(survey) if survey else None, known.facts.cycles)
-        inserted = await repo.insert_answer(
-            session,
-            {
-                "answer_id": answer_id,
-                "complaint_id": data.complaint_id,
-                "survey_id": data.survey_id,
-                "cycle": cycle,
-                "score": data.score,
-                "factors": data.factors,
-                "comment": data.comment,
-                "taken_by": data.taken_by,
-                "customer_id": data.customer_id,
-                "tier": data.tier,
-                "recorded_at": data.recorded_at,
-            },
-        )
+        if stored is not None:
+            inserted = answer_id in stored
+        else:
+            if cycle is None:
+                survey = await repo.get_survey(session, data.survey_id) if data.survey_id else None
+                cycle = cycle_of(repo.record_of(survey) if survey else None, known.facts.cycles)
+            row = _answer_row(data, answer_id, cycle)
+            inserted = answer_id in await repo.insert_answers_many(session, [row])
         if outcome is not None:
             outcome.append(inserted)
         if not inserted:
@@ -387,13 +395,30 @@ def _recorded(
         known.answers.append(
             Answer(str(answer_id), data.score, tuple(data.factors), data.recorded_at, data.tier)
         )
-        if data.survey_id is not None:
-            await repo.mark_survey_answered(
-                session, data.survey_id, data.complaint_id, data.recorded_at
-            )
+        if data.survey_id is not None:  # marked answered in the store with the insert
             known.surveys = _answered(known.surveys, str(data.survey_id))
 
     return change
+
+
+async def store_answers(
+    session: AsyncSession, events: list[Envelope]
+) -> tuple[dict[uuid.UUID, AnswerSeen], set[uuid.UUID]] | None:
+    """The answers among ``events`` (a batch, in order) inserted with one statement and their
+    surveys marked with another, ahead of the batch's other changes: the answers (by event
+    id) and the ids kept. Only inserts and marks of answers depend on each other (the first
+    of a cycle wins; the first answer's time stays on its survey), so doing them first and in
+    order leaves the store and the final ``Known`` as doing them in turn would. None (do
+    them in turn) outside a consumer transaction holding every complaint named, or when an
+    answer lacks its cycle (a version-1 answer's depends on the facts folded before it)."""
+    held: Held | None = session.info.get(_HELD)
+    if held is None:
+        return None
+    seen = {e.id: answer_seen(e) for e in events if e.type == SurveyRecorded.event_type}
+    if not seen or any(a.cycle is None or a.complaint_id not in held.known for a in seen.values()):
+        return None
+    rows = [_answer_row(a, answer_id, a.cycle) for answer_id, a in seen.items()]  # type: ignore[arg-type]
+    return seen, await repo.insert_answers_many(session, rows)
 
 
 @dataclass(frozen=True)

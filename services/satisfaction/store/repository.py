@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -234,32 +233,7 @@ async def upsert_invited_survey(session: AsyncSession, values: dict[str, Any]) -
     )
 
 
-async def mark_survey_answered(
-    session: AsyncSession, survey_id: uuid.UUID, complaint_id: uuid.UUID, at: datetime
-) -> None:
-    """Idempotent: an answer met before its request (a rebuild reading topics in another
-    order) leaves a row the request fills in later."""
-    stmt = insert(surveys).values(survey_id=survey_id, complaint_id=complaint_id, answered_at=at)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[surveys.c.survey_id],
-            set_={
-                "answered_at": sa.func.coalesce(surveys.c.answered_at, stmt.excluded.answered_at)
-            },
-        )
-    )
-
-
-async def insert_answer(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """False when the answer is known, or its complaint's cycle already has one (the unique
-    constraint (complaint_id, cycle) decides, whoever asks)."""
-    inserted = await session.scalar(
-        insert(answers).values(**values).on_conflict_do_nothing().returning(answers.c.answer_id)
-    )
-    return inserted is not None
-
-
-# ---- in bulk, for the rebuild: one statement (or one executemany) per batch -------------------
+# ---- in bulk: one statement (or one executemany) per batch -------------------
 
 _REQUESTED_FIELDS = ("requested_at", "callback_id", "customer_id", "tier", "cycle")
 _REQUESTED = insert(surveys)
@@ -272,12 +246,25 @@ _UPSERT_INVITED = _INVITED.on_conflict_do_update(
     index_elements=[surveys.c.survey_id],
     set_={n: _INVITED.excluded[n] for n in ("token_sha256", "invited_at", "expires_at")},
 )
-_MARKED = insert(surveys)
-_MARK_ANSWERED = _MARKED.on_conflict_do_update(
-    index_elements=[surveys.c.survey_id],
-    set_={"answered_at": sa.func.coalesce(surveys.c.answered_at, _MARKED.excluded.answered_at)},
+# Arrays in, one statement each, in order: the first answer of a cycle is the one kept
+# (ON CONFLICT DO NOTHING skips a row that conflicts with one inserted earlier by the same
+# statement too). Factors go as JSON text.
+_ANSWER_FIELDS = [c.name for c in answers.columns]
+_ANSWER_ARRAYS = unnest(
+    [(n, "text" if n == "factors" else pg_type(answers.c[n])) for n in _ANSWER_FIELDS]
 )
-_INSERT_ANSWERS = insert(answers).on_conflict_do_nothing().returning(answers.c.answer_id)
+_INSERT_ANSWERS = sa.text(
+    f"INSERT INTO answers ({', '.join(_ANSWER_FIELDS)}) SELECT "
+    + ", ".join("CAST(factors AS jsonb)" if n == "factors" else n for n in _ANSWER_FIELDS)
+    + f" FROM {_ANSWER_ARRAYS} AS v({', '.join(_ANSWER_FIELDS)}) "
+    "ON CONFLICT DO NOTHING RETURNING answer_id"
+)
+_MARK_ANSWERED = sa.text(
+    "INSERT INTO surveys (survey_id, complaint_id, answered_at) SELECT * FROM "
+    + unnest([("survey_id", "uuid"), ("complaint_id", "uuid"), ("answered_at", "timestamptz")])
+    + " ON CONFLICT (survey_id) DO UPDATE SET answered_at = "
+    "coalesce(surveys.answered_at, excluded.answered_at)"
+)
 _INSERT_FACTS = insert(facts)
 
 
@@ -292,19 +279,28 @@ async def upsert_invited_many(session: AsyncSession, rows: list[dict[str, Any]])
         await session.execute(_UPSERT_INVITED, rows)
 
 
-async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """``insert_answer`` for many, in order (the first of a cycle wins), then the surveys of
-    the answers kept marked answered (``mark_survey_answered``)."""
+async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert answers, in order, unless known already or their complaint's cycle has one (the
+    unique constraint (complaint_id, cycle) decides, whoever asks: the first of a cycle
+    wins); then mark the surveys of the answers kept answered (idempotent: an answer met
+    before its request, a rebuild reading topics in another order, leaves a row the request
+    fills in later). Two statements at most. Returns the ids of the answers kept."""
     if not rows:
-        return
-    kept = set((await session.execute(_INSERT_ANSWERS, rows)).scalars())
-    marks = [
-        {"survey_id": r["survey_id"], "complaint_id": r["complaint_id"],
-         "answered_at": r["recorded_at"]}
-        for r in rows if r["answer_id"] in kept and r["survey_id"] is not None
-    ]  # fmt: skip
+        return set()
+    values = (
+        tuple(json.dumps(r[n]) if n == "factors" else r[n] for n in _ANSWER_FIELDS) for r in rows
+    )
+    result = await session.execute(_INSERT_ANSWERS, columns_of(values, _ANSWER_FIELDS))
+    kept = set(result.scalars())
+    marks: dict[uuid.UUID, tuple[Any, ...]] = {}
+    for r in rows:
+        if r["answer_id"] in kept and r["survey_id"] is not None:
+            # The first answer's time stays (coalesce): one row per survey per statement.
+            marks.setdefault(r["survey_id"], (r["survey_id"], r["complaint_id"], r["recorded_at"]))
     if marks:
-        await session.execute(_MARK_ANSWERED, marks)
+        params = columns_of(marks.values(), ["survey_id", "complaint_id", "answered_at"])
+        await session.execute(_MARK_ANSWERED, params)
+    return kept
 
 
 async def insert_facts_many(session: AsyncSession, found: list[Facts]) -> None:
