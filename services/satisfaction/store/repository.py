@@ -38,7 +38,7 @@ async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID])
     if not complaint_ids:
         return []
     rows = await session.execute(_LOCK_MANY, {"ids": complaint_ids})
-    return [_facts(r._mapping) for r in rows]
+    return [_facts(r) for r in rows]
 
 
 # Many complaints' facts saved with one UPDATE joined to the rows' arrays (the rows are
@@ -108,15 +108,17 @@ async def surveys_and_answers_of_many(
 
 async def facts_of_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
     rows = await session.execute(sa.select(facts).where(facts.c.complaint_id.in_(complaint_ids)))
-    return [_facts(r._mapping) for r in rows]
+    return [_facts(r) for r in rows]
 
 
-def _facts(m: Any) -> Facts:
-    return Facts(
-        complaint_id=m["complaint_id"],
-        breached=set(m["breached"]),
-        **{name: m[name] for name in _FACT_FIELDS},
-    )
+_COLUMNS = [c.name for c in facts.columns]
+
+
+def _facts(row: Any) -> Facts:
+    """A facts row (every column, in the table's order) as Facts."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["breached"] = set(values["breached"])
+    return Facts(**values)
 
 
 async def complaint_ids(session: AsyncSession) -> list[uuid.UUID]:
