@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from services.satisfaction.domain.contribution import (
     delta,
     merge,
 )
-from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
+from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold, state_of
 from services.satisfaction.domain.surveys import (
     AlreadyAnswered,
     SurveyStatus,
@@ -86,7 +87,7 @@ class Held:
     def __init__(self, roll_up: bool = True) -> None:
         self.roll_up = roll_up
         self.known: dict[uuid.UUID, Known] = {}
-        self._saved: dict[uuid.UUID, Facts] = {}  # the facts as their rows stand
+        self._saved: dict[uuid.UUID, tuple[Any, ...]] = {}  # the facts as their rows stand
         self._before: dict[uuid.UUID, Contribution] = {}  # contributions before any change
 
     async def hold(self, session: AsyncSession, complaint_ids: Iterable[uuid.UUID]) -> None:
@@ -99,7 +100,7 @@ class Held:
         for facts in found:
             cid = facts.complaint_id
             self.known[cid] = Known(facts, surveys.get(cid, []), answers.get(cid, []))
-            self._saved[cid] = replace(facts, breached=set(facts.breached))
+            self._saved[cid] = state_of(facts)
 
     async def change(self, session: AsyncSession, changes: dict[uuid.UUID, list[Change]]) -> None:
         await self.hold(session, changes)
@@ -118,9 +119,10 @@ class Held:
         ]
 
     async def save_facts(self, session: AsyncSession) -> None:
-        dirty = [k.facts for cid, k in sorted(self.known.items()) if k.facts != self._saved[cid]]
-        await repo.save_facts_many(session, dirty)
-        self._saved.update((f.complaint_id, replace(f, breached=set(f.breached))) for f in dirty)
+        states = {cid: state_of(k.facts) for cid, k in self.known.items()}
+        dirty = [cid for cid, state in states.items() if state != self._saved[cid]]
+        await repo.save_facts_many(session, [self.known[cid].facts for cid in sorted(dirty)])
+        self._saved.update((cid, states[cid]) for cid in dirty)
 
     async def write(self, session: AsyncSession) -> None:
         """The facts saved and the rollups incremented (each complaint's difference summed)."""

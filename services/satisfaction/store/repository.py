@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +45,7 @@ async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID])
 # Many complaints' facts saved with one UPDATE joined to the rows' arrays (the rows are
 # locked already: the join's order does not matter). ``breached`` goes as JSON text.
 _SAVED = ["complaint_id", *_FACT_FIELDS, "breached"]
+_SAVED_VALUES = attrgetter(*_FACT_FIELDS)
 _SAVE_MANY = sa.text(
     f"UPDATE facts SET {', '.join(f'{n} = v.{n}' for n in _SAVED[1:-1])}, "
     "breached = CAST(v.breached AS jsonb) "
@@ -56,10 +58,7 @@ async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
     """Save many complaints' facts: one statement."""
     if not found:
         return
-    rows = (
-        (f.complaint_id, *(getattr(f, n) for n in _FACT_FIELDS), json.dumps(sorted(f.breached)))
-        for f in found
-    )
+    rows = ((f.complaint_id, *_SAVED_VALUES(f), json.dumps(sorted(f.breached))) for f in found)
     await session.execute(_SAVE_MANY, columns_of(rows, _SAVED))
 
 
