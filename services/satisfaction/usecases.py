@@ -33,7 +33,7 @@ from services.satisfaction.domain.surveys import (
     status,
 )
 from services.satisfaction.store import repository as repo
-from services.satisfaction.store import rollups
+from services.satisfaction.store import rollups, writes
 from services.satisfaction.store.tables import ROLLUPS
 from shared.events.common import SatisfactionLevel, Tier
 from shared.events.envelope import Envelope, new_event
@@ -80,7 +80,7 @@ class Held:
     """The complaints one transaction holds: their facts rows locked (in id order: the lock
     order), their surveys and answers read after the lock, and the changes applied to them in
     memory (survey and answer changes write their own rows and mirror them here). ``write``
-    then saves the changed facts and adds the rollup increments, one statement each, however
+    then saves the changed facts and adds the rollup increments, with one statement however
     many changes and complaints there were. Only for one transaction, without savepoints in
     between: a rolled-back change would leave its mirror behind."""
 
@@ -118,18 +118,22 @@ class Held:
             for k, before in ((self.known[cid], b) for cid, b in self._before.items())
         ]
 
-    async def save_facts(self, session: AsyncSession) -> None:
+    def _dirty(self) -> list[Facts]:
+        """The facts changed since held (or last saved), in id order; noted as saved."""
         states = {cid: state_of(k.facts) for cid, k in self.known.items()}
-        dirty = [cid for cid, state in states.items() if state != self._saved[cid]]
-        await repo.save_facts_many(session, [self.known[cid].facts for cid in sorted(dirty)])
+        dirty = sorted(cid for cid, state in states.items() if state != self._saved[cid])
         self._saved.update((cid, states[cid]) for cid in dirty)
+        return [self.known[cid].facts for cid in dirty]
+
+    async def save_facts(self, session: AsyncSession) -> None:
+        await repo.save_facts_many(session, self._dirty())
 
     async def write(self, session: AsyncSession) -> None:
-        """The facts saved and the rollups incremented (each complaint's difference summed)."""
-        await self.save_facts(session)
+        """The facts saved and the rollups incremented (each complaint's difference summed):
+        one statement."""
         found = merge(self.differences())
         self._before.clear()
-        await rollups.apply(session, found)
+        await writes.save_and_add(session, self._dirty(), found)
 
 
 async def change_complaints(
@@ -176,7 +180,7 @@ class LockOrder:
     two batches (two partitions, two replicas) never deadlock. First the facts rows of every
     complaint in the batch, sorted by id (and what is known of them read once); the handlers
     change them in memory; at the end the changed facts are saved and the rollup increments
-    summed and added in key order (``rollups.apply`` sorts)."""
+    summed and added in key order (``rollups.increments`` sorts), with one statement."""
 
     async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
         ids = set()

@@ -46,20 +46,25 @@ async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID])
 # locked already: the join's order does not matter). ``breached`` goes as JSON text.
 _SAVED = ["complaint_id", *_FACT_FIELDS, "breached"]
 _SAVED_VALUES = attrgetter(*_FACT_FIELDS)
-_SAVE_MANY = sa.text(
+SAVE_FACTS = (
     f"UPDATE facts SET {', '.join(f'{n} = v.{n}' for n in _SAVED[1:-1])}, "
     "breached = CAST(v.breached AS jsonb) "
     f"FROM {unnest([(n, pg_type(facts.c[n]) if n != 'breached' else 'text') for n in _SAVED])} "
     f"AS v({', '.join(_SAVED)}) WHERE facts.complaint_id = v.complaint_id"
 )
+_SAVE_MANY = sa.text(SAVE_FACTS)
+
+
+def saved_facts(found: list[Facts]) -> dict[str, list[Any]]:
+    """The parameters of ``SAVE_FACTS`` saving ``found``."""
+    rows = ((f.complaint_id, *_SAVED_VALUES(f), json.dumps(sorted(f.breached))) for f in found)
+    return columns_of(rows, _SAVED)
 
 
 async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
     """Save many complaints' facts: one statement."""
-    if not found:
-        return
-    rows = ((f.complaint_id, *_SAVED_VALUES(f), json.dumps(sorted(f.breached))) for f in found)
-    await session.execute(_SAVE_MANY, columns_of(rows, _SAVED))
+    if found:
+        await session.execute(_SAVE_MANY, saved_facts(found))
 
 
 async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> bool:

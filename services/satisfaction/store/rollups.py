@@ -55,13 +55,16 @@ _FACTORS, _FACTORS_PARAMS = _increment(
 # data-modifying CTEs (run to completion whether read or not). Arrays left empty insert
 # nothing, so the SQL is one text, prepared once. Rows are in key order within each table
 # and the tables in one order for every transaction: concurrent writers queue, never deadlock.
-_APPLY = sa.text(f"WITH r AS ({_RESOLVE}), m AS ({_MONTH}), f AS ({_FACTORS}) {_DAILY}")
+# ``WITH_CTES`` and ``DAILY`` let another write join the same statement (``store.writes``).
+WITH_CTES = f"WITH r AS ({_RESOLVE}), m AS ({_MONTH}), f AS ({_FACTORS})"
+DAILY = _DAILY
+APPLY = sa.text(f"{WITH_CTES} {DAILY}")
 
 
-async def apply(session: AsyncSession, change: Contribution) -> None:
-    """Add ``change`` to the rollups: one statement for all four tables."""
+def increments(change: Contribution) -> dict[str, list[Any]] | None:
+    """The parameters of the statement adding ``change``; None when it adds nothing."""
     if not (change.counters or change.hist or change.factors):
-        return
+        return None
     daily = (
         (*key, *(values.get(c, 0) for c in COUNTERS))
         for key, values in sorted(change.counters.items())
@@ -70,13 +73,19 @@ async def apply(session: AsyncSession, change: Contribution) -> None:
     for (day, dimension, value, bucket), n in change.hist.items():
         key = (day.replace(day=1), dimension, value, bucket)
         months[key] = months.get(key, 0) + n
-    params = (
+    return (
         columns_of(daily, _DAILY_PARAMS)
         | columns_of(((*k, n) for k, n in sorted(change.hist.items())), _RESOLVE_PARAMS)
         | columns_of(((*k, n) for k, n in sorted(months.items()) if n), _MONTH_PARAMS)
         | columns_of(((*k, n) for k, n in sorted(change.factors.items())), _FACTORS_PARAMS)
     )
-    await session.execute(_APPLY, params)
+
+
+async def apply(session: AsyncSession, change: Contribution) -> None:
+    """Add ``change`` to the rollups: one statement for all four tables."""
+    params = increments(change)
+    if params is not None:
+        await session.execute(APPLY, params)
 
 
 def _period(table: sa.Table, dimension: str, start: date, end: date) -> list[Any]:
