@@ -22,6 +22,7 @@ from services.satisfaction.domain.contribution import (
     contribution,
     delta,
     merge,
+    net,
 )
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold, state_of
 from services.satisfaction.domain.surveys import (
@@ -131,7 +132,10 @@ class Held:
     async def write(self, session: AsyncSession) -> None:
         """The facts saved and the rollups incremented (each complaint's difference summed):
         one statement."""
-        found = merge(self.differences())
+        found = net(
+            (before, contribution(k.facts, k.surveys, k.answers))
+            for k, before in ((self.known[cid], b) for cid, b in self._before.items())
+        )
         self._before.clear()
         await writes.save_and_add(session, self._dirty(), found)
 
