@@ -22,7 +22,6 @@ from services.satisfaction.domain.contribution import (
     contribution,
     delta,
     merge,
-    net,
 )
 from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold, state_of
 from services.satisfaction.domain.surveys import (
@@ -132,10 +131,7 @@ class Held:
     async def write(self, session: AsyncSession) -> None:
         """The facts saved and the rollups incremented (each complaint's difference summed):
         one statement."""
-        found = net(
-            (before, contribution(k.facts, k.surveys, k.answers))
-            for k, before in ((self.known[cid], b) for cid, b in self._before.items())
-        )
+        found = merge(self.differences())
         self._before.clear()
         await writes.save_and_add(session, self._dirty(), found)
 

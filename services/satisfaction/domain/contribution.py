@@ -246,37 +246,18 @@ def delta(before: Contribution, after: Contribution) -> Contribution:
 
 def merge(parts: Iterable[Contribution]) -> Contribution:
     """The sum of several changes (a batch of complaints), without the zeros."""
-    return _signed_sum((part, 1) for part in parts)
-
-
-def net(pairs: Iterable[tuple[Contribution, Contribution]]) -> Contribution:
-    """The sum of (after - before) over (before, after) pairs, without the zeros: what
-    ``merge(delta(before, after) for ...)`` gives, in one pass."""
-    return _signed_sum(part for before, after in pairs for part in ((before, -1), (after, 1)))
-
-
-def _signed_sum(parts: Iterable[tuple[Contribution, int]]) -> Contribution:
-    counters: dict[RollupKey, dict[str, int]] = {}
+    counters: dict[RollupKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     hist: dict[HistKey, int] = defaultdict(int)
     factors: dict[FactorKey, int] = defaultdict(int)
-    for part, sign in parts:
+    for part in parts:
         for key, values in part.counters.items():
-            total = counters.get(key)
-            if total is None:
-                total = counters[key] = defaultdict(int)
             for column, n in values.items():
-                total[column] += sign * n
+                counters[key][column] += n
         for key, n in part.hist.items():
-            hist[key] += sign * n
+            hist[key] += n
         for key, n in part.factors.items():
-            factors[key] += sign * n
-    kept = {}
-    for key, values in counters.items():
-        nonzero = {column: n for column, n in values.items() if n}
-        if nonzero:
-            kept[key] = nonzero
-    return Contribution(
-        kept,
-        {key: n for key, n in hist.items() if n},
-        {key: n for key, n in factors.items() if n},
+            factors[key] += n
+    return delta(
+        Contribution.empty(),
+        Contribution({k: dict(v) for k, v in counters.items()}, dict(hist), dict(factors)),
     )
