@@ -106,9 +106,10 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_retries: int = Field(default=3, ge=0)
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
-    # Records per fetch, all partitions together; each partition's share is one transaction
-    # (with batch handlers, a handful of statements): larger amortises more per event.
-    consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Records per fetch, all partitions together, in one transaction (with batch handlers, a
+    # handful of statements): larger amortises more per event when a backlog drains; at a
+    # steady rate a fetch holds what arrived since the last one, far fewer.
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     # A Kafka fetch is answered once this many bytes wait for it, or when the wait is over.
     # 1 answers at once: a consumer on the customer's path (escalation opening the case).
     # Services off that path ask for more, so that at moderate rates a batch gathers many

@@ -107,7 +107,7 @@ class ConsumerRunner:
     kafka: KafkaLink
     max_retries: int = 3
     retry_backoff: float = 0.2
-    batch_size: int = 100
+    batch_size: int = 500
     inbox_retention: timedelta = timedelta(days=30)
     hooks: BatchHooks | None = None
     # Optional set-based handlers by event type; each type also needs its per-event handler.
