@@ -267,17 +267,23 @@ _ANSWER_FIELDS = [c.name for c in answers.columns]
 _ANSWER_ARRAYS = unnest(
     [(n, "text" if n == "factors" else pg_type(answers.c[n])) for n in _ANSWER_FIELDS]
 )
+# Answers inserted in the order given (ON CONFLICT DO NOTHING also skips a row conflicting
+# with one the same statement inserted earlier: the first of a cycle wins), and the survey
+# of each kept answer marked answered with the first such answer's time (one row per survey:
+# an upsert touches a row once), in one statement.
 _INSERT_ANSWERS = sa.text(
-    f"INSERT INTO answers ({', '.join(_ANSWER_FIELDS)}) SELECT "
+    f"WITH v AS (SELECT * FROM {_ANSWER_ARRAYS} WITH ORDINALITY "
+    f"AS v({', '.join(_ANSWER_FIELDS)}, n)), "
+    f"kept AS (INSERT INTO answers ({', '.join(_ANSWER_FIELDS)}) SELECT "
     + ", ".join("CAST(factors AS jsonb)" if n == "factors" else n for n in _ANSWER_FIELDS)
-    + f" FROM {_ANSWER_ARRAYS} AS v({', '.join(_ANSWER_FIELDS)}) "
-    "ON CONFLICT DO NOTHING RETURNING answer_id"
-)
-_MARK_ANSWERED = sa.text(
-    "INSERT INTO surveys (survey_id, complaint_id, answered_at) SELECT * FROM "
-    + unnest([("survey_id", "uuid"), ("complaint_id", "uuid"), ("answered_at", "timestamptz")])
-    + " ON CONFLICT (survey_id) DO UPDATE SET answered_at = "
-    "coalesce(surveys.answered_at, excluded.answered_at)"
+    + " FROM v ORDER BY n ON CONFLICT DO NOTHING RETURNING answer_id), "
+    "marked AS (INSERT INTO surveys (survey_id, complaint_id, answered_at) "
+    "SELECT DISTINCT ON (v.survey_id) v.survey_id, v.complaint_id, v.recorded_at "
+    "FROM v JOIN kept USING (answer_id) WHERE v.survey_id IS NOT NULL "
+    "ORDER BY v.survey_id, v.n "
+    "ON CONFLICT (survey_id) DO UPDATE SET "
+    "answered_at = coalesce(surveys.answered_at, excluded.answered_at)) "
+    "SELECT answer_id FROM kept"
 )
 _INSERT_FACTS = insert(facts)
 
@@ -296,25 +302,16 @@ async def upsert_invited_many(session: AsyncSession, rows: list[dict[str, Any]])
 async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert answers, in order, unless known already or their complaint's cycle has one (the
     unique constraint (complaint_id, cycle) decides, whoever asks: the first of a cycle
-    wins); then mark the surveys of the answers kept answered (idempotent: an answer met
+    wins), and mark the surveys of the answers kept answered (idempotent: an answer met
     before its request, a rebuild reading topics in another order, leaves a row the request
-    fills in later). Two statements at most. Returns the ids of the answers kept."""
+    fills in later). One statement. Returns the ids of the answers kept."""
     if not rows:
         return set()
     values = (
         tuple(json.dumps(r[n]) if n == "factors" else r[n] for n in _ANSWER_FIELDS) for r in rows
     )
     result = await session.execute(_INSERT_ANSWERS, columns_of(values, _ANSWER_FIELDS))
-    kept = set(result.scalars())
-    marks: dict[uuid.UUID, tuple[Any, ...]] = {}
-    for r in rows:
-        if r["answer_id"] in kept and r["survey_id"] is not None:
-            # The first answer's time stays (coalesce): one row per survey per statement.
-            marks.setdefault(r["survey_id"], (r["survey_id"], r["complaint_id"], r["recorded_at"]))
-    if marks:
-        params = columns_of(marks.values(), ["survey_id", "complaint_id", "answered_at"])
-        await session.execute(_MARK_ANSWERED, params)
-    return kept
+    return set(result.scalars())
 
 
 async def insert_facts_many(session: AsyncSession, found: list[Facts]) -> None:

@@ -164,3 +164,28 @@ async def test_batch_path_leaves_the_store_as_the_per_event_path(
     assert len(one["answers"]) > COMPLAINTS // 2 and one["rollup_factors"]
     for table in one:
         assert many[table] == one[table], table
+    # And what both hold is right: the first answer of a cycle kept, its time on the survey;
+    # an answer before its request leaves a survey both requested and answered.
+    engine = create_engine(batched.database_url.get_secret_value(), 2)
+    try:
+        async with engine.connect() as conn:
+            for n in range(COMPLAINTS):
+                cid = uuid.uuid5(uuid.NAMESPACE_OID, f"batch-path-{n}")
+                kept = (await conn.execute(
+                    sa.select(answers.c.score, answers.c.survey_id)
+                    .where(answers.c.complaint_id == cid)
+                )).all()  # fmt: skip
+                survey = (await conn.execute(
+                    sa.select(surveys.c.requested_at, surveys.c.answered_at)
+                    .where(surveys.c.complaint_id == cid)
+                )).first()  # fmt: skip
+                if n % 7 == 6 or n % 6 == 4:
+                    assert kept == [], n
+                elif n % 6 == 1:
+                    assert [k.survey_id for k in kept] == [None], n
+                else:
+                    assert [k.score for k in kept] == [LEVELS[n % 6].score], n
+                    assert survey is not None and survey.requested_at == NEXT_DAY, n
+                    assert survey.answered_at == NEXT_DAY + timedelta(hours=1), n
+    finally:
+        await engine.dispose()
