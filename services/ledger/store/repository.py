@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.domain.entry import LedgerEntry
+from services.ledger.domain.review import ReportClockState
 from services.ledger.store.tables import (
     actions,
     entries,
@@ -298,3 +299,72 @@ async def list_reviews(
         query.order_by(reviews.c.report_due_at.nulls_last(), reviews.c.complaint_id).limit(limit)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+# ---- report-back clocks, many at once (the consumer's batch path) -------------------------
+
+# Pending timers of the subjects locked in id order (one lock order with other batches and
+# the timer scheduler), then cancelled: one statement for the batch.
+_CANCEL_PENDING = sa.text(
+    "UPDATE timers SET cancelled_at = now() WHERE id IN ("
+    "  SELECT id FROM timers WHERE subject = ANY(CAST(:subjects AS text[])) AND kind = :kind "
+    "  AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id FOR UPDATE)"
+)
+
+
+async def cancel_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
+    """``timers.cancel`` for many subjects. Not for a timer handler's transaction: the
+    scheduler's note of what its handlers cancelled is not kept here."""
+    if subjects:
+        await session.execute(_CANCEL_PENDING, {"subjects": subjects, "kind": kind})
+
+
+_LOCK_CLOCKS = sa.text(
+    "SELECT complaint_id, finished_at, report_due_at, went_overdue_at, team, "
+    "recorded_at IS NOT NULL AS recorded FROM reviews "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) ORDER BY complaint_id FOR UPDATE"
+)
+
+
+async def lock_report_clocks(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ReportClockState]:
+    """The report clocks of ``complaint_ids``, their reviews locked in id order; a complaint
+    without a review gets an empty clock."""
+    found = {c: ReportClockState(c) for c in complaint_ids}
+    if complaint_ids:
+        for row in await session.execute(_LOCK_CLOCKS, {"ids": complaint_ids}):
+            clock = found[row.complaint_id]
+            clock.exists, clock.recorded = True, row.recorded
+            clock.finished_at, clock.report_due_at = row.finished_at, row.report_due_at
+            clock.went_overdue_at, clock.team = row.went_overdue_at, row.team
+    return found
+
+
+_SAVE_CLOCKS = sa.text(
+    "INSERT INTO reviews (complaint_id, finished_at, report_due_at, went_overdue_at, team, "
+    "updated_at) SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:finished AS timestamptz[]), "
+    "CAST(:due AS timestamptz[]), CAST(:overdue AS timestamptz[]), CAST(:teams AS text[]), "
+    "CAST(:updated AS timestamptz[])) "
+    "ON CONFLICT (complaint_id) DO UPDATE SET finished_at = excluded.finished_at, "
+    "report_due_at = excluded.report_due_at, went_overdue_at = excluded.went_overdue_at, "
+    "team = excluded.team, updated_at = excluded.updated_at"
+)
+
+
+async def save_report_clocks(
+    session: AsyncSession, clocks: list[ReportClockState], now: datetime
+) -> None:
+    """Upsert the reviews' clocks in one statement (the rest of a review stays as it is)."""
+    if clocks:
+        await session.execute(
+            _SAVE_CLOCKS,
+            {
+                "ids": [c.complaint_id for c in clocks],
+                "finished": [c.finished_at for c in clocks],
+                "due": [c.report_due_at for c in clocks],
+                "overdue": [c.went_overdue_at for c in clocks],
+                "teams": [c.team for c in clocks],
+                "updated": [now] * len(clocks),
+            },
+        )
