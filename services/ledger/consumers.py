@@ -97,12 +97,11 @@ def batch_handlers(deps: Deps) -> dict[str, BatchHandler]:
             by_complaint.setdefault(complaint_of(event), []).append(event)
         ids = sorted(by_complaint)
         clocked = [c for c in ids if any(e.type in CLOCKED for e in by_complaint[c])]
-        await repo.lock_entries_in_order(session, ids)
+        found = await repo.lock_entries(session, ids)
         await repo.cancel_pending_timers(
             session, [reviews.review_subject(c) for c in clocked], reviews.REPORT_DUE
         )
         clocks = await repo.lock_report_clocks(session, clocked)
-        found = await repo.entries_of(session, ids)
         now = datetime.now(UTC)
         for complaint_id in ids:
             entry = found[complaint_id]

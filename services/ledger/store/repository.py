@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,32 +58,42 @@ _LOCK_MANY = sa.text(
 )
 
 
-async def entries_of(
+async def lock_entries(
     session: AsyncSession, complaint_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, LedgerEntry]:
-    """Many entries (created and locked by ``lock_entries_in_order`` first)."""
-    rows = await session.execute(
-        sa.select(entries).where(entries.c.complaint_id.in_(complaint_ids))
-    )
+    """``lock_entries_in_order`` that also reads them: one statement (the upsert returns
+    every row it created or locked)."""
+    if not complaint_ids:
+        return {}
+    rows = await session.execute(_LOCK_READ_MANY, {"ids": complaint_ids})
     return {row["complaint_id"]: LedgerEntry.from_row(dict(row)) for row in rows.mappings()}
 
 
+_LOCK_READ_MANY = sa.text(_LOCK_MANY.text + " RETURNING *").columns(*entries.c)
+
+
 async def save_entries(session: AsyncSession, found: list[LedgerEntry]) -> None:
-    """``save_entry`` for many: one executemany."""
+    """``save_entry`` for many: one statement, the rows sent as one JSON array."""
     if not found:
         return
-    rows = []
-    for entry in found:
-        values = entry.row()
-        values["_id"] = values.pop("complaint_id")
-        rows.append(values)
-    columns = [c for c in rows[0] if c != "_id"]
-    statement = (
-        sa.update(entries)
-        .where(entries.c.complaint_id == sa.bindparam("_id"))
-        .values({c: sa.bindparam(c) for c in columns})
+    rows = [entry.row() for entry in found]
+    # default=str: asyncpg's own UUID class, which orjson does not know, as text.
+    payload = orjson.dumps(rows, default=str).decode()
+    await session.execute(_save_many(tuple(rows[0])), {"rows": payload})
+
+
+@functools.cache
+def _save_many(names: tuple[str, ...]) -> sa.TextClause:
+    """The UPDATE for rows with these keys (an entry's ``row()``: every stored column)."""
+    unknown = set(names) - set(entries.c.keys())
+    assert not unknown, f"not columns of ledger_entries: {unknown}"
+    columns = [n for n in names if n != "complaint_id"]
+    return sa.text(
+        f"UPDATE ledger_entries AS e SET ({', '.join(columns)}) = "
+        f"({', '.join('r.' + c for c in columns)}) "
+        "FROM jsonb_populate_recordset(NULL::ledger_entries, CAST(:rows AS jsonb)) AS r "
+        "WHERE e.complaint_id = r.complaint_id"
     )
-    await session.execute(statement, rows)
 
 
 async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
