@@ -3,7 +3,8 @@ report clocks and reviews read and written once per batch, report timers cancell
 with one statement each) leaves the store as the per-event path (one event per transaction)
 does: every entry, every review and every pending report timer, over complaints resolved,
 closed after their resolution, suspended, reopened by the case or by follow-up and resolved
-again, never resolved, with a review already recorded, or with a clock that already ran out."""
+again, never resolved, with a review already recorded, or with a clock that already ran out;
+clocks breached, surveys answered, an erasure in the middle of a complaint's events."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from services.ledger.settings import LedgerSettings
 from services.ledger.store.tables import entries, reviews
 from shared import timers
 from shared.db import create_engine
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, new_event
+from shared.events.privacy import CustomerErasureRequested, ErasureReason
 from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import BatchHandler
@@ -48,6 +50,17 @@ def story(n: int) -> list[Envelope]:
     if n % 8 == 7:
         return out  # never resolved: no clock
     later = at + timedelta(hours=5)
+    if n % 4 == 0:  # a clock breached, a survey answered (the entry's JSON columns)
+        out.insert(1, event("case.sla_breached", cid, {"at": iso(at), "clock": "acknowledge",
+                                                       "deadline": iso(at)}))  # fmt: skip
+        out.append(event("survey.recorded", cid, {"level": "satisfied", "score": 4,
+                                                  "factors": ["speed"], "cycle": 1,
+                                                  "recorded_at": iso(later)}))  # fmt: skip
+    if n % 9 == 4:  # erased mid-way: what comes later is erased again
+        out.append(new_event("/t", str(cid), CustomerErasureRequested(
+            erasure_id=uuid.uuid5(cid, "erasure"), reason=ErasureReason.REQUEST,
+            complaint_id=cid, pseudonym=f"erased-{n}", requested_at=later,
+        )))  # fmt: skip
     if n % 4 == 1:  # closed after its resolution: the resolution's clock keeps running
         out.append(event("case.closed", cid, {"at": iso(later), "outcome": "confirmed",
                                               "by": "p-li"}))  # fmt: skip
@@ -155,14 +168,16 @@ async def consume(settings: LedgerSettings, batched: bool, processed: int, seen:
 
 
 async def store(url: str) -> dict[str, list[tuple]]:
-    """Every entry and review (but the time they were written), every pending report timer
-    (but its id)."""
+    """Every entry and review (but the wall times they were written and erased at), every
+    pending report timer (but its id)."""
     engine = create_engine(url, 2)
     found: dict[str, list[tuple]] = {}
     try:
         async with engine.connect() as conn:
             for table in (entries, reviews):
-                kept = [c for c in table.c if c.name != "updated_at"]
+                # When a row was written or erased is wall time: whether it was erased is not.
+                kept = [c.is_not(None) if c.name == "erased_at" else c
+                        for c in table.c if c.name != "updated_at"]  # fmt: skip
                 rows = await conn.execute(sa.select(*kept).order_by(*table.primary_key.columns))
                 found[table.name] = [tuple(r) for r in rows]
             rows = await conn.execute(sa.text(
@@ -173,6 +188,13 @@ async def store(url: str) -> dict[str, list[tuple]]:
     finally:
         await engine.dispose()
     return found
+
+
+def first_difference(one: list[tuple], many: list[tuple]) -> object:
+    for a, b in zip(one, many, strict=False):
+        if a != b:
+            return a[0], [(i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(one), len(many)
 
 
 async def test_batch_path_leaves_the_store_as_the_per_event_path(
@@ -217,7 +239,13 @@ async def test_batch_path_leaves_the_store_as_the_per_event_path(
     assert len(one["reviews"]) > COMPLAINTS // 2
     assert len(one["pending timers"]) > COMPLAINTS // 4
     for table in one:
-        assert many[table] == one[table], table
+        assert many[table] == one[table], (table, first_difference(one[table], many[table]))
+    columns = [c.name for c in entries.c if c.name != "updated_at"]
+    rows = [dict(zip(columns, row, strict=True)) for row in many["ledger_entries"]]
+    erased = {cid_of(n) for n in range(COMPLAINTS)
+              if any(e.type == "customer.erasure_requested" for e in story(n))}  # fmt: skip
+    assert erased and {r["complaint_id"] for r in rows if r["erased_as"]} == erased
+    assert any(r["satisfaction"] for r in rows) and any(r["breached_clocks"] for r in rows)
     # What both hold is right for a few: a recorded review kept, an overdue clock kept
     # without a timer, a clock stopped by a reopen, one restarted by a second resolution.
     kept = {row[0]: row for row in many["reviews"]}

@@ -77,8 +77,9 @@ async def save_entries(session: AsyncSession, found: list[LedgerEntry]) -> None:
     if not found:
         return
     rows = [entry.row() for entry in found]
-    # default=str: asyncpg's own UUID class, which orjson does not know, as text.
-    payload = orjson.dumps(rows, default=str).decode()
+    # default=str: asyncpg's own UUID class, which orjson does not know, as text; a naive
+    # time as UTC, as asyncpg sends it (not in the session's time zone).
+    payload = orjson.dumps(rows, default=str, option=orjson.OPT_NAIVE_UTC).decode()
     await session.execute(_save_many(tuple(rows[0])), {"rows": payload})
 
 
