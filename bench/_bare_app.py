@@ -10,12 +10,15 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 
+from shared.entrypoint import settle_garbage_collector
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.pool = await asyncpg.create_pool(os.environ["BARE_DATABASE_DSN"], max_size=10)
     async with app.state.pool.acquire() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS bare (id uuid PRIMARY KEY, body jsonb)")
+    settle_garbage_collector(50_000)  # as every service does at its start: a fair baseline
     yield
     await app.state.pool.close()
 

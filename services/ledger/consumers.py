@@ -32,39 +32,10 @@ def complaint_of(event: Envelope) -> uuid.UUID:
     return uuid.UUID(str(event.data["complaint_id"]))
 
 
-class LockOrder:
-    """The consumer's batch hooks: every transaction takes its locks in one order, so two
-    batches (two partitions of two topics carry the same complaint, two replicas) never
-    deadlock: the entries of the batch's complaints sorted by id, then the pending report
-    timers of those that finish or reopen (the timer scheduler, which holds a timer while
-    its handler locks the review, never locks an entry), then reviews."""
-
-    async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
-        ids, clocks = set(), set()
-        for event in events:
-            if event.type not in HANDLED:
-                continue  # an erasure locks its entry itself, and never creates one
-            try:
-                complaint_id = complaint_of(event)
-            except (KeyError, ValueError, TypeError):
-                continue  # malformed: its handler fails and the runner parks it
-            ids.add(complaint_id)
-            if event.type in FINISHING or event.type in REOPENING:
-                clocks.add(complaint_id)
-        await repo.lock_entries_in_order(session, sorted(ids))
-        await repo.lock_pending_timers(
-            session, [reviews.review_subject(c) for c in sorted(clocks)], reviews.REPORT_DUE
-        )
-
-    async def end(self, session: AsyncSession) -> None:
-        return None
-
-
 def handlers(deps: Deps) -> dict[str, Handler]:
     async def on_event(session: AsyncSession, event: Envelope) -> None:
         complaint_id = complaint_of(event)
-        # Lock order (LockOrder took the first two for the whole batch): the entry, the
-        # review's timers, then the review.
+        # Lock order, as the batch handler's: the entry, the review's timers, the review.
         entry = await repo.lock_entry(session, complaint_id)
         if event.type in FINISHING or event.type in REOPENING:
             await reviews.lock_clock(session, complaint_id)

@@ -42,15 +42,6 @@ async def lock_entry(session: AsyncSession, complaint_id: uuid.UUID) -> LedgerEn
     return LedgerEntry.from_row(dict(row))
 
 
-async def lock_entries_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
-    """Create and lock the entries of ``complaint_ids`` in the order given (sorted by the
-    caller): one statement, rows upserted in order, so concurrent batches queue instead of
-    deadlocking."""
-    if not complaint_ids:
-        return
-    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
-
-
 # One SQL text for any number of entries (a multi-row VALUES is compiled anew per size).
 _LOCK_MANY = sa.text(
     "INSERT INTO ledger_entries (complaint_id, status) SELECT unnest(CAST(:ids AS uuid[])), "
@@ -61,8 +52,9 @@ _LOCK_MANY = sa.text(
 async def lock_entries(
     session: AsyncSession, complaint_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, LedgerEntry]:
-    """``lock_entries_in_order`` that also reads them: one statement (the upsert returns
-    every row it created or locked)."""
+    """Create and lock the entries of ``complaint_ids`` in the order given (sorted by the
+    caller, so concurrent batches queue instead of deadlocking) and read them: one statement
+    (the upsert returns every row it created or locked)."""
     if not complaint_ids:
         return {}
     rows = await session.execute(_LOCK_READ_MANY, {"ids": complaint_ids})
@@ -95,18 +87,6 @@ def _save_many(names: tuple[str, ...]) -> sa.TextClause:
         "FROM jsonb_populate_recordset(NULL::ledger_entries, CAST(:rows AS jsonb)) AS r "
         "WHERE e.complaint_id = r.complaint_id"
     )
-
-
-async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
-    """Lock the pending timers of ``subjects`` (of ``kind``), by id."""
-    if subjects:
-        await session.execute(
-            sa.text(
-                "SELECT id FROM timers WHERE subject = ANY(:subjects) AND kind = :kind "
-                "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id FOR UPDATE"
-            ),
-            {"subjects": subjects, "kind": kind},
-        )
 
 
 async def save_entry(session: AsyncSession, entry: LedgerEntry) -> None:
