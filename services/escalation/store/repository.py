@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,17 +129,6 @@ def case_from_row(row: Any) -> Case:
     )
 
 
-async def insert_case(session: AsyncSession, case: Case, now: datetime) -> bool:
-    """Insert a new case; False when the complaint already has one (a redelivery)."""
-    inserted = await session.scalar(
-        insert(cases)
-        .values(**_row(case, now))
-        .on_conflict_do_nothing()
-        .returning(cases.c.complaint_id)
-    )
-    return inserted is not None
-
-
 async def insert_cases(session: AsyncSession, found: list[Case], now: datetime) -> set[uuid.UUID]:
     """Insert new cases in one statement; returns the ids inserted (the others exist)."""
     if not found:
@@ -149,13 +139,6 @@ async def insert_cases(session: AsyncSession, found: list[Case], now: datetime) 
 
 
 _INSERT_CASES = insert(cases).on_conflict_do_nothing().returning(cases.c.complaint_id)
-
-
-async def existing_cases(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await session.execute(
-        sa.select(cases.c.complaint_id).where(cases.c.complaint_id.in_(ids))
-    )
-    return set(rows.scalars())
 
 
 async def get_case(
@@ -176,31 +159,44 @@ async def save_case(session: AsyncSession, case: Case, now: datetime) -> None:
     )
 
 
-async def add_timeline(
-    session: AsyncSession, complaint_id: uuid.UUID, events: list[EventData]
-) -> None:
-    await add_timelines(session, [(complaint_id, events)])
+@dataclass(frozen=True)
+class Entry:
+    """One event of a case, dumped to JSON once: its timeline row and its outbox envelope
+    are both made from ``data``."""
+
+    complaint_id: uuid.UUID
+    event: EventData
+    data: dict[str, Any]
 
 
-async def add_timelines(
-    session: AsyncSession, found: list[tuple[uuid.UUID, list[EventData]]]
-) -> None:
-    """The timeline entries of many cases in one statement."""
-    rows = []
-    for complaint_id, events in found:
-        for event in events:
-            data = event.model_dump(mode="json")
-            rows.append(
-                {
-                    "complaint_id": complaint_id,
-                    "at": getattr(event, "at", None) or getattr(event, "opened_at", None),
-                    "type": event.event_type,
-                    "by": data.get("by"),
-                    "data": data,
-                }
-            )
-    if rows:
-        await session.execute(sa.insert(timeline), rows)
+def entries(complaint_id: uuid.UUID, events: list[EventData]) -> list[Entry]:
+    return [Entry(complaint_id, e, e.model_dump(mode="json")) for e in events]
+
+
+# One SQL text whatever the number of rows (prepared once per connection); unnest keeps the
+# arrays' order, so the ids follow the events' order.
+_ADD_TIMELINE = sa.text(
+    "INSERT INTO case_timeline (complaint_id, at, type, by, data) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), "
+    "CAST(:types AS text[]), CAST(:bys AS text[]), CAST(:data AS jsonb[]))"
+)
+
+
+async def add_timeline(session: AsyncSession, found: list[Entry]) -> None:
+    """The timeline entries of one case or many, in one statement."""
+    if not found:
+        return
+    await session.execute(
+        _ADD_TIMELINE,
+        {
+            "ids": [e.complaint_id for e in found],
+            "ats": [getattr(e.event, "at", None) or getattr(e.event, "opened_at", None)
+                    for e in found],
+            "types": [e.event.event_type for e in found],
+            "bys": [e.data.get("by") for e in found],
+            "data": [orjson.dumps(e.data).decode() for e in found],
+        },
+    )  # fmt: skip
 
 
 async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -236,21 +232,30 @@ async def add_outcomes(
 
 
 async def sync_timers(
-    session: AsyncSession, subject: str, wanted: list[Wakeup], firing: int | None = None
+    session: AsyncSession,
+    subject: str,
+    wanted: list[Wakeup],
+    firing: int | None = None,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Make the case's pending timers exactly its wake-ups: arm the missing ones, cancel the
-    ones no longer wanted (except ``firing``, the timer being fired now)."""
-    pending = await timers.pending(session, subject)
-    have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
+    """Make the case's pending timers exactly its wake-ups: arm the missing ones (one
+    statement), cancel the ones no longer wanted (except ``firing``, the timer being fired
+    now). ``fresh``: the case was inserted in this transaction, so it has no timers yet."""
     want = {(w.kind, w.due_at, _key(w.payload)): w for w in wanted}
-    stale = [timer_id for key, timer_id in have.items() if key not in want]
-    if stale:
-        # We hold the case row: a timer being fired (whose handler wants the case) is skipped,
-        # fires, finds nothing due in the case, and does nothing.
-        await timers.cancel_unless_firing(session, stale)
-    for key, wakeup in want.items():
-        if key not in have:
-            await timers.arm(session, wakeup.kind, subject, wakeup.due_at, wakeup.payload)
+    have: dict[tuple[Any, ...], int] = {}
+    if not fresh:
+        pending = await timers.pending(session, subject)
+        have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
+        stale = [timer_id for key, timer_id in have.items() if key not in want]
+        if stale:
+            # We hold the case row: a timer being fired (whose handler wants the case) is
+            # skipped, fires, finds nothing due in the case, and does nothing.
+            await timers.cancel_unless_firing(session, stale)
+    await timers.arm_many(
+        session,
+        [(w.kind, subject, w.due_at, w.payload) for key, w in want.items() if key not in have],
+    )
 
 
 def _key(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
