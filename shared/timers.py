@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -114,7 +115,9 @@ async def arm_many(
             "kinds": [w[0] for w in wanted],
             "subjects": [w[1] for w in wanted],
             "dues": [w[2] for w in wanted],
-            "payloads": [json.dumps(w[3] or {}) for w in wanted],
+            "payloads": [
+                orjson.dumps(w[3] or {}, option=orjson.OPT_NON_STR_KEYS).decode() for w in wanted
+            ],
         },
     )
 

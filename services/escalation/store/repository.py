@@ -133,12 +133,18 @@ async def insert_cases(session: AsyncSession, found: list[Case], now: datetime) 
     """Insert new cases in one statement; returns the ids inserted (the others exist)."""
     if not found:
         return set()
-    # executemany with RETURNING: one multi-row INSERT, its SQL compiled once for all sizes.
-    rows = await session.execute(_INSERT_CASES, [_row(case, now) for case in found])
-    return set(rows.scalars())
+    rows = orjson.dumps([_row(case, now) for case in found]).decode()
+    return set((await session.execute(_INSERT_CASES, {"rows": rows})).scalars())
 
 
-_INSERT_CASES = insert(cases).on_conflict_do_nothing().returning(cases.c.complaint_id)
+# The rows travel as one JSON array that PostgreSQL turns into records of the table's type:
+# one parameter and one SQL text whatever the number of cases.
+_CASE_COLUMNS = ", ".join(f'"{column.name}"' for column in cases.c)
+_INSERT_CASES = sa.text(
+    f"INSERT INTO cases ({_CASE_COLUMNS}) SELECT {_CASE_COLUMNS} "
+    "FROM jsonb_populate_recordset(NULL::cases, CAST(:rows AS jsonb)) "
+    "ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
+)
 
 
 async def get_case(
