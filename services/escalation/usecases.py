@@ -24,7 +24,7 @@ from services.escalation.store import repository as repo
 from shared import timers
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
-from shared.events.envelope import Envelope, schema_uri
+from shared.events.envelope import SPEC_VERSION, Envelope, schema_uri
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
 from shared.events.topics import Topics
@@ -54,7 +54,8 @@ def site_of(data: ComplaintReceived) -> str | None:
     """The store / site / project the complaint is about, for routing: the reference of a
     complaint whose subject is a site (``complaint.received`` has no site field of its own;
     should it gain one, that comes first)."""
-    named = getattr(data, "site", None)
+    # vars(), not getattr(): a pydantic model's missing attribute costs an exception.
+    named = vars(data).get("site")
     if isinstance(named, str) and named:
         return named
     if data.subject is not None and data.subject.kind == SubjectKind.SITE:
@@ -65,12 +66,16 @@ def site_of(data: ComplaintReceived) -> str | None:
 def envelope(step: repo.Entry, now: datetime) -> Envelope:
     """``new_event`` for an event already dumped (its timeline row has the same data)."""
     kind = step.event.event_type
-    # Every value is of its field's type already: no validation needed.
+    # Every value is of its field's type already: no validation needed; every field given,
+    # since looking up a default factory costs more than the validation saved.
     return Envelope.model_construct(
+        specversion=SPEC_VERSION,
+        id=uuid.uuid4(),
         source=SOURCE,
         type=kind,
         subject=str(step.complaint_id),
         time=now,
+        datacontenttype="application/json",
         dataschema=schema_uri(kind, step.event.schema_version),
         data=step.data,
     )
