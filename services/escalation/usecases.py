@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
-from services.escalation.store import outbox_rows
+from services.escalation.store import opening, outbox_rows
 from services.escalation.store import repository as repo
-from shared import timers
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
 from shared.events.envelope import SPEC_VERSION, Envelope, schema_uri
@@ -148,32 +147,32 @@ class Escalation:
         self, session: AsyncSession, batch: list[Envelope]
     ) -> list[tuple[Case, list[EventData]]]:
         """Open a case for each received complaint that has none: the cases, their
-        timelines, timers and events written with one statement each, however many. A
-        complaint whose case exists already (a second delivery) changes nothing."""
+        timelines, timers and events written with one statement, however many. A complaint
+        whose case exists already (a second delivery) changes nothing."""
         now = datetime.now(UTC)
         found: dict[uuid.UUID, ComplaintReceived] = {}
         for event in batch:
             data = ComplaintReceived.model_validate(event.data)
             found.setdefault(data.complaint_id, data)  # a second delivery: the case exists
         opened = [self._opened(d, now) for d in found.values()]
+        steps: list[repo.Entry] = []
+        wakeups: list[opening.Wakeup] = []
         for case, events in opened:
             events[:] = case.assign_along(self.router, events)
-        # ON CONFLICT DO NOTHING: only the cases inserted now go on (no lookup first).
-        inserted = await repo.insert_cases(session, [case for case, _ in opened], now)
-        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
-        steps: list[repo.Entry] = []
-        wakeups = []
-        for case, events in opened:
             subject = str(case.complaint_id)
             steps += repo.entries(case.complaint_id, events)
-            await repo.add_outcomes(session, case.complaint_id, case.outcomes)
-            case.outcomes.clear()
             wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
+        envelopes = [envelope(step, now) for step in steps]
+        inserted = await opening.open_cases(
+            session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
+        )
+        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
+        # Clocks decided already at opening (complaints received long ago): rare.
+        await repo.add_outcomes_of(session, [(c.complaint_id, c.outcomes) for c, _ in opened])
+        for case, events in opened:
+            case.outcomes.clear()
             for e in events:
                 CHANGES.labels(e.event_type).inc()
-        await repo.add_timeline(session, steps)
-        await timers.arm_many(session, wakeups)
-        await outbox_rows.add(session, self.topics.handling, [envelope(e, now) for e in steps])
         return opened
 
     def _opened(self, data: ComplaintReceived, now: datetime) -> tuple[Case, list[EventData]]:

@@ -58,7 +58,10 @@ async def test_a_batch_opens_each_case_once_with_its_rows_in_order(escalation_db
             ).scalars().all()  # fmt: skip
             assert "case.breach" in kinds
         major = await outbox_events(engine, fresh[2].subject)
-        assert "case.escalated" in [p["type"] for p in major]  # straight to a senior level
+        # Straight to a senior level, in the order the case took its steps.
+        assert [p["type"] for p in major] == [
+            "case.opened", "case.assigned", "case.escalated", "case.assigned"
+        ]  # fmt: skip
 
 
 async def test_a_timer_armed_after_the_next_one_does_not_wake_the_scheduler(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,16 +24,16 @@ _ADD = sa.text(
 
 async def add(session: AsyncSession, topic: str, events: Sequence[Envelope]) -> None:
     """Write ``events`` to the outbox, in their order (the relay publishes by row id)."""
-    if not events:
-        return
-    await session.execute(
-        _ADD,
-        {
-            "ids": [e.id for e in events],
-            "topics": [topic] * len(events),
-            "keys": [e.subject for e in events],
-            "shards": [shard_of(e.subject) for e in events],
-            "types": [e.type for e in events],
-            "payloads": [e.to_bytes().decode() for e in events],
-        },
-    )
+    if events:
+        await session.execute(_ADD, params(topic, events))
+
+
+def params(topic: str, events: Sequence[Envelope]) -> dict[str, list[Any]]:
+    return {
+        "ids": [e.id for e in events],
+        "topics": [topic] * len(events),
+        "keys": [e.subject for e in events],
+        "shards": [shard_of(e.subject) for e in events],
+        "types": [e.type for e in events],
+        "payloads": [e.to_bytes().decode() for e in events],
+    }

@@ -129,22 +129,13 @@ def case_from_row(row: Any) -> Case:
     )
 
 
-async def insert_cases(session: AsyncSession, found: list[Case], now: datetime) -> set[uuid.UUID]:
-    """Insert new cases in one statement; returns the ids inserted (the others exist)."""
-    if not found:
-        return set()
-    rows = orjson.dumps([_row(case, now) for case in found]).decode()
-    return set((await session.execute(_INSERT_CASES, {"rows": rows})).scalars())
+def case_rows(found: list[Case], now: datetime) -> str:
+    """New cases as one JSON array, which PostgreSQL turns into records of the table's type
+    (``jsonb_populate_recordset``): one parameter and one SQL text whatever their number."""
+    return orjson.dumps([_row(case, now) for case in found]).decode()
 
 
-# The rows travel as one JSON array that PostgreSQL turns into records of the table's type:
-# one parameter and one SQL text whatever the number of cases.
-_CASE_COLUMNS = ", ".join(f'"{column.name}"' for column in cases.c)
-_INSERT_CASES = sa.text(
-    f"INSERT INTO cases ({_CASE_COLUMNS}) SELECT {_CASE_COLUMNS} "
-    "FROM jsonb_populate_recordset(NULL::cases, CAST(:rows AS jsonb)) "
-    "ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
-)
+CASE_COLUMNS = ", ".join(f'"{column.name}"' for column in cases.c)
 
 
 async def get_case(
@@ -190,19 +181,19 @@ _ADD_TIMELINE = sa.text(
 
 async def add_timeline(session: AsyncSession, found: list[Entry]) -> None:
     """The timeline entries of one case or many, in one statement."""
-    if not found:
-        return
-    await session.execute(
-        _ADD_TIMELINE,
-        {
-            "ids": [e.complaint_id for e in found],
-            "ats": [getattr(e.event, "at", None) or getattr(e.event, "opened_at", None)
-                    for e in found],
-            "types": [e.event.event_type for e in found],
-            "bys": [e.data.get("by") for e in found],
-            "data": [orjson.dumps(e.data).decode() for e in found],
-        },
-    )  # fmt: skip
+    if found:
+        await session.execute(_ADD_TIMELINE, timeline_params(found))
+
+
+def timeline_params(found: list[Entry]) -> dict[str, list[Any]]:
+    return {
+        "ids": [e.complaint_id for e in found],
+        # vars(), not getattr(): a pydantic model's missing attribute costs an exception.
+        "ats": [vars(e.event).get("at") or vars(e.event).get("opened_at") for e in found],
+        "types": [e.event.event_type for e in found],
+        "bys": [e.data.get("by") for e in found],
+        "data": [orjson.dumps(e.data).decode() for e in found],
+    }
 
 
 async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -217,8 +208,13 @@ async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[d
 async def add_outcomes(
     session: AsyncSession, complaint_id: uuid.UUID, outcomes: list[Outcome]
 ) -> None:
-    if not outcomes:
-        return
+    await add_outcomes_of(session, [(complaint_id, outcomes)])
+
+
+async def add_outcomes_of(
+    session: AsyncSession, found: list[tuple[uuid.UUID, list[Outcome]]]
+) -> None:
+    """The decided clocks of one case or many, in one statement (none: no statement)."""
     rows = [
         {
             "complaint_id": complaint_id,
@@ -229,9 +225,11 @@ async def add_outcomes(
             "on_time": o.on_time,
             "decided_at": o.decided_at,
         }
+        for complaint_id, outcomes in found
         for o in outcomes
     ]
-    await session.execute(insert(sla_outcomes).values(rows).on_conflict_do_nothing())
+    if rows:
+        await session.execute(insert(sla_outcomes).values(rows).on_conflict_do_nothing())
 
 
 # ---- timers ------------------------------------------------------------------------------------
