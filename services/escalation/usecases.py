@@ -23,7 +23,7 @@ from services.escalation.store import opening, outbox_rows
 from services.escalation.store import repository as repo
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
-from shared.events.envelope import SPEC_VERSION, Envelope, schema_uri
+from shared.events.envelope import Envelope
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
 from shared.events.topics import Topics
@@ -62,22 +62,9 @@ def site_of(data: ComplaintReceived) -> str | None:
     return None
 
 
-def envelope(step: repo.Entry, now: datetime) -> Envelope:
-    """``new_event`` for an event already dumped (its timeline row has the same data)."""
-    kind = step.event.event_type
-    # Every value is of its field's type already: no validation needed; every field given,
-    # since looking up a default factory costs more than the validation saved.
-    return Envelope.model_construct(
-        specversion=SPEC_VERSION,
-        id=uuid.uuid4(),
-        source=SOURCE,
-        type=kind,
-        subject=str(step.complaint_id),
-        time=now,
-        datacontenttype="application/json",
-        dataschema=schema_uri(kind, step.event.schema_version),
-        data=step.data,
-    )
+def outgoing(step: repo.Entry, now: datetime) -> outbox_rows.Outgoing:
+    """The event's CloudEvent for the outbox, from the data its timeline row has too."""
+    return outbox_rows.cloudevent(SOURCE, str(step.complaint_id), step.event, step.data, now)
 
 
 def name_actor(events: list[EventData], actor: Actor | None) -> None:
@@ -124,7 +111,7 @@ class Escalation:
         await repo.add_outcomes(session, case.complaint_id, case.outcomes)
         case.outcomes.clear()
         await repo.sync_timers(session, str(case.complaint_id), case.wakeups(), firing)
-        await outbox_rows.add(session, self.topics.handling, [envelope(e, now) for e in found])
+        await outbox_rows.add(session, self.topics.handling, [outgoing(e, now) for e in found])
         for event in events:
             CHANGES.labels(event.event_type).inc()
 
@@ -162,7 +149,7 @@ class Escalation:
             subject = str(case.complaint_id)
             steps += repo.entries(case.complaint_id, events)
             wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
-        envelopes = [envelope(step, now) for step in steps]
+        envelopes = [outgoing(step, now) for step in steps]
         inserted = await opening.open_cases(
             session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
         )

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.escalation.domain.case import Case
 from services.escalation.store import outbox_rows
 from services.escalation.store import repository as repo
-from shared.events.envelope import Envelope
 
 Wakeup = tuple[str, str, datetime, dict[str, Any]]  # kind, subject, due, payload
 
@@ -61,7 +60,7 @@ async def open_cases(
     steps: list[repo.Entry],
     wakeups: list[Wakeup],
     topic: str,
-    events: Sequence[Envelope],
+    events: Sequence[outbox_rows.Outgoing],
 ) -> set[uuid.UUID]:
     """Insert the cases that do not exist yet with their rows; returns their ids."""
     if not found:

@@ -1,15 +1,24 @@
 """A transaction's outbox rows in one statement (``unnest`` over arrays): the same rows
-``shared.messaging.outbox.add`` writes, which sends one execution per row."""
+``shared.messaging.outbox.add`` writes, which sends one execution per row.
+
+The CloudEvent of each row is written with orjson from the event's data dumped once (its
+timeline row has the same data): the bytes ``Envelope.to_bytes`` writes (a test holds them
+equal), for a third of the CPU of building and serialising an ``Envelope``."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.events.envelope import Envelope
+from shared.events.common import EventData
+from shared.events.envelope import SPEC_VERSION, schema_uri
 from shared.messaging.outbox import shard_of
 
 # One SQL text whatever the number of rows: prepared once per connection. ``json``, not
@@ -22,18 +31,53 @@ _ADD = sa.text(
 )
 
 
-async def add(session: AsyncSession, topic: str, events: Sequence[Envelope]) -> None:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event on its way out: the CloudEvent's id, subject (the record key), type and
+    JSON."""
+
+    id: uuid.UUID
+    subject: str
+    type: str
+    payload: str
+
+
+def cloudevent(
+    source: str, subject: str, event: EventData, data: dict[str, Any], time: datetime
+) -> Outgoing:
+    """``new_event(source, subject, event, time).to_bytes()``, ``data`` being the event's
+    ``model_dump(mode="json")``: the same fields in the same order."""
+    event_id = uuid.uuid4()
+    kind = event.event_type
+    payload = orjson.dumps(
+        {
+            "specversion": SPEC_VERSION,
+            "id": event_id,
+            "source": source,
+            "type": kind,
+            "subject": subject,
+            "time": time,
+            "datacontenttype": "application/json",
+            "dataschema": schema_uri(kind, event.schema_version),
+            "data": data,
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+    return Outgoing(event_id, subject, kind, payload.decode())
+
+
+async def add(session: AsyncSession, topic: str, events: Sequence[Outgoing]) -> None:
     """Write ``events`` to the outbox, in their order (the relay publishes by row id)."""
     if events:
         await session.execute(_ADD, params(topic, events))
 
 
-def params(topic: str, events: Sequence[Envelope]) -> dict[str, list[Any]]:
+def params(topic: str, events: Sequence[Outgoing]) -> dict[str, list[Any]]:
     return {
         "ids": [e.id for e in events],
         "topics": [topic] * len(events),
         "keys": [e.subject for e in events],
         "shards": [shard_of(e.subject) for e in events],
         "types": [e.type for e in events],
-        "payloads": [e.to_bytes().decode() for e in events],
+        "payloads": [e.payload for e in events],
     }
