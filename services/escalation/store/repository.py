@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation.domain.authority import (
@@ -215,21 +214,30 @@ async def add_outcomes_of(
     session: AsyncSession, found: list[tuple[uuid.UUID, list[Outcome]]]
 ) -> None:
     """The decided clocks of one case or many, in one statement (none: no statement)."""
-    rows = [
+    rows = [(complaint_id, o) for complaint_id, outcomes in found for o in outcomes]
+    if not rows:
+        return
+    await session.execute(
+        _ADD_OUTCOMES,
         {
-            "complaint_id": complaint_id,
-            "round": o.round,
-            "clock": o.clock,
-            "level": o.level,
-            "deadline": o.deadline,
-            "on_time": o.on_time,
-            "decided_at": o.decided_at,
-        }
-        for complaint_id, outcomes in found
-        for o in outcomes
-    ]
-    if rows:
-        await session.execute(insert(sla_outcomes).values(rows).on_conflict_do_nothing())
+            "ids": [complaint_id for complaint_id, _ in rows],
+            "rounds": [o.round for _, o in rows],
+            "clocks": [o.clock for _, o in rows],
+            "levels": [o.level for _, o in rows],
+            "deadlines": [o.deadline for _, o in rows],
+            "on_time": [o.on_time for _, o in rows],
+            "decided": [o.decided_at for _, o in rows],
+        },
+    )
+
+
+# One SQL text whatever the number of rows; a clock decided before stays as it was.
+_ADD_OUTCOMES = sa.text(
+    "INSERT INTO sla_outcomes (complaint_id, round, clock, level, deadline, on_time, "
+    "decided_at) SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:rounds AS integer[]), "
+    "CAST(:clocks AS text[]), CAST(:levels AS text[]), CAST(:deadlines AS timestamptz[]), "
+    "CAST(:on_time AS boolean[]), CAST(:decided AS timestamptz[])) ON CONFLICT DO NOTHING"
+)
 
 
 # ---- timers ------------------------------------------------------------------------------------
