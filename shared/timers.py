@@ -135,7 +135,7 @@ async def cancel(
         query += " AND kind = ANY(:kinds)"
         params["kinds"] = kinds
     ids = (await session.execute(sa.text(query + " RETURNING id"), params)).scalars().all()
-    _note_cancelled(session, ids)
+    note_cancelled(session, ids)
     return len(ids)
 
 
@@ -154,13 +154,14 @@ async def cancel_unless_firing(session: AsyncSession | AsyncConnection, ids: lis
             {"ids": ids},
         )
     ).scalars().all()  # fmt: skip
-    _note_cancelled(session, cancelled)
+    note_cancelled(session, cancelled)
     return len(cancelled)
 
 
-def _note_cancelled(session: AsyncSession | AsyncConnection, ids: Any) -> None:
+def note_cancelled(session: AsyncSession | AsyncConnection, ids: Any) -> None:
     """Inside a scheduler's transaction, remember what a handler cancelled: a sibling timer of
-    the same batch must then not fire."""
+    the same batch must then not fire. For handlers that cancel timers with their own SQL
+    (as ``cancel_unless_firing`` does, skipping those being fired)."""
     noted = session.info.get(_CANCELLED)
     if noted is not None:
         noted.update(ids)

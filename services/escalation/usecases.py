@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
-from services.escalation.store import opening, outbox_rows
+from services.escalation.store import opening, outbox_rows, saving
 from services.escalation.store import repository as repo
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
@@ -105,13 +105,12 @@ class Escalation:
         outcomes, timers, outbox."""
         events = case.assign_along(self.router, events)
         name_actor(events, actor)
-        await repo.save_case(session, case, now)
-        found = repo.entries(case.complaint_id, events)
-        await repo.add_timeline(session, found)
-        await repo.add_outcomes(session, case.complaint_id, case.outcomes)
+        steps = repo.entries(case.complaint_id, events)
+        await saving.save_case(
+            session, case, now, steps, firing, self.topics.handling,
+            [outgoing(step, now) for step in steps],
+        )  # fmt: skip
         case.outcomes.clear()
-        await repo.sync_timers(session, str(case.complaint_id), case.wakeups(), firing)
-        await outbox_rows.add(session, self.topics.handling, [outgoing(e, now) for e in found])
         for event in events:
             CHANGES.labels(event.event_type).inc()
 

@@ -67,11 +67,16 @@ async def open_cases(
         return set()
     params: dict[str, Any] = {"cases": repo.case_rows(found, now)}
     params |= repo.timeline_params(steps)
-    params |= {
+    params |= wakeup_params(wakeups)
+    params |= {f"o_{name}": values for name, values in outbox_rows.params(topic, events).items()}
+    return set((await session.execute(_OPEN, params)).scalars())
+
+
+def wakeup_params(wakeups: list[Wakeup]) -> dict[str, list[Any]]:
+    """Timers to arm, as the arrays of ``:w_kinds`` ... ``:w_payloads``."""
+    return {
         "w_kinds": [w[0] for w in wakeups],
         "w_subjects": [w[1] for w in wakeups],
         "w_dues": [w[2] for w in wakeups],
         "w_payloads": [orjson.dumps(w[3]).decode() for w in wakeups],
     }
-    params |= {f"o_{name}": values for name, values in outbox_rows.params(topic, events).items()}
-    return set((await session.execute(_OPEN, params)).scalars())

@@ -26,9 +26,12 @@ from shared.events.handling import CaseOutcome
 from shared.web.pagination import encode_cursor
 
 
-def _row(case: Case, now: datetime, clocks: dict[str, Clock] | None = None) -> dict[str, Any]:
+def _row(case: Case, now: datetime) -> dict[str, Any]:
+    """The case's columns, for orjson: the clocks go as they are, since orjson writes a
+    dataclass as its fields in order and a datetime as isoformat() does, the very document
+    of Clock.to_json (a unit test holds them equal), five times faster."""
     return {
-        "complaint_id": case.complaint_id,
+        "complaint_id": str(case.complaint_id),  # read back, it is asyncpg's own UUID type
         "status": case.status.value,
         "level": case.level,
         "highest_level": case.highest_level,
@@ -42,9 +45,7 @@ def _row(case: Case, now: datetime, clocks: dict[str, Clock] | None = None) -> d
         "round": case.round,
         "received_at": case.received_at,
         "opened_at": case.opened_at,
-        "clocks": clocks
-        if clocks is not None
-        else {n: c.to_json() for n, c in case.clocks.items()},
+        "clocks": case.clocks,
         "climb_due": case.climb_due,
         "paused_at": case.paused_at,
         "status_before_pause": case.status_before_pause.value if case.status_before_pause else None,
@@ -133,11 +134,13 @@ def case_from_row(row: Any) -> Case:
 def case_rows(found: list[Case], now: datetime) -> str:
     """New cases as one JSON array, which PostgreSQL turns into records of the table's type
     (``jsonb_populate_recordset``): one parameter and one SQL text whatever their number."""
-    # The clocks go to orjson as they are: it writes a dataclass as its fields in order and a
-    # datetime as isoformat() does, the very document of Clock.to_json (a unit test holds
-    # them equal), five times faster.
-    rows = [_row(case, now, clocks=case.clocks) for case in found]
+    rows = [_row(case, now) for case in found]
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def case_row(case: Case, now: datetime) -> str:
+    """A case as the JSON object ``jsonb_populate_record`` turns into a row of the table."""
+    return orjson.dumps(_row(case, now), option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 CASE_COLUMNS = ", ".join(f'"{column.name}"' for column in cases.c)
@@ -153,14 +156,6 @@ async def get_case(
     return case_from_row(row) if row else None
 
 
-async def save_case(session: AsyncSession, case: Case, now: datetime) -> None:
-    values = _row(case, now)
-    del values["complaint_id"]
-    await session.execute(
-        sa.update(cases).where(cases.c.complaint_id == case.complaint_id).values(**values)
-    )
-
-
 @dataclass(frozen=True)
 class Entry:
     """One event of a case, dumped to JSON once: its timeline row and its outbox envelope
@@ -173,21 +168,6 @@ class Entry:
 
 def entries(complaint_id: uuid.UUID, events: list[EventData]) -> list[Entry]:
     return [Entry(complaint_id, e, e.model_dump(mode="json")) for e in events]
-
-
-# One SQL text whatever the number of rows (prepared once per connection); unnest keeps the
-# arrays' order, so the ids follow the events' order.
-_ADD_TIMELINE = sa.text(
-    "INSERT INTO case_timeline (complaint_id, at, type, by, data) "
-    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), "
-    "CAST(:types AS text[]), CAST(:bys AS text[]), CAST(:data AS jsonb[]))"
-)
-
-
-async def add_timeline(session: AsyncSession, found: list[Entry]) -> None:
-    """The timeline entries of one case or many, in one statement."""
-    if found:
-        await session.execute(_ADD_TIMELINE, timeline_params(found))
 
 
 def timeline_params(found: list[Entry]) -> dict[str, list[Any]]:
@@ -210,31 +190,25 @@ async def get_timeline(session: AsyncSession, complaint_id: uuid.UUID) -> list[d
     return [dict(r) for r in rows.mappings()]
 
 
-async def add_outcomes(
-    session: AsyncSession, complaint_id: uuid.UUID, outcomes: list[Outcome]
-) -> None:
-    await add_outcomes_of(session, [(complaint_id, outcomes)])
-
-
 async def add_outcomes_of(
     session: AsyncSession, found: list[tuple[uuid.UUID, list[Outcome]]]
 ) -> None:
     """The decided clocks of one case or many, in one statement (none: no statement)."""
+    if any(outcomes for _, outcomes in found):
+        await session.execute(_ADD_OUTCOMES, outcome_params(found))
+
+
+def outcome_params(found: list[tuple[uuid.UUID, list[Outcome]]]) -> dict[str, list[Any]]:
     rows = [(complaint_id, o) for complaint_id, outcomes in found for o in outcomes]
-    if not rows:
-        return
-    await session.execute(
-        _ADD_OUTCOMES,
-        {
-            "ids": [complaint_id for complaint_id, _ in rows],
-            "rounds": [o.round for _, o in rows],
-            "clocks": [o.clock for _, o in rows],
-            "levels": [o.level for _, o in rows],
-            "deadlines": [o.deadline for _, o in rows],
-            "on_time": [o.on_time for _, o in rows],
-            "decided": [o.decided_at for _, o in rows],
-        },
-    )
+    return {
+        "ids": [complaint_id for complaint_id, _ in rows],
+        "rounds": [o.round for _, o in rows],
+        "clocks": [o.clock for _, o in rows],
+        "levels": [o.level for _, o in rows],
+        "deadlines": [o.deadline for _, o in rows],
+        "on_time": [o.on_time for _, o in rows],
+        "decided": [o.decided_at for _, o in rows],
+    }
 
 
 # One SQL text whatever the number of rows; a clock decided before stays as it was.
@@ -249,31 +223,16 @@ _ADD_OUTCOMES = sa.text(
 # ---- timers ------------------------------------------------------------------------------------
 
 
-async def sync_timers(
-    session: AsyncSession,
-    subject: str,
-    wanted: list[Wakeup],
-    firing: int | None = None,
-    *,
-    fresh: bool = False,
-) -> None:
-    """Make the case's pending timers exactly its wake-ups: arm the missing ones (one
-    statement), cancel the ones no longer wanted (except ``firing``, the timer being fired
-    now). ``fresh``: the case was inserted in this transaction, so it has no timers yet."""
+async def timer_changes(
+    session: AsyncSession, subject: str, wanted: list[Wakeup], firing: int | None = None
+) -> tuple[list[int], list[Wakeup]]:
+    """What makes the case's pending timers exactly its wake-ups: the ids to cancel (never
+    ``firing``, the timer being fired now) and the wake-ups to arm."""
+    pending = await timers.pending(session, subject)
+    have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
     want = {(w.kind, w.due_at, _key(w.payload)): w for w in wanted}
-    have: dict[tuple[Any, ...], int] = {}
-    if not fresh:
-        pending = await timers.pending(session, subject)
-        have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
-        stale = [timer_id for key, timer_id in have.items() if key not in want]
-        if stale:
-            # We hold the case row: a timer being fired (whose handler wants the case) is
-            # skipped, fires, finds nothing due in the case, and does nothing.
-            await timers.cancel_unless_firing(session, stale)
-    await timers.arm_many(
-        session,
-        [(w.kind, subject, w.due_at, w.payload) for key, w in want.items() if key not in have],
-    )
+    stale = [timer_id for key, timer_id in have.items() if key not in want]
+    return stale, [w for key, w in want.items() if key not in have]
 
 
 def _key(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
