@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Notifications:
-    def __init__(
-        self, engine: AsyncEngine, channel: str, wanted: Callable[[str], bool] | None = None
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, channel: str) -> None:
         self.engine = engine
         self.channel = channel
-        self.wanted = wanted  # given a notification's payload: does it end the sleep?
         self._arrived = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
 
@@ -29,11 +25,7 @@ class Notifications:
         self._connection = await asyncpg.connect(
             url.render_as_string(hide_password=False), timeout=3
         )
-        await self._connection.add_listener(self.channel, self._arrive)
-
-    def _arrive(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        if self.wanted is None or self.wanted(payload):
-            self._arrived.set()
+        await self._connection.add_listener(self.channel, lambda *_: self._arrived.set())
 
     def clear(self) -> None:
         """Forget notifications so far: call before looking at the table."""

@@ -178,47 +178,6 @@ async def pending(session: AsyncSession | AsyncConnection, subject: str) -> list
     return [Timer(**r) for r in rows.mappings()]
 
 
-# The notification of an INSERT carries the earliest due time it armed (epoch seconds), so a
-# scheduler waiting for an earlier timer sleeps on (TimerScheduler._wakes); other changes of
-# due_at (retries, operators) notify with no payload and always wake it.
-_NOTIFY_DUE_FUNCTION = """
-CREATE FUNCTION timers_notify_armed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE due timestamptz;
-BEGIN
-  SELECT min(due_at) INTO due FROM armed;
-  IF due IS NOT NULL THEN
-    PERFORM pg_notify('timers', extract(epoch FROM due)::text);
-  END IF;
-  RETURN NULL;
-END $$;
-"""
-
-
-def notify_due_times(op: Any) -> None:
-    """Migration step: notifications of armed timers name their earliest due time (replaces
-    the payload-less INSERT notification of ``shared.migrations.create_timer_table_v1``)."""
-    op.execute("DROP TRIGGER timers_notify ON timers")
-    op.execute(_NOTIFY_DUE_FUNCTION)
-    op.execute(
-        "CREATE TRIGGER timers_notify_armed AFTER INSERT ON timers REFERENCING NEW TABLE AS "
-        "armed FOR EACH STATEMENT EXECUTE FUNCTION timers_notify_armed()"
-    )
-    op.execute(
-        "CREATE TRIGGER timers_notify AFTER UPDATE OF due_at ON timers "
-        "FOR EACH STATEMENT EXECUTE FUNCTION timers_notify()"
-    )
-
-
-def undo_notify_due_times(op: Any) -> None:
-    op.execute("DROP TRIGGER timers_notify ON timers")
-    op.execute("DROP TRIGGER timers_notify_armed ON timers")
-    op.execute("DROP FUNCTION timers_notify_armed()")
-    op.execute(
-        "CREATE TRIGGER timers_notify AFTER INSERT OR UPDATE OF due_at ON timers "
-        "FOR EACH STATEMENT EXECUTE FUNCTION timers_notify()"
-    )
-
-
 def groups(due: list[Timer], batched: Mapping[str, object]) -> list[list[Timer]]:
     """Split due timers (in due order) into the groups to fire in turn: a timer of a kind
     without a batch handler alone; otherwise it and the later timers of its kind whose
@@ -274,27 +233,12 @@ class TimerScheduler:
         self.rounds = 0  # fire_due calls: a scheduler that spins shows here
         self._pruned_at = float("-inf")
         self._counted_at = float("-inf")
-        # When the next pending timer falls due (epoch seconds, by the database's clock), as
-        # the last round saw it; None: not known, any notification wakes the scheduler.
-        self._next_due: float | None = None
-        self._notes = Notifications(engine, "timers", wanted=self._wakes)
-
-    def _wakes(self, payload: str) -> bool:
-        """Whether a notification of armed timers ends the sleep: not when it names a due
-        time (``notify_due_times``) no earlier than the next timer the scheduler already
-        waits for. Arming a case's far-off deadlines then costs the scheduler nothing."""
-        if not payload or self._next_due is None:
-            return True
-        try:
-            return float(payload) < self._next_due
-        except ValueError:
-            return True
+        self._notes = Notifications(engine, "timers")
 
     async def fire_due(self) -> tuple[int, float]:
         """Fire one batch of due timers, in one transaction; returns how many were handled
         and the seconds until the next pending timer (at most ``max_sleep``)."""
         self.rounds += 1
-        self._next_due = None  # until this round has looked: wake for anything
         async with self.sessions.begin() as session:
             rows = (
                 await session.execute(
@@ -333,18 +277,13 @@ class TimerScheduler:
             # The next timer no other scheduler is firing right now: counting one that another
             # replica holds (and will mark fired) would wake this one at once, again and again.
             # FOR KEY SHARE: skips rows locked FOR UPDATE yet blocks no one's cancel().
-            following = (
-                await session.execute(
-                    sa.text(
-                        "SELECT EXTRACT(EPOCH FROM due_at - clock_timestamp()), "
-                        "EXTRACT(EPOCH FROM due_at) FROM timers "
-                        "WHERE fired_at IS NULL AND cancelled_at IS NULL "
-                        "ORDER BY due_at LIMIT 1 FOR KEY SHARE SKIP LOCKED"
-                    )
+            wait = await session.scalar(
+                sa.text(
+                    "SELECT EXTRACT(EPOCH FROM due_at - clock_timestamp()) FROM timers "
+                    "WHERE fired_at IS NULL AND cancelled_at IS NULL "
+                    "ORDER BY due_at LIMIT 1 FOR KEY SHARE SKIP LOCKED"
                 )
-            ).first()
-        wait, due_at = following if following is not None else (None, None)
-        self._next_due = None if due_at is None else float(due_at)
+            )
         until_next = self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
         return len(due), until_next
 

@@ -1,18 +1,13 @@
-"""Escalation's set-based opening (a batch of received complaints written with one statement
-per table) and the timer notifications that name their due time, against the real
-PostgreSQL."""
+"""Escalation's set-based opening (a batch of received complaints written with one
+statement), against the real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import sqlalchemy as sa
 
 from shared.events.common import Channel, Severity
-from shared.timers import TimerScheduler, arm_many
 from tests.integration.test_escalation import (
     deliver,
     escalation_db,  # noqa: F401 (fixture)
@@ -62,36 +57,3 @@ async def test_a_batch_opens_each_case_once_with_its_rows_in_order(escalation_db
         assert [p["type"] for p in major] == [
             "case.opened", "case.assigned", "case.escalated", "case.assigned"
         ]  # fmt: skip
-
-
-async def test_a_timer_armed_after_the_next_one_does_not_wake_the_scheduler(
-    escalation_db,  # noqa: F811
-):
-    url, engine = escalation_db
-    scheduler = TimerScheduler(engine, {})
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        await arm_many(conn, [("case.breach", "a", now + timedelta(hours=1), None)])
-    assert await scheduler.fire_due() == (0, scheduler.max_sleep)
-
-    listener = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    await listener.add_listener("timers", lambda *args: heard.put_nowait(args[-1]))
-    try:
-        for due in (now + timedelta(hours=2), now + timedelta(minutes=1)):
-            async with engine.begin() as conn:
-                later = due + timedelta(hours=1)
-                await arm_many(
-                    conn, [("case.warn", "b", due, None), ("case.breach", "b", later, None)]
-                )
-            payload = await asyncio.wait_for(heard.get(), 30)
-            # The notification names the earliest due time the statement armed.
-            assert abs(float(payload) - due.timestamp()) < 0.001
-            assert scheduler._wakes(payload) is (due < now + timedelta(hours=1))
-        # Due times changed otherwise (a retry, an operator) always wake it.
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("UPDATE timers SET due_at = now() WHERE subject = 'a'"))
-        assert await asyncio.wait_for(heard.get(), 30) == ""
-        assert scheduler._wakes("")
-    finally:
-        await listener.close()
