@@ -261,3 +261,42 @@ def drop_timer_table_v2(op: object) -> None:
     op.drop_index("ix_timers_done", table_name="timers")  # type: ignore[attr-defined]
     op.drop_index("ix_timers_failed", table_name="timers")  # type: ignore[attr-defined]
     op.drop_column("timers", "failed_at")  # type: ignore[attr-defined]
+
+
+def create_timer_wake_v3(op: object) -> None:
+    """Version 3 of the timers' wake-up: an insert notifies with the earliest due time it
+    armed (seconds since the epoch), so a scheduler wakes only for a timer due before its
+    own next look, not for every deadline hours away. A moved ``due_at`` still notifies
+    with no time (look now)."""
+    op.execute(  # type: ignore[attr-defined]
+        """
+        CREATE FUNCTION timers_notify_armed() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE first timestamptz;
+        BEGIN
+            SELECT min(due_at) INTO first FROM armed;
+            IF first IS NOT NULL THEN
+                PERFORM pg_notify('timers', extract(epoch FROM first)::text);
+            END IF;
+            RETURN NULL;
+        END $$;
+        """
+    )
+    op.execute("DROP TRIGGER timers_notify ON timers")  # type: ignore[attr-defined]
+    op.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER timers_notify_armed AFTER INSERT ON timers REFERENCING NEW TABLE AS "
+        "armed FOR EACH STATEMENT EXECUTE FUNCTION timers_notify_armed()"
+    )
+    op.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER timers_notify AFTER UPDATE OF due_at ON timers "
+        "FOR EACH STATEMENT EXECUTE FUNCTION timers_notify()"
+    )
+
+
+def drop_timer_wake_v3(op: object) -> None:
+    op.execute("DROP TRIGGER timers_notify_armed ON timers")  # type: ignore[attr-defined]
+    op.execute("DROP TRIGGER timers_notify ON timers")  # type: ignore[attr-defined]
+    op.execute("DROP FUNCTION timers_notify_armed()")  # type: ignore[attr-defined]
+    op.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER timers_notify AFTER INSERT OR UPDATE OF due_at ON timers "
+        "FOR EACH STATEMENT EXECUTE FUNCTION timers_notify()"
+    )

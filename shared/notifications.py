@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Notifications:
-    def __init__(self, engine: AsyncEngine, channel: str) -> None:
+    """``wakes``: given a notification's payload, whether it should end the sleep (by
+    default every one does)."""
+
+    def __init__(
+        self, engine: AsyncEngine, channel: str, wakes: Callable[[str], bool] | None = None
+    ) -> None:
         self.engine = engine
         self.channel = channel
+        self.wakes = wakes
         self._arrived = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
 
@@ -25,7 +32,11 @@ class Notifications:
         self._connection = await asyncpg.connect(
             url.render_as_string(hide_password=False), timeout=3
         )
-        await self._connection.add_listener(self.channel, lambda *_: self._arrived.set())
+        await self._connection.add_listener(self.channel, self._notified)
+
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if self.wakes is None or self.wakes(payload):
+            self._arrived.set()
 
     def clear(self) -> None:
         """Forget notifications so far: call before looking at the table."""

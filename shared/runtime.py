@@ -61,6 +61,9 @@ class Runtime:
             max_retries=self.settings.consumer_max_retries,
             retry_backoff=self.settings.consumer_retry_backoff_seconds,
             batch_size=self.settings.consumer_batch_size,
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            commit_interval_seconds=self.settings.consumer_commit_interval_seconds,
             hooks=hooks,
             batch_handlers=batch_handlers or {},
         )

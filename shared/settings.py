@@ -106,9 +106,19 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_retries: int = Field(default=3, ge=0)
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
-    # Records per fetch, all partitions together; each partition's share is one transaction
-    # (with batch handlers, a handful of statements): larger amortises more per event.
-    consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Records per fetch, all partitions together, in one transaction (with batch handlers, a
+    # handful of statements): larger amortises more per event when a backlog drains; at a
+    # steady rate a fetch holds what arrived since the last one, far fewer.
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # A Kafka fetch is answered once this many bytes wait for it, or when the wait is over.
+    # 1 answers at once: a consumer on the customer's path (escalation opening the case).
+    # Services off that path ask for more, so that at moderate rates a batch gathers many
+    # events and pays its transaction and statements once for all of them.
+    consumer_fetch_min_bytes: int = Field(default=1, ge=1, le=50 * 1024 * 1024)
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=30_000)
+    # Offsets are committed at most this often (and on a rebalance and at the stop); what a
+    # crash leaves uncommitted is redelivered and the inbox makes it a no-op.
+    consumer_commit_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     # Durable timers (services that have them): the longest an idle scheduler sleeps between
     # looks (a NOTIFY wakes it sooner), and how many due timers one transaction fires.
     timer_max_sleep_seconds: float = Field(default=30.0, gt=0)
@@ -215,6 +225,15 @@ class ServiceSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.environment == Environment.PRODUCTION
+
+
+class OffPathSettings(ServiceSettings):
+    """A service whose consumers are off the customer's path (reports, mails, call-backs, the
+    status a customer looks up later): its fetches wait for a batch's worth of events, up to
+    200 ms, instead of one transaction per event at moderate rates."""
+
+    consumer_fetch_min_bytes: int = Field(default=64 * 1024, ge=1, le=50 * 1024 * 1024)
+    consumer_fetch_max_wait_ms: int = Field(default=200, ge=1, le=30_000)
 
 
 def _credentials_problem(spec: str) -> str | None:

@@ -15,13 +15,17 @@ still retried at the longest back-off. A deadline is never dropped. A timer canc
 handler of another timer of the same batch is not fired (nor counted).
 
 Between firings the scheduler sleeps until the next due time (a single index lookup), woken
-early by a NOTIFY when a timer is armed: prompt when busy, idle when not."""
+early by a NOTIFY when a timer is armed before that time (the notification carries the
+earliest due time of what was armed): prompt when busy, idle when not, and a deadline hours
+away costs no look."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -233,7 +237,16 @@ class TimerScheduler:
         self.rounds = 0  # fire_due calls: a scheduler that spins shows here
         self._pruned_at = float("-inf")
         self._counted_at = float("-inf")
-        self._notes = Notifications(engine, "timers")
+        # Armed timers notify with their earliest due time: only one due before this
+        # scheduler's next look wakes it (infinity: in a round, every one counts).
+        self._next_look = math.inf
+        self._notes = Notifications(engine, "timers", self._due_before_next_look)
+
+    def _due_before_next_look(self, payload: str) -> bool:
+        try:
+            return float(payload) < self._next_look
+        except ValueError:
+            return True  # no time given (a due_at moved): look now
 
     async def fire_due(self) -> tuple[int, float]:
         """Fire one batch of due timers, in one transaction; returns how many were handled
@@ -410,10 +423,12 @@ class TimerScheduler:
                     self._counted_at = now
                     await self.count_parked()
                 await self._notes.listen()
+                self._next_look = math.inf
                 self._notes.clear()
                 fired, until_next = await self.fire_due()
                 if fired >= self.batch_size:
                     continue
+                self._next_look = time.time() + until_next
                 await self._notes.wait(stop, until_next)
                 backoff = 0.5
             except asyncio.CancelledError:

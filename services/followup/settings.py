@@ -8,10 +8,10 @@ from pathlib import Path
 from pydantic_settings import SettingsConfigDict
 
 from services.followup.domain.policy import BUNDLED_POLICY
-from shared.settings import ServiceSettings
+from shared.settings import OffPathSettings
 
 
-class FollowupSettings(ServiceSettings):
+class FollowupSettings(OffPathSettings):
     model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore", populate_by_name=True)
 
     service_name: str = "followup"

@@ -13,7 +13,7 @@ from services.intake.domain.access import ApiKey, parse_api_keys
 from services.intake.domain.contact_chase import ChasePolicy
 from services.intake.domain.customer_link import LinkPolicy
 from shared.durations import parse_duration
-from shared.settings import ServiceSettings, secret_problem
+from shared.settings import OffPathSettings, secret_problem
 
 DEFAULT_CATEGORIES = [
     "product_quality",
@@ -56,7 +56,7 @@ DEFAULT_REJECTION_ANSWERS = {
 }
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(OffPathSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", populate_by_name=True)
 
     service_name: str = "intake"

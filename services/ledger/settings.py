@@ -15,10 +15,10 @@ from services.ledger.domain.review import BUNDLED_TAXONOMY
 from services.ledger.domain.summary import Targets
 from shared.durations import parse_duration
 from shared.events.ledger import SummaryPeriod
-from shared.settings import ServiceSettings
+from shared.settings import OffPathSettings
 
 
-class LedgerSettings(ServiceSettings):
+class LedgerSettings(OffPathSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", populate_by_name=True)
 
     service_name: str = "ledger"

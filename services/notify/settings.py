@@ -12,12 +12,12 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.notify.domain.quiet_hours import QuietHours, zone
 from shared.events.notify import DeliveryChannel
-from shared.settings import ServiceSettings
+from shared.settings import OffPathSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(OffPathSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
 
     service_name: str = "notify"

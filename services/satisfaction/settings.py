@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.satisfaction.domain.figures import BUNDLED_FIGURES
-from shared.settings import ServiceSettings
+from shared.settings import OffPathSettings
 
 DEFAULT_FACTORS = [
     "speed",
@@ -34,7 +34,7 @@ DEFAULT_LADDER = [
 ]
 
 
-class SatisfactionSettings(ServiceSettings):
+class SatisfactionSettings(OffPathSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATISFACTION_", extra="ignore", populate_by_name=True
     )

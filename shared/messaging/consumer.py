@@ -1,10 +1,11 @@
 """The idempotent consumer runner.
 
 For each record: parse the envelope, then in one database transaction record its id in the
-inbox and apply the handler. A batch of records from one partition shares one transaction;
-should any of them fail, the batch is rolled back and replayed record by record. Offsets are
-committed to Kafka only after the transaction, so a crash redelivers, and the inbox makes the
-redelivery a no-op.
+inbox and apply the handler. The records of one fetch (several partitions, each in order)
+share one transaction; should any of them fail, the batch is rolled back and replayed
+partition by partition, then record by record. Offsets are committed to Kafka only after the
+transaction (at most every ``commit_interval_seconds``, and before a rebalance and at the
+stop), so a crash redelivers, and the inbox makes the redelivery a no-op.
 
 What a failure means is decided in one place (``shared.messaging.failures``): an unreachable
 database is waited out and a deadlock is retried, neither counted against the event; a
@@ -33,13 +34,13 @@ import logging
 import random
 import uuid
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -106,16 +107,27 @@ class ConsumerRunner:
     kafka: KafkaLink
     max_retries: int = 3
     retry_backoff: float = 0.2
-    batch_size: int = 100
+    batch_size: int = 500
     inbox_retention: timedelta = timedelta(days=30)
     hooks: BatchHooks | None = None
     # Optional set-based handlers by event type; each type also needs its per-event handler.
     batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
     # How often redrives are looked for, parked copies published and the gauge refreshed.
     housekeeping_seconds: float = 2.0
+    # The broker answers a fetch once this many bytes wait for it, or after the wait: 1 (at
+    # once) on a customer's path; more gathers larger batches at moderate rates, so a
+    # consumer off that path pays its per-batch statements once for many events.
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 500
+    # Offsets go to Kafka at most this often (and when partitions are revoked, and at the
+    # stop): a crash or a move redelivers what was not committed, which the inbox already
+    # makes a no-op, so a commit per batch would only cost a broker round trip per batch.
+    commit_interval_seconds: float = 1.0
     _pruned_at: float = field(default=float("-inf"), init=False)
     _housekept_at: float = field(default=float("-inf"), init=False)
     _parked_new: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _uncommitted: dict[TopicPartition, int] = field(default_factory=dict, init=False)
+    _committed_at: float = field(default=float("-inf"), init=False)
     _gauge_labels: set[tuple[str, str]] = field(default_factory=set, init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -135,20 +147,29 @@ class ConsumerRunner:
                     continue
                 if batches:
                     connectivity.restored()
-                # Partitions are independent (a key lives on one), so they are processed
-                # concurrently, each in order; offsets are committed once all are done.
+                # A fetch's partitions in one transaction (each partition's records in
+                # order): at moderate rates a fetch holds a few events of many partitions.
+                # Should that fail, each partition on its own, concurrently (a key lives on
+                # one), then event by event.
                 partitions = list(batches)
-                done = await asyncio.gather(
-                    *(self._process_partition(batches[tp], stop) for tp in partitions)
-                )
-                offsets = {tp: last + 1 for tp, last in zip(partitions, done, strict=True)
-                           if last is not None}  # fmt: skip
-                if offsets:
-                    await self._commit(consumer, offsets)
+                fetched = [record for tp in partitions for record in batches[tp]]
+                if len(partitions) > 1 and await self._apply_together(fetched):
+                    done: list[int | None] = [batches[tp][-1].offset for tp in partitions]
+                else:
+                    done = await asyncio.gather(
+                        *(self._process_partition(batches[tp], stop) for tp in partitions)
+                    )
+                for tp, last in zip(partitions, done, strict=True):
+                    if last is not None:
+                        self._uncommitted[tp] = last + 1
+                now = asyncio.get_running_loop().time()
+                if self._uncommitted and now - self._committed_at >= self.commit_interval_seconds:
+                    await self._commit(consumer)
                 await self._housekeeping(stop, consumer)
         finally:
             copies.cancel()
             await asyncio.gather(copies, return_exceptions=True)
+            await self._commit(consumer)
             await consumer.stop()
 
     # ---- housekeeping: redrives, dead-letter copies, the gauge, the inbox -------------------
@@ -203,14 +224,16 @@ class ConsumerRunner:
         delay = 0.5
         while not stop.is_set():
             consumer = AIOKafkaConsumer(
-                *self.topics,
                 bootstrap_servers=self.kafka.bootstrap_servers,
                 group_id=self.group_id,
                 client_id=f"{self.kafka.client_id}-consumer",
                 enable_auto_commit=False,
                 # A new group reads from the beginning: nothing published before it is missed.
                 auto_offset_reset="earliest",
+                fetch_min_bytes=self.fetch_min_bytes,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
             )
+            consumer.subscribe(self.topics, listener=_CommitOnRevoke(self, consumer))
             try:
                 await consumer.start()
                 return consumer
@@ -221,7 +244,19 @@ class ConsumerRunner:
                 delay = min(delay * 2, 5)
         return None
 
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None
+    ) -> None:
+        """Commit the offsets processed so far (of ``only`` these partitions). Those of a
+        partition this member no longer holds are dropped: its new owner commits them."""
+        offsets = {tp: o for tp, o in self._uncommitted.items() if only is None or tp in only}
+        for tp in offsets:
+            del self._uncommitted[tp]
+        held = consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in held}
+        self._committed_at = asyncio.get_running_loop().time()
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -246,40 +281,45 @@ class ConsumerRunner:
         return done
 
     async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
-        """The whole batch in one transaction: one commit (one WAL flush) instead of one per
-        event, the ids claimed in the inbox with one statement, batch handlers where there
-        are. Any failure rolls the batch back, and ``process`` then replays it event by
-        event, with the retries and the parking: the outcome is the same."""
+        """The whole batch (each partition's records in order) in one transaction: one
+        commit (one WAL flush) instead of one per event, the ids claimed in the inbox with
+        one statement, batch handlers where there are. Any failure rolls the batch back, and
+        ``process`` then replays it event by event, with the retries and the parking: the
+        outcome is the same."""
         try:
             events = [(record, _parse(record)) for record in records]
         except PoisonEvent:
             return False
-        first = records[0]
-        outcomes: Tally[tuple[str, str]] = Tally()
+        outcomes: Tally[tuple[str, str, str]] = Tally()
         try:
             async with self.sessions.begin() as session:
                 keys = {parked.decode_key(r.key) for r in records}
                 held, known = await parked.known(
-                    session, self.group_id, [k for k in keys if k is not None], first.topic,
-                    first.partition, [r.offset for r in records],
+                    session, self.group_id, [k for k in keys if k is not None],
+                    [(r.topic, r.partition, r.offset) for r in records],
                 )  # fmt: skip
                 todo: list[tuple[str | None, Envelope]] = []
+                topics: list[str] = []
                 ids: set[uuid.UUID] = set()
                 for record, event in events:
                     key = parked.decode_key(record.key)
                     if event.type not in self.handlers:
-                        outcomes[event.type, "ignored"] += 1
-                    elif record.offset in known or event.id in ids:
-                        outcomes[event.type, "duplicate"] += 1
+                        outcomes[record.topic, event.type, "ignored"] += 1
+                    elif (record.topic, record.partition, record.offset) in known or (
+                        event.id in ids
+                    ):
+                        outcomes[record.topic, event.type, "duplicate"] += 1
                     elif key in held:
                         outcome = await self._apply(session, record, event, held, known)
-                        outcomes[event.type, outcome] += 1
+                        outcomes[record.topic, event.type, outcome] += 1
                     else:
                         ids.add(event.id)
                         todo.append((key, event))
-                claimed = await inbox.claim_many(session, [e for _, e in todo], first.topic)
-                for _, event in todo:
-                    outcomes[event.type, "processed" if event.id in claimed else "duplicate"] += 1
+                        topics.append(record.topic)
+                claimed = await inbox.claim_many(session, [e for _, e in todo], topics)
+                for topic, (_, event) in zip(topics, todo, strict=True):
+                    outcome = "processed" if event.id in claimed else "duplicate"
+                    outcomes[topic, event.type, outcome] += 1
                 todo = [(key, event) for key, event in todo if event.id in claimed]
                 if todo:
                     if self.hooks is not None:
@@ -293,9 +333,9 @@ class ConsumerRunner:
                 extra={"error": type(exc).__name__},
             )
             return False
-        for (event_type, outcome), n in outcomes.items():
+        for (topic, event_type, outcome), n in outcomes.items():
             if n:
-                EVENTS.labels(first.topic, event_type, outcome).inc(n)
+                EVENTS.labels(topic, event_type, outcome).inc(n)
         return True
 
     async def _handle_all(
@@ -317,12 +357,12 @@ class ConsumerRunner:
         record: ConsumerRecord,
         event: Envelope,
         held: set[str],
-        known: set[int],
+        known: set[parked.Offset],
     ) -> str:
         handler = self.handlers.get(event.type)
         if handler is None:
             return "ignored"
-        if record.offset in known:
+        if (record.topic, record.partition, record.offset) in known:
             return "duplicate"  # parked before: the table decides its fate
         if parked.decode_key(record.key) in held:
             if await inbox.seen(session, event.id):
@@ -360,11 +400,11 @@ class ConsumerRunner:
             attempt += 1
             try:
                 async with self.sessions.begin() as session:
+                    coordinates = (record.topic, record.partition, record.offset)
                     held, known = await parked.known(
-                        session, self.group_id, [key] if key is not None else [],
-                        record.topic, record.partition, [record.offset],
-                    )  # fmt: skip
-                    hooked = self.hooks is not None and not (record.offset in known or key in held)
+                        session, self.group_id, [key] if key is not None else [], [coordinates]
+                    )
+                    hooked = self.hooks is not None and not (coordinates in known or key in held)
                     if hooked:
                         await self.hooks.begin(session, [event])  # type: ignore[union-attr]
                     outcome = await self._apply(session, record, event, held, known)
@@ -587,6 +627,21 @@ class ConsumerRunner:
     def _count(record: ConsumerRecord, event_type: str, outcome: str) -> str:
         EVENTS.labels(record.topic, event_type, outcome).inc()
         return outcome
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Before a partition moves to another member, commit what was processed of it, so the
+    new owner starts where this one stopped rather than replaying (harmless) duplicates."""
+
+    def __init__(self, runner: ConsumerRunner, consumer: AIOKafkaConsumer) -> None:
+        self.runner = runner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self.runner._commit(self.consumer, set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None
 
 
 def plan(

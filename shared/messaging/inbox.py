@@ -37,17 +37,15 @@ _CLAIM_MANY = sa.text(
 )
 
 
-async def claim_many(session: AsyncSession, events: list[Envelope], topic: str) -> set[uuid.UUID]:
-    """Record ``events`` as processed in one statement; returns the ids claimed now (the
-    others were processed before: duplicates)."""
+async def claim_many(
+    session: AsyncSession, events: list[Envelope], topics: list[str]
+) -> set[uuid.UUID]:
+    """Record ``events`` (read from ``topics``, one per event) as processed in one statement;
+    returns the ids claimed now (the others were processed before: duplicates)."""
     if not events:
         return set()
     result = await session.execute(
         _CLAIM_MANY,
-        {
-            "ids": [e.id for e in events],
-            "topics": [topic] * len(events),
-            "types": [e.type for e in events],
-        },
+        {"ids": [e.id for e in events], "topics": topics, "types": [e.type for e in events]},
     )
     return set(result.scalars())

@@ -69,11 +69,15 @@ _INSERT = sa.text(
     "VALUES (:event_id, :topic, :key, :shard, :event_type, CAST(:payload AS json))"
 )
 
-# The row's unsent, not parked, not discarded, and no earlier row of its key is parked.
+# The shards of this relay that no other holds, locked till the round commits, and their
+# rows that are unsent, not parked, not discarded, with no earlier row of their key parked:
+# one round trip.
 _READY = sa.text(
+    "WITH mine AS MATERIALIZED (SELECT shard FROM outbox_shards WHERE shard = ANY(:shards) "
+    "  ORDER BY shard FOR UPDATE SKIP LOCKED) "
     "SELECT id, topic, key, payload::text AS payload FROM outbox o "
     "WHERE sent_at IS NULL AND parked_at IS NULL AND discarded_at IS NULL "
-    "AND shard = ANY(:shards) AND NOT EXISTS ("
+    "AND shard IN (SELECT shard FROM mine) AND NOT EXISTS ("
     "  SELECT 1 FROM outbox p WHERE p.key = o.key AND p.parked_at IS NOT NULL "
     "  AND p.sent_at IS NULL AND p.discarded_at IS NULL) "
     "ORDER BY id LIMIT :n"
@@ -249,20 +253,9 @@ class OutboxRelay:
         if not self.shards:
             return 0
         async with self.engine.begin() as conn:
-            locked = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT shard FROM outbox_shards WHERE shard = ANY(:mine) "
-                        "ORDER BY shard FOR UPDATE SKIP LOCKED"
-                    ),
-                    {"mine": self.shards},
-                )
-            ).scalars().all()  # fmt: skip
-            if not locked:
-                return 0
             rows = [
                 _Row(r.id, r.topic, r.key, r.payload)
-                for r in await conn.execute(_READY, {"shards": list(locked), "n": self.batch_size})
+                for r in await conn.execute(_READY, {"shards": self.shards, "n": self.batch_size})
             ]
             if not rows:
                 return 0

@@ -130,44 +130,48 @@ def decode_key(key: bytes | None) -> str | None:
 
 _KNOWN = sa.text(
     """
-    SELECT 'k', key, NULL::bigint FROM parked_events
+    SELECT 'k', key, NULL, NULL::int, NULL::bigint FROM parked_events
      WHERE group_id = :g AND status IN ('parked', 'held', 'redrive') AND key = ANY(:keys)
-    UNION
-    SELECT 'o', NULL, "offset" FROM parked_events
-     WHERE group_id = :g AND topic = :t AND partition = :p AND "offset" BETWEEN :lo AND :hi
+    UNION ALL
+    SELECT 'o', NULL, p.topic, p.partition, p."offset" FROM parked_events p
+      JOIN unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:los AS bigint[]),
+                  CAST(:his AS bigint[])) AS s (topic, partition, lo, hi)
+        ON p.topic = s.topic AND p.partition = s.partition AND p."offset" BETWEEN s.lo AND s.hi
+     WHERE p.group_id = :g
     """
 )
 
+Offset = tuple[str, int, int]  # topic, partition, offset
+
 
 async def known(
-    session: AsyncSession,
-    group_id: str,
-    keys: Iterable[str],
-    topic: str,
-    partition: int,
-    offsets: list[int],
-) -> tuple[set[str], set[int]]:
-    """For a batch of one partition, in one round trip: its keys that are held (an open
-    parked event of the group), and its offsets parked already (a redelivery: their fate is
-    decided in the table, not by processing them again)."""
+    session: AsyncSession, group_id: str, keys: Iterable[str], offsets: Iterable[Offset]
+) -> tuple[set[str], set[Offset]]:
+    """For a batch (of one or more partitions), in one round trip: its keys that are held
+    (an open parked event of the group), and its records parked already (a redelivery: their
+    fate is decided in the table, not by processing them again)."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic, partition, offset in offsets:
+        lo, hi = spans.get((topic, partition), (offset, offset))
+        spans[topic, partition] = (min(lo, offset), max(hi, offset))
     rows = await session.execute(
         _KNOWN,
         {
             "g": group_id,
             "keys": sorted(set(keys)),
-            "t": topic,
-            "p": partition,
-            "lo": min(offsets),
-            "hi": max(offsets),
+            "topics": [t for t, _ in spans],
+            "partitions": [p for _, p in spans],
+            "los": [lo for lo, _ in spans.values()],
+            "his": [hi for _, hi in spans.values()],
         },
     )
     held: set[str] = set()
-    parked_offsets: set[int] = set()
-    for kind, key, offset in rows.all():
+    parked_offsets: set[Offset] = set()
+    for kind, key, topic, partition, offset in rows.all():
         if kind == "k":
             held.add(key)
         else:
-            parked_offsets.add(offset)
+            parked_offsets.add((topic, partition, offset))
     return held, parked_offsets
 
 

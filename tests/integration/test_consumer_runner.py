@@ -6,7 +6,8 @@ import asyncio
 import uuid
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db import session_factory
 from shared.events.envelope import Envelope
@@ -299,3 +300,137 @@ async def test_events_fetched_together_commit_together(messaging_engine, servers
     async with messaging_engine.connect() as conn:
         transactions = await conn.scalar(sa.text("SELECT count(DISTINCT xmin::text) FROM effects"))
     assert transactions < 30  # batched: far fewer commits than events
+
+
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    probe_consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe_consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(3)]  # fresh_topic's partitions
+        return {tp.partition: o for tp, o in (await probe_consumer.end_offsets(tps)).items() if o}
+    finally:
+        await probe_consumer.stop()
+
+
+async def test_offsets_go_to_kafka_at_the_stop_and_before_a_rebalance(
+    messaging_engine, servers, fresh_topic
+):
+    """Offsets are committed at most every ``commit_interval_seconds``; what is processed in
+    between still reaches Kafka when the runner stops, and when a new member takes some of
+    its partitions (so that member starts where this one stopped)."""
+    await effects_table(messaging_engine)
+    keys = [str(uuid.uuid4()) for _ in range(12)]
+    await produce(servers.kafka_bootstrap, fresh_topic,
+                  [(k, probe(k, i).to_bytes()) for i, k in enumerate(keys)])  # fmt: skip
+    ends = await end_offsets(servers.kafka_bootstrap, fresh_topic)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def runner() -> ConsumerRunner:
+        return ConsumerRunner([fresh_topic], group, {"test.probe": record_effect},
+                              session_factory(messaging_engine),
+                              KafkaLink(servers.kafka_bootstrap, "t"),
+                              commit_interval_seconds=3600)  # fmt: skip
+
+    async def applied(n: int):
+        async def check() -> bool:
+            return sum((await count_effects(messaging_engine)).values()) >= n
+
+        return check
+
+    first, stop = runner(), asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await (await applied(12))():
+            assert asyncio.get_running_loop().time() < deadline and not task.done()
+            await asyncio.sleep(0.2)
+        # The first commit went out with the first batch; what comes later waits for the
+        # interval...
+        later = [str(uuid.uuid4()) for _ in range(6)]
+        await produce(servers.kafka_bootstrap, fresh_topic,
+                      [(k, probe(k, i).to_bytes()) for i, k in enumerate(later)])  # fmt: skip
+        ends = await end_offsets(servers.kafka_bootstrap, fresh_topic)
+        while not await (await applied(18))():
+            assert asyncio.get_running_loop().time() < deadline and not task.done()
+            await asyncio.sleep(0.2)
+        assert await committed_offsets(servers.kafka_bootstrap, group, fresh_topic) != ends
+        # ...until a second member joins: the first commits what it processed before it lets
+        # its partitions go.
+        second_stop = asyncio.Event()
+        second = asyncio.create_task(runner().run(second_stop))
+        try:
+            while await committed_offsets(servers.kafka_bootstrap, group, fresh_topic) != ends:
+                assert asyncio.get_running_loop().time() < deadline + 30, "no commit on revoke"
+                await asyncio.sleep(0.3)
+        finally:
+            second_stop.set()
+            await second
+    finally:
+        stop.set()
+        await task
+    assert sum((await count_effects(messaging_engine)).values()) == 18  # no second effect
+
+    # A new runner: its first batch is committed at once, the next one by the stop.
+    third, stop = runner(), asyncio.Event()
+    task = asyncio.create_task(third.run(stop))
+    try:
+        for wave, total in ((1, 21), (2, 24)):
+            more = [str(uuid.uuid4()) for _ in range(3)]
+            await produce(servers.kafka_bootstrap, fresh_topic,
+                          [(k, probe(k, wave).to_bytes()) for k in more])  # fmt: skip
+            while not await (await applied(total))():
+                assert asyncio.get_running_loop().time() < deadline + 60 and not task.done()
+                await asyncio.sleep(0.2)
+        ends = await end_offsets(servers.kafka_bootstrap, fresh_topic)
+        assert await committed_offsets(servers.kafka_bootstrap, group, fresh_topic) != ends
+    finally:
+        stop.set()
+        await task
+    assert await committed_offsets(servers.kafka_bootstrap, group, fresh_topic) == ends
+
+
+async def test_one_fetch_of_several_partitions_is_one_transaction(
+    messaging_engine, servers, fresh_topic
+):
+    """At moderate rates a fetch holds a few events of many partitions: they share one
+    transaction (and one inbox claim), each partition's events in order."""
+    await effects_table(messaging_engine)
+    for partition in range(3):
+        await produce(
+            servers.kafka_bootstrap,
+            fresh_topic,
+            [(f"k{partition}", probe(f"k{partition}", partition * 100 + i).to_bytes())
+             for i in range(5)],
+            partition=partition,
+        )  # fmt: skip
+    runner = ConsumerRunner([fresh_topic], f"g-{uuid.uuid4().hex[:8]}",
+                            {"test.probe": record_effect}, session_factory(messaging_engine),
+                            KafkaLink(servers.kafka_bootstrap, "t"))  # fmt: skip
+
+    async def applied() -> bool:
+        return len(await count_effects(messaging_engine)) == 15
+
+    await run_until(runner, applied)
+    async with messaging_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.text("SELECT xmin::text AS tx, seq FROM effects ORDER BY id")
+            )
+        ).all()  # fmt: skip
+    partitions_per_tx: dict[str, set[int]] = {}
+    for tx, seq in rows:
+        partitions_per_tx.setdefault(tx, set()).add(seq // 100)
+    assert any(len(p) > 1 for p in partitions_per_tx.values()), partitions_per_tx
+    for partition in range(3):  # each partition's events applied in order
+        seqs = [seq for _, seq in rows if seq // 100 == partition]
+        assert seqs == sorted(seqs) and len(seqs) == 5

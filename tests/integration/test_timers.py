@@ -22,8 +22,10 @@ from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.migrations import (
     create_timer_table_v1,
     create_timer_table_v2,
+    create_timer_wake_v3,
     drop_timer_table_v1,
     drop_timer_table_v2,
+    drop_timer_wake_v3,
 )
 from shared.ops import Conflict
 from shared.ops import timers as timer_ops
@@ -40,6 +42,7 @@ async def without_timers(conn) -> None:
     def drop(sync_conn) -> None:
         if sa.inspect(sync_conn).has_table("timers"):
             operations = Operations(MigrationContext.configure(sync_conn))
+            drop_timer_wake_v3(operations)
             drop_timer_table_v2(operations)
             drop_timer_table_v1(operations)
 
@@ -55,6 +58,7 @@ async def timer_engine(messaging_engine):
             operations = Operations(MigrationContext.configure(sync_conn))
             create_timer_table_v1(operations)
             create_timer_table_v2(operations)
+            create_timer_wake_v3(operations)
 
         await conn.run_sync(create)
         await conn.execute(sa.text("CREATE TABLE effects (timer_id bigint, subject text)"))
@@ -130,6 +134,40 @@ async def test_a_timer_armed_while_the_scheduler_sleeps_fires_without_waiting_fo
     async with timer_engine.begin() as conn:
         await timers.arm(conn, "probe", "soon", datetime.now(UTC) + timedelta(milliseconds=200))
     try:
+        for _ in range(100):
+            if await effects(timer_engine):
+                break
+            await asyncio.sleep(0.1)
+        assert [s for _, s in await effects(timer_engine)] == ["soon"]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_timer_due_after_the_next_look_does_not_wake_the_scheduler(timer_engine):
+    """Arming a deadline hours away (every case has several) costs the scheduler no round;
+    one due before its next look still wakes it."""
+    scheduler = TimerScheduler(timer_engine, {"probe": record}, max_sleep=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    try:
+        async with timer_engine.begin() as conn:
+            await timers.arm(conn, "probe", "first", datetime.now(UTC) + timedelta(seconds=600))
+        for _ in range(100):  # the first wakes it (its next look was an hour away)
+            if scheduler.rounds >= 2:
+                break
+            await asyncio.sleep(0.05)
+        rounds = scheduler.rounds
+        async with timer_engine.begin() as conn:
+            await timers.arm_many(
+                conn, [("probe", f"later-{i}", datetime.now(UTC) + timedelta(hours=4), None)
+                       for i in range(5)],
+            )  # fmt: skip
+            await timers.arm(conn, "probe", "later", datetime.now(UTC) + timedelta(hours=2))
+        await asyncio.sleep(1.0)  # a wake-up would have come within milliseconds
+        assert scheduler.rounds == rounds
+        async with timer_engine.begin() as conn:
+            await timers.arm(conn, "probe", "soon", datetime.now(UTC) + timedelta(milliseconds=200))
         for _ in range(100):
             if await effects(timer_engine):
                 break
