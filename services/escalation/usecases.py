@@ -62,9 +62,13 @@ def site_of(data: ComplaintReceived) -> str | None:
     return None
 
 
-def outgoing(step: repo.Entry, now: datetime) -> outbox_rows.Outgoing:
-    """The event's CloudEvent for the outbox, from the data its timeline row has too."""
-    return outbox_rows.cloudevent(SOURCE, str(step.complaint_id), step.event, step.data, now)
+def outgoing(steps: list[repo.Entry], now: datetime) -> list[outbox_rows.Outgoing]:
+    """The events' CloudEvents for the outbox, from the data their timeline rows have too."""
+    ids = outbox_rows.new_ids(len(steps))
+    return [
+        outbox_rows.cloudevent(SOURCE, str(s.complaint_id), s.event, s.data, now, event_id)
+        for s, event_id in zip(steps, ids, strict=True)
+    ]
 
 
 def name_actor(events: list[EventData], actor: Actor | None) -> None:
@@ -108,7 +112,7 @@ class Escalation:
         steps = repo.entries(case.complaint_id, events)
         await saving.save_case(
             session, case, now, steps, firing, self.topics.handling,
-            [outgoing(step, now) for step in steps],
+            outgoing(steps, now),
         )  # fmt: skip
         case.outcomes.clear()
         for event in events:
@@ -148,7 +152,7 @@ class Escalation:
             subject = str(case.complaint_id)
             steps += repo.entries(case.complaint_id, events)
             wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
-        envelopes = [outgoing(step, now) for step in steps]
+        envelopes = outgoing(steps, now)
         inserted = await opening.open_cases(
             session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
         )

@@ -11,7 +11,7 @@ import pytest
 
 from services.escalation.domain.case import Case, Clock
 from services.escalation.policy_file import DEFAULT_POLICY, load_policy
-from services.escalation.store.outbox_rows import cloudevent
+from services.escalation.store.outbox_rows import cloudevent, new_ids
 from shared.events.common import Channel, ContactCard, Mode, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseSlaWarning
@@ -83,3 +83,10 @@ def test_orjson_writes_a_clock_as_its_to_json_document() -> None:
     for found in (clocks, case.clocks):
         written = orjson.loads(orjson.dumps(found, option=orjson.OPT_NON_STR_KEYS))
         assert written == {n: c.to_json() for n, c in found.items()}
+
+
+def test_event_ids_are_random_version_4_uuids() -> None:
+    ids = new_ids(500)
+    assert len(set(ids)) == 500
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert new_ids(0) == []
