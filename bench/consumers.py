@@ -27,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench._db import KAFKA, async_url, scratch_database
+from shared.entrypoint import settle_garbage_collector
 from shared.events.common import Channel, ContactCard, Mode, SatisfactionLevel, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseAcknowledged, CaseOpened, CaseResolved
@@ -36,6 +37,7 @@ from shared.events.topics import Topics
 from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime import Runtime
+from shared.settings import ServiceSettings
 from tests.support.topics import delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_CONSUMERS_EVENTS", "20000"))
@@ -282,6 +284,7 @@ async def run_service(target: Target, topics: Topics, expect: int, ids) -> tuple
             if target.seed is not None:
                 await target.seed(conn, ids)
             runner = target.build(dsn, topics)
+            settle_garbage_collector(ServiceSettings().gc_young_threshold)  # as the services do
             expect = expect if expect >= 0 else 0
             stop = asyncio.Event()
             cpu0 = time.process_time()

@@ -4,6 +4,7 @@ and the operators' commands (``outbox``, ``timers``, ``parked``: shared.cli)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -36,6 +37,16 @@ def read_settings(settings_cls: type[ServiceSettings]) -> ServiceSettings:
             message = error["msg"].removeprefix("Value error, ")
             print(f"{service}: invalid configuration: {where}: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+def settle_garbage_collector(young_threshold: int) -> None:
+    """What start-up built (modules, models, the app) lives as long as the process: move it
+    out of the collector's reach, and let the young generation grow before a collection.
+    CPython's default (700 allocations) collects every few events here, while nearly all of a
+    request's or a batch's objects are freed by reference counting anyway."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young_threshold, 20, 20)
 
 
 def serve_or_migrate(
@@ -84,6 +95,7 @@ def serve_or_migrate(
         return
     module, _, factory = app_factory.partition(":")
     app = getattr(importlib.import_module(module), factory)(settings)
+    settle_garbage_collector(settings.gc_young_threshold)
     log.info("starting", extra={"service": settings.service_name, "port": settings.port})
     uvicorn.run(
         app,

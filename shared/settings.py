@@ -118,7 +118,10 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=30_000)
     # Offsets are committed at most this often (and on a rebalance and at the stop); what a
     # crash leaves uncommitted is redelivered and the inbox makes it a no-op.
-    consumer_commit_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+    consumer_commit_interval_seconds: float = Field(default=0.5, ge=0, le=60)
+    # Allocations before the garbage collector looks at young objects (CPython: 700), for a
+    # process whose start-up objects are frozen (shared.entrypoint.settle_garbage_collector).
+    gc_young_threshold: int = Field(default=50_000, ge=100, le=10_000_000)
     # Durable timers (services that have them): the longest an idle scheduler sleeps between
     # looks (a NOTIFY wakes it sooner), and how many due timers one transaction fires.
     timer_max_sleep_seconds: float = Field(default=30.0, gt=0)

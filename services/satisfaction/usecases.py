@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from services.satisfaction.domain.contribution import (
     delta,
     merge,
 )
-from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold
+from services.satisfaction.domain.facts import FACT_EVENTS, Facts, fold, state_of
 from services.satisfaction.domain.surveys import (
     AlreadyAnswered,
     SurveyStatus,
@@ -32,7 +33,7 @@ from services.satisfaction.domain.surveys import (
     status,
 )
 from services.satisfaction.store import repository as repo
-from services.satisfaction.store import rollups
+from services.satisfaction.store import rollups, writes
 from services.satisfaction.store.tables import ROLLUPS
 from shared.events.common import SatisfactionLevel, Tier
 from shared.events.envelope import Envelope, new_event
@@ -75,75 +76,111 @@ class Known:
 Change = Callable[[Known], Awaitable[None]]
 
 
-async def change_complaint(
-    session: AsyncSession, complaint_id: uuid.UUID, changes: list[Change], roll_up: bool = True
-) -> Contribution:
-    """Apply ``changes`` (each writes its rows and mirrors them in ``Known``); returns the
-    difference between the complaint's contribution to the rollups after and before (empty
-    without ``roll_up``: a rebuild derives the rollups at the end)."""
-    facts = await repo.lock_facts(session, complaint_id)
-    # Read after the lock: a concurrent writer of this complaint has committed by now.
-    known = Known(
-        facts,
-        await repo.surveys_of(session, complaint_id),
-        await repo.answers_of(session, complaint_id),
-    )
-    before = contribution(known.facts, known.surveys, known.answers) if roll_up else None
-    unchanged = replace(facts, breached=set(facts.breached))
-    for change in changes:
-        await change(known)
-    if known.facts != unchanged:
-        await repo.save_facts(session, known.facts)
-    if before is None:
-        return Contribution.empty()
-    return delta(before, contribution(known.facts, known.surveys, known.answers))
+class Held:
+    """The complaints one transaction holds: their facts rows locked (in id order: the lock
+    order), their surveys and answers read after the lock, and the changes applied to them in
+    memory (survey and answer changes write their own rows and mirror them here). ``write``
+    then saves the changed facts and adds the rollup increments, with one statement however
+    many changes and complaints there were. Only for one transaction, without savepoints in
+    between: a rolled-back change would leave its mirror behind."""
+
+    def __init__(self, roll_up: bool = True) -> None:
+        self.roll_up = roll_up
+        self.known: dict[uuid.UUID, Known] = {}
+        self._saved: dict[uuid.UUID, tuple[Any, ...]] = {}  # the facts as their rows stand
+        self._before: dict[uuid.UUID, Contribution] = {}  # contributions before any change
+
+    async def hold(self, session: AsyncSession, complaint_ids: Iterable[uuid.UUID]) -> None:
+        ids = sorted(set(complaint_ids) - self.known.keys())
+        if not ids:
+            return
+        found = await repo.lock_facts_many(session, ids)
+        # Read after the lock: a concurrent writer of these complaints has committed by now.
+        surveys, answers = await repo.surveys_and_answers_of_many(session, ids)
+        for facts in found:
+            cid = facts.complaint_id
+            self.known[cid] = Known(facts, surveys.get(cid, []), answers.get(cid, []))
+            self._saved[cid] = state_of(facts)
+
+    async def change(self, session: AsyncSession, changes: dict[uuid.UUID, list[Change]]) -> None:
+        await self.hold(session, changes)
+        for cid in sorted(changes):
+            known = self.known[cid]
+            if self.roll_up and cid not in self._before:
+                self._before[cid] = contribution(known.facts, known.surveys, known.answers)
+            for change in changes[cid]:
+                await change(known)
+
+    def differences(self) -> list[Contribution]:
+        """Each changed complaint's contribution to the rollups after minus before."""
+        return [
+            delta(before, contribution(k.facts, k.surveys, k.answers))
+            for k, before in ((self.known[cid], b) for cid, b in self._before.items())
+        ]
+
+    def _dirty(self) -> list[Facts]:
+        """The facts changed since held (or last saved), in id order; noted as saved."""
+        states = {cid: state_of(k.facts) for cid, k in self.known.items()}
+        dirty = sorted(cid for cid, state in states.items() if state != self._saved[cid])
+        self._saved.update((cid, states[cid]) for cid in dirty)
+        return [self.known[cid].facts for cid in dirty]
+
+    async def save_facts(self, session: AsyncSession) -> None:
+        await repo.save_facts_many(session, self._dirty())
+
+    async def write(self, session: AsyncSession) -> None:
+        """The facts saved and the rollups incremented (each complaint's difference summed):
+        one statement."""
+        found = merge(self.differences())
+        self._before.clear()
+        await writes.save_and_add(session, self._dirty(), found)
 
 
 async def change_complaints(
     session: AsyncSession, changes: dict[uuid.UUID, list[Change]], roll_up: bool = True
 ) -> list[Contribution]:
-    """``change_complaint`` for many complaints with a few statements in all: their facts
-    rows created (in id order: the lock order), surveys and answers read together, the
-    changes applied in memory (survey changes write their own rows), the changed facts
-    saved with one executemany. Returns the contributions' differences."""
-    ids = sorted(changes)
-    found = {f.complaint_id: f for f in await repo.lock_facts_many(session, ids)}
-    surveys = await repo.surveys_of_many(session, ids)
-    answers = await repo.answers_of_many(session, ids)
-    out: list[Contribution] = []
-    dirty: list[Facts] = []
-    for cid in ids:
-        facts = found[cid]
-        known = Known(facts, surveys.get(cid, []), answers.get(cid, []))
-        before = contribution(known.facts, known.surveys, known.answers) if roll_up else None
-        unchanged = replace(facts, breached=set(facts.breached))
-        for change in changes[cid]:
-            await change(known)
-        if known.facts != unchanged:
-            dirty.append(known.facts)
-        if before is not None:
-            out.append(delta(before, contribution(known.facts, known.surveys, known.answers)))
-    await repo.save_facts_many(session, dirty)
-    return out
+    """Apply ``changes`` to many complaints with a few statements in all (``Held``): the
+    facts saved; returns the differences of their contributions to the rollups, for the
+    caller to add (none without ``roll_up``: a rebuild derives the rollups at the end)."""
+    held = Held(roll_up)
+    await held.change(session, changes)
+    await held.save_facts(session)
+    return held.differences()
 
 
-_PENDING = "satisfaction.pending_rollups"  # session.info: increments gathered by a batch
+async def change_complaint(
+    session: AsyncSession, complaint_id: uuid.UUID, changes: list[Change], roll_up: bool = True
+) -> Contribution:
+    """``change_complaints`` for one complaint: its contribution's difference."""
+    found = await change_complaints(session, {complaint_id: changes}, roll_up)
+    return found[0] if found else Contribution.empty()
+
+
+_HELD = "satisfaction.held"  # session.info: the consumer transaction's Held (LockOrder)
+
+
+async def apply_changes(session: AsyncSession, changes: dict[uuid.UUID, list[Change]]) -> None:
+    """Apply ``changes``: in the consumer's transaction to what it holds, written at its end
+    (``LockOrder``); otherwise at once, rollups included."""
+    held = session.info.get(_HELD)
+    if held is None:
+        held = Held()
+        await held.change(session, changes)
+        await held.write(session)
+    else:
+        await held.change(session, changes)
 
 
 async def update(session: AsyncSession, complaint_id: uuid.UUID, change: Change) -> None:
-    found = await change_complaint(session, complaint_id, [change])
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        await rollups.apply(session, found)
-    else:
-        pending.append(found)
+    await apply_changes(session, {complaint_id: [change]})
 
 
 class LockOrder:
     """The consumer's batch hooks: row locks taken in one order by every transaction, so
     two batches (two partitions, two replicas) never deadlock. First the facts rows of every
-    complaint in the batch, sorted by id; the handlers then add their rollup increments to
-    one sum, written at the end in key order (``rollups.apply`` sorts)."""
+    complaint in the batch, sorted by id (and what is known of them read once); the handlers
+    change them in memory; at the end the changed facts are saved and the rollup increments
+    summed and added in key order (``rollups.increments`` sorts), with one statement."""
 
     async def begin(self, session: AsyncSession, events: list[Envelope]) -> None:
         ids = set()
@@ -153,12 +190,15 @@ class LockOrder:
                     ids.add(complaint_of(event))
                 except (KeyError, ValueError, TypeError):
                     continue  # malformed: its handler fails and the runner parks it
-        await repo.lock_facts_in_order(session, sorted(ids))
-        session.info[_PENDING] = []
+        # A fresh one each time: a redrive runs several in one transaction, and one whose
+        # handler failed (rolled back to its savepoint) never reached ``end``.
+        held = session.info[_HELD] = Held()
+        await held.hold(session, ids)
 
     async def end(self, session: AsyncSession) -> None:
-        pending = session.info.pop(_PENDING, [])
-        await rollups.apply(session, merge(pending))
+        held: Held | None = session.info.pop(_HELD, None)
+        if held is not None:
+            await held.write(session)
 
 
 def _answered(surveys: list[Survey], survey_id: str) -> list[Survey]:
@@ -213,18 +253,18 @@ def handlers(ladder: list[str]) -> dict[str, Handler]:
 
 def batch_handlers(ladder: list[str]) -> dict[str, BatchHandler]:
     """The same, for a batch of events (of any of these types, in order per complaint):
-    every complaint of the batch changed together (``change_complaints``)."""
+    every complaint of the batch changed together, its answers written together."""
 
     async def handle_many(session: AsyncSession, events: list[Envelope]) -> None:
+        answers = await store_answers(session, events)
         changes: dict[uuid.UUID, list[Change]] = {}
         for event in events:
-            changes.setdefault(complaint_of(event), []).append(change_for(session, event, ladder))
-        found = merge(await change_complaints(session, changes))
-        pending = session.info.get(_PENDING)
-        if pending is None:
-            await rollups.apply(session, found)
-        else:
-            pending.append(found)
+            if answers is not None and event.id in answers[0]:
+                change = _recorded(session, answers[0][event.id], event.id, stored=answers[1])
+            else:
+                change = change_for(session, event, ladder)
+            changes.setdefault(complaint_of(event), []).append(change)
+        await apply_changes(session, changes)
 
     return dict.fromkeys(HANDLED, handle_many)
 
@@ -319,33 +359,36 @@ def answer_seen(event: Envelope) -> AnswerSeen:
     )
 
 
+def _answer_row(data: AnswerSeen, answer_id: uuid.UUID, cycle: int) -> dict[str, object]:
+    return {
+        "answer_id": answer_id, "complaint_id": data.complaint_id, "survey_id": data.survey_id,
+        "cycle": cycle, "score": data.score, "factors": data.factors, "comment": data.comment,
+        "taken_by": data.taken_by, "customer_id": data.customer_id, "tier": data.tier,
+        "recorded_at": data.recorded_at,
+    }  # fmt: skip
+
+
 def _recorded(
-    session: AsyncSession, data: AnswerSeen, answer_id: uuid.UUID, outcome: list[bool] | None = None
+    session: AsyncSession,
+    data: AnswerSeen,
+    answer_id: uuid.UUID,
+    outcome: list[bool] | None = None,
+    stored: set[uuid.UUID] | None = None,
 ) -> Change:
     """Keep the answer unless its complaint's cycle already has one (then it is ignored: a
-    second answer of a cycle is never counted, whoever sent it)."""
+    second answer of a cycle is never counted, whoever sent it); its survey marked answered.
+    ``stored``: written already with the rest of its batch (``store_answers``), these kept."""
 
     async def change(known: Known) -> None:
         cycle = data.cycle
-        if cycle is None:
-            survey = await repo.get_survey(session, data.survey_id) if data.survey_id else None
-            cycle = cycle_of(repo.record_of(survey) if survey else None, known.facts.cycles)
-        inserted = await repo.insert_answer(
-            session,
-            {
-                "answer_id": answer_id,
-                "complaint_id": data.complaint_id,
-                "survey_id": data.survey_id,
-                "cycle": cycle,
-                "score": data.score,
-                "factors": data.factors,
-                "comment": data.comment,
-                "taken_by": data.taken_by,
-                "customer_id": data.customer_id,
-                "tier": data.tier,
-                "recorded_at": data.recorded_at,
-            },
-        )
+        if stored is not None:
+            inserted = answer_id in stored
+        else:
+            if cycle is None:
+                survey = await repo.get_survey(session, data.survey_id) if data.survey_id else None
+                cycle = cycle_of(repo.record_of(survey) if survey else None, known.facts.cycles)
+            row = _answer_row(data, answer_id, cycle)
+            inserted = answer_id in await repo.insert_answers_many(session, [row])
         if outcome is not None:
             outcome.append(inserted)
         if not inserted:
@@ -358,13 +401,30 @@ def _recorded(
         known.answers.append(
             Answer(str(answer_id), data.score, tuple(data.factors), data.recorded_at, data.tier)
         )
-        if data.survey_id is not None:
-            await repo.mark_survey_answered(
-                session, data.survey_id, data.complaint_id, data.recorded_at
-            )
+        if data.survey_id is not None:  # marked answered in the store with the insert
             known.surveys = _answered(known.surveys, str(data.survey_id))
 
     return change
+
+
+async def store_answers(
+    session: AsyncSession, events: list[Envelope]
+) -> tuple[dict[uuid.UUID, AnswerSeen], set[uuid.UUID]] | None:
+    """The answers among ``events`` (a batch, in order) inserted with one statement and their
+    surveys marked with another, ahead of the batch's other changes: the answers (by event
+    id) and the ids kept. Only inserts and marks of answers depend on each other (the first
+    of a cycle wins; the first answer's time stays on its survey), so doing them first and in
+    order leaves the store and the final ``Known`` as doing them in turn would. None (do
+    them in turn) outside a consumer transaction holding every complaint named, or when an
+    answer lacks its cycle (a version-1 answer's depends on the facts folded before it)."""
+    held: Held | None = session.info.get(_HELD)
+    if held is None:
+        return None
+    seen = {e.id: answer_seen(e) for e in events if e.type == SurveyRecorded.event_type}
+    if not seen or any(a.cycle is None or a.complaint_id not in held.known for a in seen.values()):
+        return None
+    rows = [_answer_row(a, answer_id, a.cycle) for answer_id, a in seen.items()]  # type: ignore[arg-type]
+    return seen, await repo.insert_answers_many(session, rows)
 
 
 @dataclass(frozen=True)
@@ -403,7 +463,9 @@ async def record_answer(
         assert complaint_id is not None
         if token_hash is None and not await repo.complaint_known(session, complaint_id):
             raise NotFound
-        facts = await repo.lock_facts(session, complaint_id)  # serialises answers per complaint
+        held = Held()
+        await held.hold(session, [complaint_id])  # the lock serialises answers per complaint
+        facts = held.known[complaint_id].facts
         if token_hash is not None:
             survey = await repo.survey_by_hash(session, token_hash)
             assert survey is not None
@@ -435,7 +497,10 @@ async def record_answer(
         event = new_event(SOURCE, str(complaint_id), data, time=now)
         await inbox.claim(session, event, topics.satisfaction)
         kept: list[bool] = []
-        await update(session, complaint_id, _recorded(session, answer_seen(event), event.id, kept))
+        await held.change(
+            session, {complaint_id: [_recorded(session, answer_seen(event), event.id, kept)]}
+        )
+        await held.write(session)
         if not all(kept):  # the unique constraint, should anything have slipped past the lock
             raise AlreadyAnswered(await repo.first_answer(session, complaint_id, cycle, None))
         await outbox.add(session, topics.satisfaction, [event])
@@ -483,8 +548,7 @@ async def rederive_rollups(session: AsyncSession, batch: int = 500) -> int:
     for i in range(0, len(ids), batch):
         chunk = ids[i : i + batch]
         found = {f.complaint_id: f for f in await repo.facts_of_many(session, chunk)}
-        surveys = await repo.surveys_of_many(session, chunk)
-        answers = await repo.answers_of_many(session, chunk)
+        surveys, answers = await repo.surveys_and_answers_of_many(session, chunk)
         parts = [
             contribution(found.get(c) or Facts(c), surveys.get(c, []), answers.get(c, []))
             for c in chunk

@@ -122,7 +122,7 @@ class ConsumerRunner:
     # Offsets go to Kafka at most this often (and when partitions are revoked, and at the
     # stop): a crash or a move redelivers what was not committed, which the inbox already
     # makes a no-op, so a commit per batch would only cost a broker round trip per batch.
-    commit_interval_seconds: float = 1.0
+    commit_interval_seconds: float = 0.5
     _pruned_at: float = field(default=float("-inf"), init=False)
     _housekept_at: float = field(default=float("-inf"), init=False)
     _parked_new: asyncio.Event = field(default_factory=asyncio.Event, init=False)

@@ -84,6 +84,8 @@ class Answer:
 
 @dataclass
 class Contribution:
+    """Read-only: keys may share their counters' dict."""
+
     counters: dict[RollupKey, dict[str, int]]
     hist: dict[HistKey, int]
     factors: dict[FactorKey, int]
@@ -118,13 +120,17 @@ def contribution(
         # An invalid complaint never had a case: no severity or rung to group it by.
         values.pop("severity", None)
         values.pop("escalation_level", None)
-    counters: dict[RollupKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    hist: dict[HistKey, int] = defaultdict(int)
-    factors: dict[FactorKey, int] = defaultdict(int)
+    # Every counter goes to each dimension value alike: summed per day once, then the same
+    # (read-only) dict shared by the day's keys of every dimension.
+    days: dict[date, dict[str, int]] = {}
+    buckets: dict[tuple[date, float], int] = {}
+    picked: dict[tuple[date, str, int], int] = {}
 
     def add(day: date, column: str, amount: int = 1) -> None:
-        for dimension, value in values.items():
-            counters[(day, dimension, value)][column] += amount
+        columns = days.get(day)
+        if columns is None:
+            columns = days[day] = {}
+        columns[column] = columns.get(column, 0) + amount
 
     _figures(facts, add)
     started = facts.started_at
@@ -147,8 +153,8 @@ def contribution(
         if seconds is not None:
             add(day, "timed")
             add(day, "resolve_ms", round(seconds * 1000))
-            for dimension, value in values.items():
-                hist[(day, dimension, value, resolve_bucket(seconds))] += 1
+            key = (day, resolve_bucket(seconds))
+            buckets[key] = buckets.get(key, 0) + 1
     for survey in surveys:
         day = survey.requested_at.date()
         add(day, "requested")
@@ -163,9 +169,14 @@ def contribution(
         if expectation is not None:
             add(day, f"{expectation}_l{answer.score}")
         for factor in dict.fromkeys(answer.factors):
-            for dimension, value in values.items():
-                factors[(day, dimension, value, factor, answer.score)] += 1
-    return Contribution({k: dict(v) for k, v in counters.items()}, dict(hist), dict(factors))
+            fkey = (day, factor, answer.score)
+            picked[fkey] = picked.get(fkey, 0) + 1
+    pairs = list(values.items())
+    return Contribution(
+        {(day, d, v): columns for day, columns in days.items() for d, v in pairs},
+        {(day, d, v, bucket): n for (day, bucket), n in buckets.items() for d, v in pairs},
+        {(day, d, v, f, score): n for (day, f, score), n in picked.items() for d, v in pairs},
+    )
 
 
 def _figures(facts: Facts, add: Callable[[date, str, int], None]) -> None:
@@ -204,6 +215,9 @@ def _figures(facts: Facts, add: Callable[[date, str, int], None]) -> None:
         add(facts.started_at.date(), "contact_waiting", 1)
 
 
+_NONE: dict[str, int] = {}
+
+
 def delta(before: Contribution, after: Contribution) -> Contribution:
     """after - before, without the entries that did not change."""
 
@@ -216,8 +230,13 @@ def delta(before: Contribution, after: Contribution) -> Contribution:
         return out
 
     counters: dict[RollupKey, dict[str, int]] = {}
+    # Keys of one day share their counters' dict (``contribution``): diff each pair once.
+    seen: dict[tuple[int, int], dict[str, int]] = {}
     for key in before.counters.keys() | after.counters.keys():
-        change = diff(before.counters.get(key, {}), after.counters.get(key, {}))
+        a, b = before.counters.get(key, _NONE), after.counters.get(key, _NONE)
+        change = seen.get((id(a), id(b)))
+        if change is None:
+            change = seen[(id(a), id(b))] = diff(a, b)
         if change:
             counters[key] = change
     return Contribution(

@@ -4,9 +4,11 @@ together."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,36 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.satisfaction.domain.contribution import Answer, Survey
 from services.satisfaction.domain.facts import Facts
 from services.satisfaction.domain.surveys import FirstAnswer, SurveyRecord
+from services.satisfaction.store.arrays import columns_of, pg_type, unnest
 from services.satisfaction.store.tables import answers, facts, surveys
 
 _FACT_FIELDS = [c.name for c in facts.columns if c.name not in {"complaint_id", "breached"}]
 
 
-async def lock_facts(session: AsyncSession, complaint_id: uuid.UUID) -> Facts:
-    """The complaint's facts, its row locked until commit: one writer per complaint at a time
-    (consumer and API, across replicas), so no increment is lost or doubled."""
-    stmt = insert(facts).values(complaint_id=complaint_id)
-    # An upsert that touches the row takes its lock and returns it: one round trip.
-    row = (
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[facts.c.complaint_id],
-                set_={"complaint_id": stmt.excluded.complaint_id},
-            ).returning(*facts.columns)
-        )
-    ).one()
-    return _facts(row._mapping)
-
-
-async def lock_facts_in_order(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> None:
-    """Create and lock the facts rows of ``complaint_ids`` in the order given (sorted by the
-    caller): one statement, rows upserted in order, so concurrent batches queue instead of
-    deadlocking."""
-    if not complaint_ids:
-        return
-    await session.execute(_LOCK_MANY, {"ids": complaint_ids})
-
-
+# An upsert that touches each row takes its lock and returns it: one round trip, the rows
+# in the order of the ids.
 _LOCK_MANY = sa.text(
     "INSERT INTO facts (complaint_id) SELECT unnest(CAST(:ids AS uuid[])) "
     "ON CONFLICT (complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id "
@@ -54,38 +34,41 @@ _LOCK_MANY = sa.text(
 
 
 async def lock_facts_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
-    """``lock_facts`` for many complaints (sorted by the caller: the lock order), one
-    statement whose SQL is the same for any number of them."""
+    """The complaints' facts (rows created if new), each row locked until commit: one writer
+    per complaint at a time (consumer and API, across replicas), so no increment is lost or
+    doubled. Sorted by the caller (the lock order); one statement for any number of them."""
     if not complaint_ids:
         return []
     rows = await session.execute(_LOCK_MANY, {"ids": complaint_ids})
-    return [_facts(r._mapping) for r in rows]
+    return [_facts(r) for r in rows]
 
 
-_SAVE_MANY = (
-    sa.update(facts)
-    .where(facts.c.complaint_id == sa.bindparam("_id"))
-    .values({name: sa.bindparam(name) for name in [*_FACT_FIELDS, "breached"]})
+# Many complaints' facts saved with one UPDATE joined to the rows' arrays (the rows are
+# locked already: the join's order does not matter). ``breached`` goes as JSON text.
+_SAVED = ["complaint_id", *_FACT_FIELDS, "breached"]
+_SAVED_VALUES = attrgetter(*_FACT_FIELDS)
+SAVE_FACTS = (
+    f"UPDATE facts SET {', '.join(f'{n} = v.{n}' for n in _SAVED[1:-1])}, "
+    "breached = CAST(v.breached AS jsonb) "
+    f"FROM {unnest([(n, pg_type(facts.c[n]) if n != 'breached' else 'text') for n in _SAVED])} "
+    f"AS v({', '.join(_SAVED)}) WHERE facts.complaint_id = v.complaint_id"
 )
+_SAVE_MANY = sa.text(SAVE_FACTS)
+
+
+def saved_facts(found: list[Facts]) -> dict[str, list[Any]]:
+    """The parameters of ``SAVE_FACTS`` saving ``found``."""
+    rows = (
+        (f.complaint_id, *_SAVED_VALUES(f), json.dumps(sorted(f.breached)) if f.breached else "[]")
+        for f in found
+    )
+    return columns_of(rows, _SAVED)
 
 
 async def save_facts_many(session: AsyncSession, found: list[Facts]) -> None:
-    """Save many complaints' facts: one executemany."""
-    if not found:
-        return
-    rows = []
-    for f in found:
-        values = {name: getattr(f, name) for name in _FACT_FIELDS}
-        rows.append(values | {"breached": sorted(f.breached), "_id": f.complaint_id})
-    await session.execute(_SAVE_MANY, rows)
-
-
-async def save_facts(session: AsyncSession, found: Facts) -> None:
-    values = {name: getattr(found, name) for name in _FACT_FIELDS}
-    values["breached"] = sorted(found.breached)
-    await session.execute(
-        sa.update(facts).where(facts.c.complaint_id == found.complaint_id).values(**values)
-    )
+    """Save many complaints' facts: one statement."""
+    if found:
+        await session.execute(_SAVE_MANY, saved_facts(found))
 
 
 async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> bool:
@@ -100,62 +83,54 @@ async def complaint_known(session: AsyncSession, complaint_id: uuid.UUID) -> boo
     return found is not None
 
 
-async def surveys_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Survey]:
-    return (await surveys_of_many(session, [complaint_id])).get(complaint_id, [])
+# The requested surveys and the counted answers of many complaints in one round trip: one
+# row shape for both (``survey`` tells them apart), the same SQL for any number of ids.
+_SURVEYS_AND_ANSWERS = sa.text(
+    "SELECT complaint_id, true AS survey, survey_id AS id, requested_at AS at, "
+    "answered_at IS NOT NULL AS answered, NULL::smallint AS score, NULL::jsonb AS factors, "
+    "NULL::text AS tier FROM surveys "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) AND requested_at IS NOT NULL "
+    "UNION ALL "
+    "SELECT complaint_id, false, answer_id, recorded_at, NULL, score, factors, tier FROM answers "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) AND cycle IS NOT NULL"
+)
 
 
-async def answers_of(session: AsyncSession, complaint_id: uuid.UUID) -> list[Answer]:
-    return (await answers_of_many(session, [complaint_id])).get(complaint_id, [])
-
-
-async def surveys_of_many(
+async def surveys_and_answers_of_many(
     session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[Survey]]:
+) -> tuple[dict[uuid.UUID, list[Survey]], dict[uuid.UUID, list[Answer]]]:
     """The requested surveys of each complaint (those only invited or answered so far wait
-    for their request to count)."""
-    rows = await session.execute(
-        sa.select(
-            surveys.c.complaint_id, surveys.c.survey_id, surveys.c.requested_at,
-            surveys.c.answered_at,
-        ).where(surveys.c.complaint_id.in_(complaint_ids), surveys.c.requested_at.is_not(None))
-    )  # fmt: skip
-    out: dict[uuid.UUID, list[Survey]] = defaultdict(list)
-    for r in rows:
-        out[r.complaint_id].append(
-            Survey(str(r.survey_id), r.requested_at, r.answered_at is not None)
-        )
-    return out
-
-
-async def answers_of_many(
-    session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[Answer]]:
-    """The counted answers of each complaint: one per resolution cycle."""
-    rows = await session.execute(
-        sa.select(
-            answers.c.complaint_id, answers.c.answer_id, answers.c.score, answers.c.factors,
-            answers.c.recorded_at, answers.c.tier,
-        ).where(answers.c.complaint_id.in_(complaint_ids), answers.c.cycle.is_not(None))
-    )  # fmt: skip
-    out: dict[uuid.UUID, list[Answer]] = defaultdict(list)
-    for r in rows:
-        out[r.complaint_id].append(
-            Answer(str(r.answer_id), r.score, tuple(r.factors), r.recorded_at, r.tier)
-        )
-    return out
+    for their request to count) and its counted answers (one per resolution cycle)."""
+    found_surveys: dict[uuid.UUID, list[Survey]] = defaultdict(list)
+    found_answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
+    if not complaint_ids:
+        return found_surveys, found_answers
+    rows = await session.execute(_SURVEYS_AND_ANSWERS, {"ids": complaint_ids})
+    for cid, survey, id_, at, answered, score, factors, tier in rows:
+        if survey:
+            found_surveys[cid].append(Survey(str(id_), at, answered))
+        else:
+            found_answers[cid].append(Answer(str(id_), score, tuple(factors), at, tier))
+    return found_surveys, found_answers
 
 
 async def facts_of_many(session: AsyncSession, complaint_ids: list[uuid.UUID]) -> list[Facts]:
     rows = await session.execute(sa.select(facts).where(facts.c.complaint_id.in_(complaint_ids)))
-    return [_facts(r._mapping) for r in rows]
+    return [_facts(r) for r in rows]
 
 
-def _facts(m: Any) -> Facts:
-    return Facts(
-        complaint_id=m["complaint_id"],
-        breached=set(m["breached"]),
-        **{name: m[name] for name in _FACT_FIELDS},
-    )
+_COLUMNS = [c.name for c in facts.columns]
+if sorted(_COLUMNS) != sorted(f.name for f in fields(Facts)):
+    raise RuntimeError("the facts table and Facts name different fields")
+
+
+def _facts(row: Any) -> Facts:
+    """A facts row (every column, in the table's order) as Facts: its fields set directly,
+    without ``__init__`` (five times cheaper; every field is a column, checked above)."""
+    found = Facts.__new__(Facts)
+    found.__dict__.update(zip(_COLUMNS, row, strict=True))
+    found.breached = set(found.breached)
+    return found
 
 
 async def complaint_ids(session: AsyncSession) -> list[uuid.UUID]:
@@ -272,32 +247,7 @@ async def upsert_invited_survey(session: AsyncSession, values: dict[str, Any]) -
     )
 
 
-async def mark_survey_answered(
-    session: AsyncSession, survey_id: uuid.UUID, complaint_id: uuid.UUID, at: datetime
-) -> None:
-    """Idempotent: an answer met before its request (a rebuild reading topics in another
-    order) leaves a row the request fills in later."""
-    stmt = insert(surveys).values(survey_id=survey_id, complaint_id=complaint_id, answered_at=at)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[surveys.c.survey_id],
-            set_={
-                "answered_at": sa.func.coalesce(surveys.c.answered_at, stmt.excluded.answered_at)
-            },
-        )
-    )
-
-
-async def insert_answer(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """False when the answer is known, or its complaint's cycle already has one (the unique
-    constraint (complaint_id, cycle) decides, whoever asks)."""
-    inserted = await session.scalar(
-        insert(answers).values(**values).on_conflict_do_nothing().returning(answers.c.answer_id)
-    )
-    return inserted is not None
-
-
-# ---- in bulk, for the rebuild: one statement (or one executemany) per batch -------------------
+# ---- in bulk: one statement (or one executemany) per batch -------------------
 
 _REQUESTED_FIELDS = ("requested_at", "callback_id", "customer_id", "tier", "cycle")
 _REQUESTED = insert(surveys)
@@ -310,12 +260,31 @@ _UPSERT_INVITED = _INVITED.on_conflict_do_update(
     index_elements=[surveys.c.survey_id],
     set_={n: _INVITED.excluded[n] for n in ("token_sha256", "invited_at", "expires_at")},
 )
-_MARKED = insert(surveys)
-_MARK_ANSWERED = _MARKED.on_conflict_do_update(
-    index_elements=[surveys.c.survey_id],
-    set_={"answered_at": sa.func.coalesce(surveys.c.answered_at, _MARKED.excluded.answered_at)},
+# Arrays in, one statement each, in order: the first answer of a cycle is the one kept
+# (ON CONFLICT DO NOTHING skips a row that conflicts with one inserted earlier by the same
+# statement too). Factors go as JSON text.
+_ANSWER_FIELDS = [c.name for c in answers.columns]
+_ANSWER_ARRAYS = unnest(
+    [(n, "text" if n == "factors" else pg_type(answers.c[n])) for n in _ANSWER_FIELDS]
 )
-_INSERT_ANSWERS = insert(answers).on_conflict_do_nothing().returning(answers.c.answer_id)
+# Answers inserted in the order given (ON CONFLICT DO NOTHING also skips a row conflicting
+# with one the same statement inserted earlier: the first of a cycle wins), and the survey
+# of each kept answer marked answered with the first such answer's time (one row per survey:
+# an upsert touches a row once), in one statement.
+_INSERT_ANSWERS = sa.text(
+    f"WITH v AS (SELECT * FROM {_ANSWER_ARRAYS} WITH ORDINALITY "
+    f"AS v({', '.join(_ANSWER_FIELDS)}, n)), "
+    f"kept AS (INSERT INTO answers ({', '.join(_ANSWER_FIELDS)}) SELECT "
+    + ", ".join("CAST(factors AS jsonb)" if n == "factors" else n for n in _ANSWER_FIELDS)
+    + " FROM v ORDER BY n ON CONFLICT DO NOTHING RETURNING answer_id), "
+    "marked AS (INSERT INTO surveys (survey_id, complaint_id, answered_at) "
+    "SELECT DISTINCT ON (v.survey_id) v.survey_id, v.complaint_id, v.recorded_at "
+    "FROM v JOIN kept USING (answer_id) WHERE v.survey_id IS NOT NULL "
+    "ORDER BY v.survey_id, v.n "
+    "ON CONFLICT (survey_id) DO UPDATE SET "
+    "answered_at = coalesce(surveys.answered_at, excluded.answered_at)) "
+    "SELECT answer_id FROM kept"
+)
 _INSERT_FACTS = insert(facts)
 
 
@@ -330,19 +299,19 @@ async def upsert_invited_many(session: AsyncSession, rows: list[dict[str, Any]])
         await session.execute(_UPSERT_INVITED, rows)
 
 
-async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """``insert_answer`` for many, in order (the first of a cycle wins), then the surveys of
-    the answers kept marked answered (``mark_survey_answered``)."""
+async def insert_answers_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert answers, in order, unless known already or their complaint's cycle has one (the
+    unique constraint (complaint_id, cycle) decides, whoever asks: the first of a cycle
+    wins), and mark the surveys of the answers kept answered (idempotent: an answer met
+    before its request, a rebuild reading topics in another order, leaves a row the request
+    fills in later). One statement. Returns the ids of the answers kept."""
     if not rows:
-        return
-    kept = set((await session.execute(_INSERT_ANSWERS, rows)).scalars())
-    marks = [
-        {"survey_id": r["survey_id"], "complaint_id": r["complaint_id"],
-         "answered_at": r["recorded_at"]}
-        for r in rows if r["answer_id"] in kept and r["survey_id"] is not None
-    ]  # fmt: skip
-    if marks:
-        await session.execute(_MARK_ANSWERED, marks)
+        return set()
+    values = (
+        tuple(json.dumps(r[n]) if n == "factors" else r[n] for n in _ANSWER_FIELDS) for r in rows
+    )
+    result = await session.execute(_INSERT_ANSWERS, columns_of(values, _ANSWER_FIELDS))
+    return set(result.scalars())
 
 
 async def insert_facts_many(session: AsyncSession, found: list[Facts]) -> None:

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.satisfaction.domain.contribution import COUNTERS, Contribution
+from services.satisfaction.store.arrays import columns_of, pg_type, unnest
 from services.satisfaction.store.tables import (
     rollup_daily,
     rollup_factors,
@@ -20,53 +20,72 @@ from services.satisfaction.store.tables import (
 )
 
 
-def _increment(table: sa.Table, key: list[str], counters: list[str]):
-    """One statement, built once (so compiled once), run for many rows (executemany)."""
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in counters}
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _increment(
+    table: sa.Table, key: list[str], counters: list[str], prefix: str
+) -> tuple[str, list[str]]:
+    """An upsert adding the counters of many rows (arrays ``<prefix>_<column>``, one row per
+    key, in key order) to the table's; returns its SQL and its parameter names."""
+    names = [*key, *counters]
+    params = [f"{prefix}_{name}" for name in names]
+    rows = unnest([(p, pg_type(table.c[n])) for p, n in zip(params, names, strict=True)])
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(map(_quoted, names))}) SELECT * FROM {rows} "
+        f"ON CONFLICT ({', '.join(map(_quoted, key))}) DO UPDATE SET "
+        + ", ".join(f"{_quoted(c)} = {table.name}.{_quoted(c)} + excluded.{_quoted(c)}"
+                    for c in counters)
+    )  # fmt: skip
+    return sql, params
+
+
+_DAILY, _DAILY_PARAMS = _increment(rollup_daily, ["day", "dimension", "value"], list(COUNTERS), "d")
+_RESOLVE, _RESOLVE_PARAMS = _increment(
+    rollup_resolve, ["day", "dimension", "value", "bucket"], ["count"], "r"
+)
+_MONTH, _MONTH_PARAMS = _increment(
+    rollup_resolve_month, ["month", "dimension", "value", "bucket"], ["count"], "m"
+)
+_FACTORS, _FACTORS_PARAMS = _increment(
+    rollup_factors, ["day", "dimension", "value", "factor", "score"], ["count"], "f"
+)
+# Every rollup table's increments in one statement: the daily upsert, the other three as
+# data-modifying CTEs (run to completion whether read or not). Arrays left empty insert
+# nothing, so the SQL is one text, prepared once. Rows are in key order within each table
+# and the tables in one order for every transaction: concurrent writers queue, never deadlock.
+# ``WITH_CTES`` and ``DAILY`` let another write join the same statement (``store.writes``).
+WITH_CTES = f"WITH r AS ({_RESOLVE}), m AS ({_MONTH}), f AS ({_FACTORS})"
+DAILY = _DAILY
+APPLY = sa.text(f"{WITH_CTES} {DAILY}")
+
+
+def increments(change: Contribution) -> dict[str, list[Any]] | None:
+    """The parameters of the statement adding ``change``; None when it adds nothing."""
+    if not (change.counters or change.hist or change.factors):
+        return None
+    daily = (
+        (*key, *(values.get(c, 0) for c in COUNTERS))
+        for key, values in sorted(change.counters.items())
+    )
+    months: dict[tuple[date, str, str, float], int] = {}
+    for (day, dimension, value, bucket), n in change.hist.items():
+        key = (day.replace(day=1), dimension, value, bucket)
+        months[key] = months.get(key, 0) + n
+    return (
+        columns_of(daily, _DAILY_PARAMS)
+        | columns_of(((*k, n) for k, n in sorted(change.hist.items())), _RESOLVE_PARAMS)
+        | columns_of(((*k, n) for k, n in sorted(months.items()) if n), _MONTH_PARAMS)
+        | columns_of(((*k, n) for k, n in sorted(change.factors.items())), _FACTORS_PARAMS)
     )
 
 
-_DAILY = _increment(rollup_daily, ["day", "dimension", "value"], list(COUNTERS))
-_RESOLVE = _increment(rollup_resolve, ["day", "dimension", "value", "bucket"], ["count"])
-_RESOLVE_MONTH = _increment(
-    rollup_resolve_month, ["month", "dimension", "value", "bucket"], ["count"]
-)
-_FACTORS = _increment(rollup_factors, ["day", "dimension", "value", "factor", "score"], ["count"])
-
-
 async def apply(session: AsyncSession, change: Contribution) -> None:
-    if change.counters:
-        rows = [
-            {"day": k[0], "dimension": k[1], "value": k[2]} | {c: v.get(c, 0) for c in COUNTERS}
-            for k, v in sorted(change.counters.items())
-        ]
-        await session.execute(_DAILY, rows)
-    if change.hist:
-        rows = [
-            {"day": k[0], "dimension": k[1], "value": k[2], "bucket": k[3], "count": n}
-            for k, n in sorted(change.hist.items())
-        ]
-        await session.execute(_RESOLVE, rows)
-        months: dict[tuple[date, str, str, float], int] = {}
-        for (day, dimension, value, bucket), n in change.hist.items():
-            key = (day.replace(day=1), dimension, value, bucket)
-            months[key] = months.get(key, 0) + n
-        rows = [
-            {"month": k[0], "dimension": k[1], "value": k[2], "bucket": k[3], "count": n}
-            for k, n in sorted(months.items())
-            if n
-        ]
-        if rows:
-            await session.execute(_RESOLVE_MONTH, rows)
-    if change.factors:
-        rows = [
-            {"day": k[0], "dimension": k[1], "value": k[2], "factor": k[3], "score": k[4],
-             "count": n}
-            for k, n in sorted(change.factors.items())
-        ]  # fmt: skip
-        await session.execute(_FACTORS, rows)
+    """Add ``change`` to the rollups: one statement for all four tables."""
+    params = increments(change)
+    if params is not None:
+        await session.execute(APPLY, params)
 
 
 def _period(table: sa.Table, dimension: str, start: date, end: date) -> list[Any]:
