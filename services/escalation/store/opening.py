@@ -17,11 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.escalation.domain.case import Case
 from services.escalation.store import outbox_rows
 from services.escalation.store import repository as repo
+from shared.messaging.outbox import shard_of
 
 Wakeup = tuple[str, str, datetime, dict[str, Any]]  # kind, subject, due, payload
 
-# WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow the events' order
-# (the relay publishes a key's events in id order). Timers: shared.timers' table, the rows
+# Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
+# parses it in C), not as arrays asyncpg encodes element by element: a row is a JSON array
+# read by position. WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow
+# the events' order (the relay publishes a key's events in id order); an outbox payload is a
+# JSON string holding the exact bytes to publish. Timers: shared.timers' table, the rows
 # timers.arm_many writes; outbox: the rows outbox_rows.add writes.
 _OPEN = sa.text(
     f"WITH opened AS ("
@@ -30,27 +34,26 @@ _OPEN = sa.text(
     "   ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
     "), steps AS ("
     "  INSERT INTO case_timeline (complaint_id, at, type, by, data) "
-    "  SELECT s.complaint_id, s.at, s.type, s.by, s.data FROM unnest("
-    "    CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:types AS text[]), "
-    "    CAST(:bys AS text[]), CAST(:data AS jsonb[])"
-    "  ) WITH ORDINALITY AS s(complaint_id, at, type, by, data, n) "
-    "  WHERE s.complaint_id IN (SELECT complaint_id FROM opened) ORDER BY s.n"
+    "  SELECT CAST(s->>0 AS uuid), CAST(s->>1 AS timestamptz), s->>2, s->>3, s->4 "
+    "  FROM jsonb_array_elements(CAST(:steps AS jsonb)) WITH ORDINALITY AS e(s, n) "
+    "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
     "), armed AS ("
     "  INSERT INTO timers (kind, subject, due_at, payload) "
-    "  SELECT w.kind, w.subject, w.due_at, w.payload FROM unnest("
-    "    CAST(:w_kinds AS text[]), CAST(:w_subjects AS text[]), "
-    "    CAST(:w_dues AS timestamptz[]), CAST(:w_payloads AS jsonb[])"
-    "  ) AS w(kind, subject, due_at, payload) "
-    "  WHERE CAST(w.subject AS uuid) IN (SELECT complaint_id FROM opened)"
+    "  SELECT w->>0, w->>1, CAST(w->>2 AS timestamptz), w->3 "
+    "  FROM jsonb_array_elements(CAST(:timers AS jsonb)) AS e(w) "
+    "  WHERE CAST(w->>1 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), sent AS ("
     "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
-    "  SELECT o.event_id, o.topic, o.key, o.shard, o.event_type, o.payload FROM unnest("
-    "    CAST(:o_ids AS uuid[]), CAST(:o_topics AS text[]), CAST(:o_keys AS text[]), "
-    "    CAST(:o_shards AS smallint[]), CAST(:o_types AS text[]), CAST(:o_payloads AS json[])"
-    "  ) WITH ORDINALITY AS o(event_id, topic, key, shard, event_type, payload, n) "
-    "  WHERE CAST(o.key AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY o.n"
+    "  SELECT CAST(o->>0 AS uuid), o->>1, o->>2, CAST(o->>3 AS smallint), o->>4, "
+    "  CAST(o->>5 AS json) "
+    "  FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(o, n) "
+    "  WHERE CAST(o->>2 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
     ") SELECT complaint_id FROM opened"
 )
+
+
+def _json(rows: list[Any]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def open_cases(
@@ -65,10 +68,17 @@ async def open_cases(
     """Insert the cases that do not exist yet with their rows; returns their ids."""
     if not found:
         return set()
-    params: dict[str, Any] = {"cases": repo.case_rows(found, now)}
-    params |= repo.timeline_params(steps)
-    params |= wakeup_params(wakeups)
-    params |= {f"o_{name}": values for name, values in outbox_rows.params(topic, events).items()}
+    params = {
+        "cases": repo.case_rows(found, now),
+        "steps": _json([
+            [str(s.complaint_id), repo.moment(s), s.event.event_type, s.data.get("by"), s.data]
+            for s in steps
+        ]),
+        "timers": _json(wakeups),
+        "events": _json([
+            [e.id, topic, e.subject, shard_of(e.subject), e.type, e.payload] for e in events
+        ]),
+    }  # fmt: skip
     return set((await session.execute(_OPEN, params)).scalars())
 
 

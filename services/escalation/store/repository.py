@@ -170,11 +170,17 @@ def entries(complaint_id: uuid.UUID, events: list[EventData]) -> list[Entry]:
     return [Entry(complaint_id, e, e.model_dump(mode="json")) for e in events]
 
 
+def moment(entry: Entry) -> datetime | None:
+    """When the step happened."""
+    # vars(), not getattr(): a pydantic model's missing attribute costs an exception.
+    fields = vars(entry.event)
+    return fields.get("at") or fields.get("opened_at")
+
+
 def timeline_params(found: list[Entry]) -> dict[str, list[Any]]:
     return {
         "ids": [e.complaint_id for e in found],
-        # vars(), not getattr(): a pydantic model's missing attribute costs an exception.
-        "ats": [vars(e.event).get("at") or vars(e.event).get("opened_at") for e in found],
+        "ats": [moment(e) for e in found],
         "types": [e.event.event_type for e in found],
         "bys": [e.data.get("by") for e in found],
         "data": [orjson.dumps(e.data).decode() for e in found],
