@@ -11,15 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger import reviews
 from services.ledger.deps import Deps
-from services.ledger.domain.entry import HANDLED, fold
+from services.ledger.domain.entry import HANDLED, LedgerEntry, fold
 from services.ledger.domain.erasure import erase
 from services.ledger.store import repository as repo
+from shared import timers
 from shared.events.envelope import Envelope
 from shared.events.topics import Topics
 from shared.messaging.consumer import BatchHandler, Handler
 
 FINISHING = frozenset({"case.resolved", "case.closed", "case.suspended"})
 REOPENING = frozenset({"case.reopened", "complaint.reopened"})
+CLOCKED = FINISHING | REOPENING
 
 
 def source_topics(topics: Topics) -> list[str]:
@@ -80,33 +82,57 @@ def handlers(deps: Deps) -> dict[str, Handler]:
 
 
 def batch_handlers(deps: Deps) -> dict[str, BatchHandler]:
-    """The same for a batch (the consumer's batch handler): the complaints whose events
-    only fold into their entries are folded in memory and saved with one executemany; a
-    complaint with a finishing or reopening event in the batch (report clocks, reviews)
-    goes through ``on_event``, its events in order."""
-    one_by_one = handlers(deps)[next(iter(HANDLED))]
+    """The same for a batch (the consumer's batch handler), set-based: each complaint's
+    events folded in memory, in order, into its entry and, for a finishing or reopening
+    event, its review's report clock (``ReportClockState``: the transitions of
+    ``reviews.start_report_clock`` / ``stop_report_clock``); then each table written once.
+    Lock order as ``on_event``: the entries (id order), the clocks' pending report timers
+    (cancelled, id order), the reviews (id order). A report timer armed and cancelled again
+    within the batch is never written: only the one left pending is armed."""
+    within = deps.settings.review_report_within
 
     async def on_events(session: AsyncSession, events: list[Envelope]) -> None:
         by_complaint: dict[uuid.UUID, list[Envelope]] = {}
         for event in events:
             by_complaint.setdefault(complaint_of(event), []).append(event)
-        clocked = {c for c, evs in by_complaint.items()
-                   if any(e.type in FINISHING or e.type in REOPENING for e in evs)}  # fmt: skip
-        simple = sorted(c for c in by_complaint if c not in clocked)
-        # Every entry of the batch first, in id order (as LockOrder does): one lock order.
-        await repo.lock_entries_in_order(session, sorted(by_complaint))
-        found = await repo.entries_of(session, simple)
+        ids = sorted(by_complaint)
+        clocked = [c for c in ids if any(e.type in CLOCKED for e in by_complaint[c])]
+        found = await repo.lock_entries(session, ids)
+        await repo.cancel_pending_timers(
+            session, [reviews.review_subject(c) for c in clocked], reviews.REPORT_DUE
+        )
+        clocks = await repo.lock_report_clocks(session, clocked)
         now = datetime.now(UTC)
-        for complaint_id in simple:
+        for complaint_id in ids:
             entry = found[complaint_id]
+            clock = clocks.get(complaint_id)
             for event in by_complaint[complaint_id]:
                 fold(entry, event.type, event.data)
+                if clock is None:
+                    continue
+                if event.type in FINISHING:
+                    clock.finish(event.type, _finished(entry, event.type), entry.team, within)
+                elif event.type in REOPENING:
+                    clock.reopen()
             entry.updated_at = now
             if entry.erased_as is not None:  # in flight when the erasure came: erase it again
                 erase(entry, entry.erased_as, now)
-        await repo.save_entries(session, [found[c] for c in simple])
-        for complaint_id in sorted(clocked):
-            for event in by_complaint[complaint_id]:
-                await one_by_one(session, event)
+        await repo.save_entries(session, [found[c] for c in ids])
+        await repo.save_report_clocks(session, [c for c in clocks.values() if c.changed], now)
+        await timers.arm_many(
+            session,
+            [
+                (reviews.REPORT_DUE, reviews.review_subject(c.complaint_id), c.armed,
+                 {"due_at": c.armed.isoformat()})
+                for c in clocks.values() if c.armed is not None
+            ],
+        )  # fmt: skip
 
     return dict.fromkeys(HANDLED, on_events)
+
+
+def _finished(entry: LedgerEntry, event_type: str) -> datetime | None:
+    """When the case finished, as the entry tells after folding ``event_type``."""
+    if event_type == "case.resolved":
+        return entry.resolved_at
+    return entry.closed_at if event_type == "case.closed" else entry.suspended_at

@@ -22,6 +22,7 @@ from services.ledger.domain.periods import (
 )
 from services.ledger.domain.review import (
     BUNDLED_TAXONOMY,
+    ReportClockState,
     ReportState,
     is_overdue,
     load_taxonomy,
@@ -314,6 +315,44 @@ def test_report_clock_three_days_after_finishing():
         2026, 11, 22, 10, tzinfo=UTC
     )
     assert reminder_at(clock.due_at, timedelta(days=1), clock.due_at - timedelta(hours=2)) is None
+
+
+def test_report_clock_state_follows_finishes_and_reopens():
+    """The batch path's clock in memory: a resolution starts it, a close after it keeps it
+    (its timer armed again), a reopen stops it, a second resolution restarts it; a recorded
+    review never moves; a clock that ran out is kept by a close without a timer."""
+    within, resolved = timedelta(days=3), datetime(2026, 11, 20, 10, tzinfo=UTC)
+    clock = ReportClockState(uuid.uuid4())
+    clock.finish("case.closed", None, "t", within)  # closed without a finish time: nothing
+    assert not clock.changed and clock.armed is None
+    clock.finish("case.resolved", resolved, "floor-1", within)
+    due = resolved + within
+    assert (clock.finished_at, clock.report_due_at, clock.team) == (resolved, due, "floor-1")
+    assert clock.exists and clock.changed and clock.armed == due
+    clock.finish("case.closed", resolved + timedelta(hours=5), "floor-2", within)
+    assert (clock.report_due_at, clock.team, clock.armed) == (due, "floor-1", due)
+    clock.reopen()
+    assert clock.exists and clock.report_due_at is None and clock.armed is None
+    again = resolved + timedelta(days=1)
+    clock.finish("case.resolved", again, "floor-2", within)
+    assert (clock.report_due_at, clock.team, clock.armed) == (
+        again + within,
+        "floor-2",
+        again + within,
+    )
+
+    recorded = ReportClockState(uuid.uuid4(), exists=True, recorded=True, report_due_at=due)
+    recorded.finish("case.resolved", again, "t", within)
+    recorded.reopen()
+    assert not recorded.changed and recorded.armed is None and recorded.report_due_at == due
+
+    ran_out = ReportClockState(uuid.uuid4(), exists=True, report_due_at=due, went_overdue_at=due)
+    ran_out.finish("case.suspended", again, "t", within)
+    assert not ran_out.changed and ran_out.armed is None
+
+    never = ReportClockState(uuid.uuid4())
+    never.reopen()  # no review: a reopen writes none
+    assert not never.changed and not never.exists
 
 
 def test_bundled_taxonomy_loads():

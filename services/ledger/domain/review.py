@@ -5,6 +5,7 @@ reminders. Pure, besides ``load_taxonomy`` reading its file."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -102,3 +103,50 @@ def reminder_at(due_at: datetime, before: timedelta, now: datetime) -> datetime 
     """When to remind the owner of an action; None when that moment has already passed."""
     at = due_at - before
     return at if at > now else None
+
+
+@dataclass
+class ReportClockState:
+    """One review's report-back clock as the consumer's batch path changes it in memory:
+    the same transitions as ``reviews.start_report_clock`` / ``stop_report_clock`` applied
+    event after event, then written once. ``armed``: the due time of the report timer left
+    pending after the events so far (every finish or reopen cancels the one before)."""
+
+    complaint_id: uuid.UUID
+    exists: bool = False  # a review row is stored (or will be)
+    recorded: bool = False  # the team reported back: the clock no longer moves
+    finished_at: datetime | None = None
+    report_due_at: datetime | None = None
+    went_overdue_at: datetime | None = None
+    team: str | None = None
+    changed: bool = False
+    armed: datetime | None = None
+
+    def finish(
+        self, event_type: str, finished: datetime | None, team: str | None, within: timedelta
+    ) -> None:
+        """The case finished (resolved, closed, suspended); ``finished``: when, from the
+        entry. A close or suspension after a resolution keeps the running clock."""
+        self.armed = None
+        if self.recorded:
+            return
+        running = self.exists and self.report_due_at is not None
+        if event_type != "case.resolved" and running:
+            if self.went_overdue_at is None:
+                self.armed = self.report_due_at
+            return
+        if finished is None:
+            return
+        clock = report_clock(finished, within)
+        self.finished_at, self.report_due_at = clock.finished_at, clock.due_at
+        self.went_overdue_at, self.team = None, team
+        self.exists = self.changed = True
+        self.armed = clock.due_at
+
+    def reopen(self) -> None:
+        """Reopened before the report: no clock runs until handling finishes again."""
+        self.armed = None
+        if not self.exists or self.recorded:
+            return
+        self.finished_at = self.report_due_at = self.went_overdue_at = None
+        self.changed = True

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.domain.entry import LedgerEntry
+from services.ledger.domain.review import ReportClockState
 from services.ledger.store.tables import (
     actions,
     entries,
@@ -55,32 +58,43 @@ _LOCK_MANY = sa.text(
 )
 
 
-async def entries_of(
+async def lock_entries(
     session: AsyncSession, complaint_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, LedgerEntry]:
-    """Many entries (created and locked by ``lock_entries_in_order`` first)."""
-    rows = await session.execute(
-        sa.select(entries).where(entries.c.complaint_id.in_(complaint_ids))
-    )
+    """``lock_entries_in_order`` that also reads them: one statement (the upsert returns
+    every row it created or locked)."""
+    if not complaint_ids:
+        return {}
+    rows = await session.execute(_LOCK_READ_MANY, {"ids": complaint_ids})
     return {row["complaint_id"]: LedgerEntry.from_row(dict(row)) for row in rows.mappings()}
 
 
+_LOCK_READ_MANY = sa.text(_LOCK_MANY.text + " RETURNING *").columns(*entries.c)
+
+
 async def save_entries(session: AsyncSession, found: list[LedgerEntry]) -> None:
-    """``save_entry`` for many: one executemany."""
+    """``save_entry`` for many: one statement, the rows sent as one JSON array."""
     if not found:
         return
-    rows = []
-    for entry in found:
-        values = entry.row()
-        values["_id"] = values.pop("complaint_id")
-        rows.append(values)
-    columns = [c for c in rows[0] if c != "_id"]
-    statement = (
-        sa.update(entries)
-        .where(entries.c.complaint_id == sa.bindparam("_id"))
-        .values({c: sa.bindparam(c) for c in columns})
+    rows = [entry.row() for entry in found]
+    # default=str: asyncpg's own UUID class, which orjson does not know, as text; a naive
+    # time as UTC, as asyncpg sends it (not in the session's time zone).
+    payload = orjson.dumps(rows, default=str, option=orjson.OPT_NAIVE_UTC).decode()
+    await session.execute(_save_many(tuple(rows[0])), {"rows": payload})
+
+
+@functools.cache
+def _save_many(names: tuple[str, ...]) -> sa.TextClause:
+    """The UPDATE for rows with these keys (an entry's ``row()``: every stored column)."""
+    unknown = set(names) - set(entries.c.keys())
+    assert not unknown, f"not columns of ledger_entries: {unknown}"
+    columns = [n for n in names if n != "complaint_id"]
+    return sa.text(
+        f"UPDATE ledger_entries AS e SET ({', '.join(columns)}) = "
+        f"({', '.join('r.' + c for c in columns)}) "
+        "FROM jsonb_populate_recordset(NULL::ledger_entries, CAST(:rows AS jsonb)) AS r "
+        "WHERE e.complaint_id = r.complaint_id"
     )
-    await session.execute(statement, rows)
 
 
 async def lock_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
@@ -298,3 +312,72 @@ async def list_reviews(
         query.order_by(reviews.c.report_due_at.nulls_last(), reviews.c.complaint_id).limit(limit)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+# ---- report-back clocks, many at once (the consumer's batch path) -------------------------
+
+# Pending timers of the subjects locked in id order (one lock order with other batches and
+# the timer scheduler), then cancelled: one statement for the batch.
+_CANCEL_PENDING = sa.text(
+    "UPDATE timers SET cancelled_at = now() WHERE id IN ("
+    "  SELECT id FROM timers WHERE subject = ANY(CAST(:subjects AS text[])) AND kind = :kind "
+    "  AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id FOR UPDATE)"
+)
+
+
+async def cancel_pending_timers(session: AsyncSession, subjects: list[str], kind: str) -> None:
+    """``timers.cancel`` for many subjects. Not for a timer handler's transaction: the
+    scheduler's note of what its handlers cancelled is not kept here."""
+    if subjects:
+        await session.execute(_CANCEL_PENDING, {"subjects": subjects, "kind": kind})
+
+
+_LOCK_CLOCKS = sa.text(
+    "SELECT complaint_id, finished_at, report_due_at, went_overdue_at, team, "
+    "recorded_at IS NOT NULL AS recorded FROM reviews "
+    "WHERE complaint_id = ANY(CAST(:ids AS uuid[])) ORDER BY complaint_id FOR UPDATE"
+)
+
+
+async def lock_report_clocks(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ReportClockState]:
+    """The report clocks of ``complaint_ids``, their reviews locked in id order; a complaint
+    without a review gets an empty clock."""
+    found = {c: ReportClockState(c) for c in complaint_ids}
+    if complaint_ids:
+        for row in await session.execute(_LOCK_CLOCKS, {"ids": complaint_ids}):
+            clock = found[row.complaint_id]
+            clock.exists, clock.recorded = True, row.recorded
+            clock.finished_at, clock.report_due_at = row.finished_at, row.report_due_at
+            clock.went_overdue_at, clock.team = row.went_overdue_at, row.team
+    return found
+
+
+_SAVE_CLOCKS = sa.text(
+    "INSERT INTO reviews (complaint_id, finished_at, report_due_at, went_overdue_at, team, "
+    "updated_at) SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:finished AS timestamptz[]), "
+    "CAST(:due AS timestamptz[]), CAST(:overdue AS timestamptz[]), CAST(:teams AS text[]), "
+    "CAST(:updated AS timestamptz[])) "
+    "ON CONFLICT (complaint_id) DO UPDATE SET finished_at = excluded.finished_at, "
+    "report_due_at = excluded.report_due_at, went_overdue_at = excluded.went_overdue_at, "
+    "team = excluded.team, updated_at = excluded.updated_at"
+)
+
+
+async def save_report_clocks(
+    session: AsyncSession, clocks: list[ReportClockState], now: datetime
+) -> None:
+    """Upsert the reviews' clocks in one statement (the rest of a review stays as it is)."""
+    if clocks:
+        await session.execute(
+            _SAVE_CLOCKS,
+            {
+                "ids": [c.complaint_id for c in clocks],
+                "finished": [c.finished_at for c in clocks],
+                "due": [c.report_due_at for c in clocks],
+                "overdue": [c.went_overdue_at for c in clocks],
+                "teams": [c.team for c in clocks],
+                "updated": [now] * len(clocks),
+            },
+        )
