@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -118,7 +119,9 @@ async def arm_many(
             "kinds": [w[0] for w in wanted],
             "subjects": [w[1] for w in wanted],
             "dues": [w[2] for w in wanted],
-            "payloads": [json.dumps(w[3] or {}) for w in wanted],
+            "payloads": [
+                orjson.dumps(w[3] or {}, option=orjson.OPT_NON_STR_KEYS).decode() for w in wanted
+            ],
         },
     )
 
@@ -136,7 +139,7 @@ async def cancel(
         query += " AND kind = ANY(:kinds)"
         params["kinds"] = kinds
     ids = (await session.execute(sa.text(query + " RETURNING id"), params)).scalars().all()
-    _note_cancelled(session, ids)
+    note_cancelled(session, ids)
     return len(ids)
 
 
@@ -155,13 +158,14 @@ async def cancel_unless_firing(session: AsyncSession | AsyncConnection, ids: lis
             {"ids": ids},
         )
     ).scalars().all()  # fmt: skip
-    _note_cancelled(session, cancelled)
+    note_cancelled(session, cancelled)
     return len(cancelled)
 
 
-def _note_cancelled(session: AsyncSession | AsyncConnection, ids: Any) -> None:
+def note_cancelled(session: AsyncSession | AsyncConnection, ids: Any) -> None:
     """Inside a scheduler's transaction, remember what a handler cancelled: a sibling timer of
-    the same batch must then not fire."""
+    the same batch must then not fire. For handlers that cancel timers with their own SQL
+    (as ``cancel_unless_firing`` does, skipping those being fired)."""
     noted = session.info.get(_CANCELLED)
     if noted is not None:
         noted.update(ids)

@@ -19,15 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
+from services.escalation.store import opening, outbox_rows, saving
 from services.escalation.store import repository as repo
-from shared import timers
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
-from shared.events.envelope import Envelope, new_event
+from shared.events.envelope import Envelope
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
 from shared.events.topics import Topics
-from shared.messaging import outbox
 from shared.timers import Timer
 
 log = logging.getLogger(__name__)
@@ -54,12 +53,22 @@ def site_of(data: ComplaintReceived) -> str | None:
     """The store / site / project the complaint is about, for routing: the reference of a
     complaint whose subject is a site (``complaint.received`` has no site field of its own;
     should it gain one, that comes first)."""
-    named = getattr(data, "site", None)
+    # vars(), not getattr(): a pydantic model's missing attribute costs an exception.
+    named = vars(data).get("site")
     if isinstance(named, str) and named:
         return named
     if data.subject is not None and data.subject.kind == SubjectKind.SITE:
         return data.subject.reference
     return None
+
+
+def outgoing(steps: list[repo.Entry], now: datetime) -> list[outbox_rows.Outgoing]:
+    """The events' CloudEvents for the outbox, from the data their timeline rows have too."""
+    ids = outbox_rows.new_ids(len(steps))
+    return [
+        outbox_rows.cloudevent(SOURCE, str(s.complaint_id), s.event, s.data, now, event_id)
+        for s, event_id in zip(steps, ids, strict=True)
+    ]
 
 
 def name_actor(events: list[EventData], actor: Actor | None) -> None:
@@ -95,72 +104,66 @@ class Escalation:
         *,
         firing: int | None = None,
         actor: Actor | None = None,
-        insert: bool = False,
-    ) -> bool:
-        """Save the case with what it caused: its new owner after an opening or a climb,
-        timeline, outcomes, timers, outbox. False when ``insert`` finds the case exists."""
+    ) -> None:
+        """Save the case with what it caused: its new owner after a climb, timeline,
+        outcomes, timers, outbox."""
         events = case.assign_along(self.router, events)
         name_actor(events, actor)
-        if insert:
-            if not await repo.insert_case(session, case, now):
-                return False
-        else:
-            await repo.save_case(session, case, now)
-        await repo.add_timeline(session, case.complaint_id, events)
-        await repo.add_outcomes(session, case.complaint_id, case.outcomes)
+        steps = repo.entries(case.complaint_id, events)
+        await saving.save_case(
+            session, case, now, steps, firing, self.topics.handling,
+            outgoing(steps, now),
+        )  # fmt: skip
         case.outcomes.clear()
-        await repo.sync_timers(session, str(case.complaint_id), case.wakeups(), firing)
-        subject = str(case.complaint_id)
-        envelopes: list[Envelope] = [new_event(SOURCE, subject, e, time=now) for e in events]
-        await outbox.add(session, self.topics.handling, envelopes)
         for event in events:
             CHANGES.labels(event.event_type).inc()
-        return True
 
     # ---- consumers ---------------------------------------------------------------------------
 
     async def on_received(self, session: AsyncSession, event: Envelope) -> None:
-        data = ComplaintReceived.model_validate(event.data)
-        now = datetime.now(UTC)
-        if await repo.get_case(session, data.complaint_id) is not None:
-            log.info("case exists already", extra={"complaint_id": str(data.complaint_id)})
-            return
-        case, events = self._opened(data, now)
-        if not await self._record(session, case, events, now, insert=True):
-            return  # a concurrent delivery of the same complaint won
-        log.info(
-            "case opened" if events else "case waiting for contact data",
-            # "rung", not "level": that key is the log record's own severity.
-            extra={"complaint_id": str(case.complaint_id), "rung": case.level},
-        )
+        for case, events in await self._open(session, [event]):
+            log.info(
+                "case opened" if events else "case waiting for contact data",
+                # "rung", not "level": that key is the log record's own severity.
+                extra={"complaint_id": str(case.complaint_id), "rung": case.level},
+            )
 
     async def on_received_many(self, session: AsyncSession, batch: list[Envelope]) -> None:
-        """``on_received`` for a batch (the consumer's batch handler): the cases, their
-        timelines, timers and events written with a handful of statements in all."""
+        """``on_received`` for a batch (the consumer's batch handler)."""
+        opened = await self._open(session, batch)
+        log.info("cases opened", extra={"cases": len(opened), "events": len(batch)})
+
+    async def _open(
+        self, session: AsyncSession, batch: list[Envelope]
+    ) -> list[tuple[Case, list[EventData]]]:
+        """Open a case for each received complaint that has none: the cases, their
+        timelines, timers and events written with one statement, however many. A complaint
+        whose case exists already (a second delivery) changes nothing."""
         now = datetime.now(UTC)
         found: dict[uuid.UUID, ComplaintReceived] = {}
         for event in batch:
             data = ComplaintReceived.model_validate(event.data)
             found.setdefault(data.complaint_id, data)  # a second delivery: the case exists
-        exist = await repo.existing_cases(session, list(found))
-        opened = [self._opened(d, now) for cid, d in found.items() if cid not in exist]
+        opened = [self._opened(d, now) for d in found.values()]
+        steps: list[repo.Entry] = []
+        wakeups: list[opening.Wakeup] = []
         for case, events in opened:
             events[:] = case.assign_along(self.router, events)
-        inserted = await repo.insert_cases(session, [case for case, _ in opened], now)
-        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
-        await repo.add_timelines(session, [(case.complaint_id, events) for case, events in opened])
-        wakeups, envelopes = [], []
-        for case, events in opened:
             subject = str(case.complaint_id)
-            await repo.add_outcomes(session, case.complaint_id, case.outcomes)
-            case.outcomes.clear()
+            steps += repo.entries(case.complaint_id, events)
             wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
-            envelopes += [new_event(SOURCE, subject, e, time=now) for e in events]
+        envelopes = outgoing(steps, now)
+        inserted = await opening.open_cases(
+            session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
+        )
+        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
+        # Clocks decided already at opening (complaints received long ago): rare.
+        await repo.add_outcomes_of(session, [(c.complaint_id, c.outcomes) for c, _ in opened])
+        for case, events in opened:
+            case.outcomes.clear()
             for e in events:
                 CHANGES.labels(e.event_type).inc()
-        await timers.arm_many(session, wakeups)
-        await outbox.add(session, self.topics.handling, envelopes)
-        log.info("cases opened", extra={"cases": len(opened), "events": len(batch)})
+        return opened
 
     def _opened(self, data: ComplaintReceived, now: datetime) -> tuple[Case, list[EventData]]:
         case, events = Case.receive(

@@ -1,0 +1,92 @@
+"""Opening cases: the new cases, their timeline, their timers and their events written with
+ONE statement (data-modifying CTEs), however many complaints a batch holds. The rows of a
+complaint whose case exists already (a second delivery) are dropped by the statement itself,
+as its case's insert returns nothing: no lookup first."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.escalation.domain.case import Case
+from services.escalation.store import outbox_rows
+from services.escalation.store import repository as repo
+from shared.messaging.outbox import shard_of
+
+Wakeup = tuple[str, str, datetime, dict[str, Any]]  # kind, subject, due, payload
+
+# Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
+# parses it in C), not as arrays asyncpg encodes element by element: a row is a JSON array
+# read by position. WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow
+# the events' order (the relay publishes a key's events in id order); an outbox payload is a
+# JSON string holding the exact bytes to publish. Timers: shared.timers' table, the rows
+# timers.arm_many writes; outbox: the rows outbox_rows.add writes.
+_OPEN = sa.text(
+    f"WITH opened AS ("
+    f"  INSERT INTO cases ({repo.CASE_COLUMNS}) SELECT {repo.CASE_COLUMNS} "
+    "   FROM jsonb_populate_recordset(NULL::cases, CAST(:cases AS jsonb)) "
+    "   ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
+    "), steps AS ("
+    "  INSERT INTO case_timeline (complaint_id, at, type, by, data) "
+    "  SELECT CAST(s->>0 AS uuid), CAST(s->>1 AS timestamptz), s->>2, s->>3, s->4 "
+    "  FROM jsonb_array_elements(CAST(:steps AS jsonb)) WITH ORDINALITY AS e(s, n) "
+    "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
+    "), armed AS ("
+    "  INSERT INTO timers (kind, subject, due_at, payload) "
+    "  SELECT w->>0, w->>1, CAST(w->>2 AS timestamptz), w->3 "
+    "  FROM jsonb_array_elements(CAST(:timers AS jsonb)) AS e(w) "
+    "  WHERE CAST(w->>1 AS uuid) IN (SELECT complaint_id FROM opened)"
+    "), sent AS ("
+    "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
+    "  SELECT CAST(o->>0 AS uuid), o->>1, o->>2, CAST(o->>3 AS smallint), o->>4, "
+    "  CAST(o->>5 AS json) "
+    "  FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(o, n) "
+    "  WHERE CAST(o->>2 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
+    ") SELECT complaint_id FROM opened"
+)
+
+
+def _json(rows: list[Any]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+async def open_cases(
+    session: AsyncSession,
+    now: datetime,
+    found: list[Case],
+    steps: list[repo.Entry],
+    wakeups: list[Wakeup],
+    topic: str,
+    events: Sequence[outbox_rows.Outgoing],
+) -> set[uuid.UUID]:
+    """Insert the cases that do not exist yet with their rows; returns their ids."""
+    if not found:
+        return set()
+    params = {
+        "cases": repo.case_rows(found, now),
+        "steps": _json([
+            [str(s.complaint_id), repo.moment(s), s.event.event_type, s.data.get("by"), s.data]
+            for s in steps
+        ]),
+        "timers": _json(wakeups),
+        "events": _json([
+            [e.id, topic, e.subject, shard_of(e.subject), e.type, e.payload] for e in events
+        ]),
+    }  # fmt: skip
+    return set((await session.execute(_OPEN, params)).scalars())
+
+
+def wakeup_params(wakeups: list[Wakeup]) -> dict[str, list[Any]]:
+    """Timers to arm, as the arrays of ``:w_kinds`` ... ``:w_payloads``."""
+    return {
+        "w_kinds": [w[0] for w in wakeups],
+        "w_subjects": [w[1] for w in wakeups],
+        "w_dues": [w[2] for w in wakeups],
+        "w_payloads": [orjson.dumps(w[3]).decode() for w in wakeups],
+    }

@@ -1,0 +1,59 @@
+"""Escalation's set-based opening (a batch of received complaints written with one
+statement), against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from shared.events.common import Channel, Severity
+from tests.integration.test_escalation import (
+    deliver,
+    escalation_db,  # noqa: F401 (fixture)
+    escalation_for,
+    outbox_events,
+    received,
+)
+
+
+async def test_a_batch_opens_each_case_once_with_its_rows_in_order(escalation_db):  # noqa: F811
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    earlier = received()
+    await deliver(escalation, earlier, escalation.on_received)
+    before = await outbox_events(engine, earlier.subject)
+    fresh = [received(), received(channel=Channel.COUNTER), received(severity=Severity.MAJOR)]
+    again = received(complaint_id=uuid.UUID(fresh[0].subject))  # a second delivery
+    late = received(complaint_id=uuid.UUID(earlier.subject))  # its case exists already
+    async with escalation.sessions.begin() as session:
+        await escalation.on_received_many(session, [*fresh, again, late])
+
+    assert await outbox_events(engine, earlier.subject) == before  # nothing new for it
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 4
+        for event in fresh:
+            published = await outbox_events(engine, event.subject)
+            timeline = (
+                await conn.execute(
+                    sa.text("SELECT type, data FROM case_timeline WHERE complaint_id = :c "
+                            "ORDER BY id"), {"c": uuid.UUID(event.subject)},
+                )
+            ).all()  # fmt: skip
+            # The timeline and the outbox hold the same events, in the same order.
+            assert [p["type"] for p in published] == [t.type for t in timeline]
+            assert [p["data"] for p in published] == [t.data for t in timeline]
+            assert published[0]["type"] == "case.opened"
+            assert all(p["subject"] == event.subject for p in published)
+            kinds = (
+                await conn.execute(
+                    sa.text("SELECT kind FROM timers WHERE subject = :s AND fired_at IS NULL "
+                            "AND cancelled_at IS NULL"), {"s": event.subject},
+                )
+            ).scalars().all()  # fmt: skip
+            assert "case.breach" in kinds
+        major = await outbox_events(engine, fresh[2].subject)
+        # Straight to a senior level, in the order the case took its steps.
+        assert [p["type"] for p in major] == [
+            "case.opened", "case.assigned", "case.escalated", "case.assigned"
+        ]  # fmt: skip
