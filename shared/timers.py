@@ -239,7 +239,8 @@ class TimerScheduler:
         self._counted_at = float("-inf")
         # Armed timers notify with their earliest due time: only one due before this
         # scheduler's next look wakes it (infinity: in a round, every one counts).
-        self._next_look = math.inf
+        self._next_look = math.inf  # the database's clock, seconds since the epoch
+        self._clock_ahead = 0.0  # the database's clock minus this host's
         self._notes = Notifications(engine, "timers", self._due_before_next_look)
 
     def _due_before_next_look(self, payload: str) -> bool:
@@ -290,13 +291,18 @@ class TimerScheduler:
             # The next timer no other scheduler is firing right now: counting one that another
             # replica holds (and will mark fired) would wake this one at once, again and again.
             # FOR KEY SHARE: skips rows locked FOR UPDATE yet blocks no one's cancel().
-            wait = await session.scalar(
-                sa.text(
-                    "SELECT EXTRACT(EPOCH FROM due_at - clock_timestamp()) FROM timers "
-                    "WHERE fired_at IS NULL AND cancelled_at IS NULL "
-                    "ORDER BY due_at LIMIT 1 FOR KEY SHARE SKIP LOCKED"
+            # With the database's clock, which the armed timers' notifications compare with.
+            db_now, wait = (
+                await session.execute(
+                    sa.text(
+                        "SELECT EXTRACT(EPOCH FROM clock_timestamp()), "
+                        "(SELECT EXTRACT(EPOCH FROM due_at - clock_timestamp()) FROM timers "
+                        " WHERE fired_at IS NULL AND cancelled_at IS NULL "
+                        " ORDER BY due_at LIMIT 1 FOR KEY SHARE SKIP LOCKED)"
+                    )
                 )
-            )
+            ).one()
+            self._clock_ahead = float(db_now) - time.time()
         until_next = self.max_sleep if wait is None else max(0.0, min(float(wait), self.max_sleep))
         return len(due), until_next
 
@@ -428,7 +434,7 @@ class TimerScheduler:
                 fired, until_next = await self.fire_due()
                 if fired >= self.batch_size:
                     continue
-                self._next_look = time.time() + until_next
+                self._next_look = time.time() + self._clock_ahead + until_next
                 await self._notes.wait(stop, until_next)
                 backoff = 0.5
             except asyncio.CancelledError:
