@@ -8,7 +8,6 @@ clocks breached, surveys answered, an erasure in the middle of a complaint's eve
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +30,7 @@ from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import BatchHandler
 from shared.runtime import Runtime
 from tests.integration.test_ledger import AUTH, event, handled, iso, produce, received
+from tests.support.consuming import run_until_processed
 
 COMPLAINTS = 80
 AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -147,24 +147,7 @@ async def consume(settings: LedgerSettings, batched: bool, processed: int, seen:
         batch_handlers=watched(consumers.batch_handlers(deps), seen) if batched else None,
     )
     runner.batch_size = 500 if batched else 1
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + 120
-        while True:
-            async with runtime.engine.connect() as conn:
-                n = await conn.scalar(sa.text("SELECT count(*) FROM inbox"))
-                parked = await conn.scalar(sa.text("SELECT count(*) FROM parked_events"))
-            assert parked == 0
-            if n >= processed:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"only {n} events processed"
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await runtime.kafka.close()
-        await runtime.engine.dispose()
+    await run_until_processed(runtime, runner, processed, parked_allowed=False)
 
 
 async def store(url: str) -> dict[str, list[tuple]]:

@@ -7,7 +7,6 @@ phone without a survey)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -27,6 +26,7 @@ from shared.events.satisfaction import SurveyRecorded
 from shared.events.versions import token_sha256
 from shared.runtime import Runtime
 from tests.integration.satisfaction.test_satisfaction_store import publish, snapshot
+from tests.support.consuming import run_until_processed
 from tests.unit.satisfaction import scenario
 from tests.unit.satisfaction.scenario import DAY, NEXT_DAY, _complaint, _resolved
 
@@ -111,24 +111,7 @@ async def consume(settings: SatisfactionSettings, batched: bool, processed: int)
         batch_handlers=batch_handlers(ladder) if batched else None,
     )
     runner.batch_size = 500 if batched else 1
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + 120
-        while True:
-            async with runtime.engine.connect() as conn:
-                n = await conn.scalar(sa.text("SELECT count(*) FROM inbox"))
-                parked = await conn.scalar(sa.text("SELECT count(*) FROM parked_events"))
-            assert parked == 0
-            if n >= processed:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"only {n} events processed"
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await runtime.kafka.close()
-        await runtime.engine.dispose()
+    await run_until_processed(runtime, runner, processed, parked_allowed=False)
 
 
 async def store(url: str) -> dict[str, list[tuple]]:

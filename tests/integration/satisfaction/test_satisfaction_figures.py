@@ -23,13 +23,11 @@ back (1 answer): speed 1; by tier VIP first, then A; retention calls 3: 1 reache
 
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import sqlalchemy as sa
 
 from services.satisfaction import erasure, retention_calls, usecases
 from services.satisfaction.app import create_app
@@ -65,6 +63,7 @@ from shared.events.intake import (
 from shared.events.satisfaction import SurveyRecorded
 from shared.runtime import Runtime
 from tests.integration.satisfaction.test_satisfaction_store import AGENT, publish
+from tests.support.consuming import run_until_processed
 
 DAY = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PERIOD = {"from": "2026-11-02", "to": "2026-11-03"}
@@ -199,22 +198,7 @@ async def consume_until(settings: SatisfactionSettings, processed: int, timeout:
         | retention_calls.handlers(),
         hooks=usecases.LockOrder(),
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            async with runtime.engine.connect() as conn:
-                n = await conn.scalar(sa.text("SELECT count(*) FROM inbox"))
-            if n >= processed:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"only {n} events processed"
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await runtime.kafka.close()
-        await runtime.engine.dispose()
+    await run_until_processed(runtime, runner, processed, timeout)
 
 
 async def reports(settings: SatisfactionSettings) -> tuple[dict, dict, str]:
