@@ -230,17 +230,11 @@ async def seed_intake(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
 def build_ledger(dsn: str, topics: Topics) -> ConsumerRunner:
     from services.ledger.app import tasks_for
     from services.ledger.deps import Deps
-    from services.ledger.domain.review import load_taxonomy
     from services.ledger.settings import LedgerSettings
 
     settings = LedgerSettings(**_common(dsn, topics))
     runtime = Runtime.build(settings)
-    deps = Deps(
-        topics=runtime.topics,
-        settings=settings,
-        taxonomy=load_taxonomy(settings.taxonomy_file),
-        clock=settings.clock(datetime.now(UTC)),
-    )
+    deps = Deps.of(settings, runtime.topics)
     return _runner_of(tasks_for(deps)(runtime))
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 
 from services.ledger import consumers, erasure, reviews, schedules
 from services.ledger.api.routes import router
 from services.ledger.deps import Deps
-from services.ledger.domain.review import load_taxonomy
 from services.ledger.settings import LedgerSettings
 from shared.runtime import Runtime, Task
 from shared.web.app import service_app
@@ -36,12 +33,7 @@ def tasks_for(deps: Deps):
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
     runtime = Runtime.build(settings)
-    deps = Deps(
-        topics=runtime.topics,
-        settings=settings,
-        taxonomy=load_taxonomy(settings.taxonomy_file),
-        clock=settings.clock(datetime.now(UTC)),
-    )
+    deps = Deps.of(settings, runtime.topics)
     app = service_app(
         title="Complaint ledger",
         description=(

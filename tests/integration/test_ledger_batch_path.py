@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger import consumers, erasure
 from services.ledger.deps import Deps
-from services.ledger.domain.review import load_taxonomy
 from services.ledger.reviews import REPORT_DUE, review_subject
 from services.ledger.settings import LedgerSettings
 from services.ledger.store.tables import entries, reviews
@@ -135,12 +134,7 @@ async def consume(settings: LedgerSettings, batched: bool, processed: int, seen:
     of up to 500 or without them one event per transaction; until the inbox holds
     ``processed``."""
     runtime = Runtime.build(settings)
-    deps = Deps(
-        topics=runtime.topics,
-        settings=settings,
-        taxonomy=load_taxonomy(settings.taxonomy_file),
-        clock=settings.clock(datetime.now(UTC)),
-    )
+    deps = Deps.of(settings, runtime.topics)
     runner = runtime.consumer(
         consumers.source_topics(runtime.topics),
         consumers.handlers(deps) | erasure.handlers(),

@@ -17,9 +17,11 @@ async def run_until_processed(
     processed: int,
     timeout: float = 120,
     parked_allowed: bool = True,
+    settle: float = 0.0,
 ) -> None:
     """Run ``runner`` until the inbox holds ``processed`` events (``parked_allowed`` False:
-    fail at once should one be parked), then stop it and close the runtime."""
+    fail at once should one be parked), ``settle`` seconds more, then stop it and close the
+    runtime."""
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
@@ -33,6 +35,7 @@ async def run_until_processed(
                 break
             assert asyncio.get_running_loop().time() < deadline, f"only {n} events processed"
             await asyncio.sleep(0.2)
+        await asyncio.sleep(settle)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)

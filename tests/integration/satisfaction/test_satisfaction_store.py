@@ -31,6 +31,7 @@ from shared.events.topics import Topics
 from shared.events.versions import SurveyRequestedV1, token_sha256
 from shared.messaging.admin import ensure_topics
 from shared.runtime import Runtime
+from tests.support.consuming import run_until_processed
 from tests.unit.satisfaction import scenario
 
 PERIOD = {"from": str(scenario.PERIOD[0]), "to": str(scenario.PERIOD[1])}
@@ -53,23 +54,8 @@ async def consume_until(settings: SatisfactionSettings, processed: int, timeout:
     runner = runtime.consumer(
         source_topics(runtime.topics), handlers(settings.escalation_ladder), hooks=LockOrder()
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            async with runtime.engine.connect() as conn:
-                n = await conn.scalar(sa.text("SELECT count(*) FROM inbox"))
-            if n >= processed:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"only {n} events processed"
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(0.5)  # let a redelivered duplicate, if any, reach the inbox check
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await runtime.kafka.close()
-        await runtime.engine.dispose()
+    # settle: let a redelivered duplicate, if any, reach the inbox check
+    await run_until_processed(runtime, runner, processed, timeout, settle=0.5)
 
 
 async def snapshot(url: str) -> dict[str, list[tuple]]:
