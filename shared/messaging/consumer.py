@@ -290,6 +290,10 @@ class ConsumerRunner:
             events = [(record, _parse(record)) for record in records]
         except PoisonEvent:
             return False
+        if not any(event.type in self.handlers for _, event in events):
+            for record, event in events:  # none for this service: no transaction either
+                self._count(record, event.type, "ignored")
+            return True
         outcomes: Tally[tuple[str, str, str]] = Tally()
         try:
             async with self.sessions.begin() as session:
