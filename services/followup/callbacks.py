@@ -252,16 +252,7 @@ def timer_handlers(deps: Deps):
             session,
             deps,
             callback,
-            FollowupDue(
-                callback_id=callback["id"],
-                complaint_id=callback["complaint_id"],
-                kind=callback["kind"],
-                due_at=callback["due_at"],
-                overdue_at=callback["overdue_at"],
-                attempt=callback["attempts"] + 1,
-                team=callback["team"],
-                assignee=callback["assignee"],
-            ),
+            due_event(callback),
         )
 
     async def on_overdue(session: AsyncSession, timer: Timer) -> None:
@@ -289,6 +280,20 @@ def timer_handlers(deps: Deps):
     return {DUE: on_due, OVERDUE: on_overdue}
 
 
+def due_event(callback: dict[str, Any]) -> FollowupDue:
+    """``followup.due`` of a call-back row that has just fallen due."""
+    return FollowupDue(
+        callback_id=callback["id"],
+        complaint_id=callback["complaint_id"],
+        kind=callback["kind"],
+        due_at=callback["due_at"],
+        overdue_at=callback["overdue_at"],
+        attempt=callback["attempts"] + 1,
+        team=callback["team"],
+        assignee=callback["assignee"],
+    )
+
+
 def timer_batch_handlers(deps: Deps):
     """``on_due`` for many call-backs falling due together (a morning's queue): locked in
     one statement (in id order), moved to due in one, their followup.due in one outbox
@@ -311,16 +316,7 @@ def timer_batch_handlers(deps: Deps):
             new_event(
                 SOURCE,
                 key_of(c),
-                FollowupDue(
-                    callback_id=c["id"],
-                    complaint_id=c["complaint_id"],
-                    kind=c["kind"],
-                    due_at=c["due_at"],
-                    overdue_at=c["overdue_at"],
-                    attempt=c["attempts"] + 1,
-                    team=c["team"],
-                    assignee=c["assignee"],
-                ),
+                due_event(c),
             )
             for c in moved
         ]

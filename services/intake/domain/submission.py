@@ -6,7 +6,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from shared.events.common import Channel, Severity, Tier
 from shared.events.intake import Document, ExpectedOutcome, Subject
@@ -19,29 +25,6 @@ _PHONE_DIGITS = range(5, 21)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class CustomerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: Text | None = None
-    name: Text | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
-    tier: Tier = Tier.C
-    organisation: Text | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    relation: Text | None = None
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return check_phone(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return check_email(value)
 
 
 def check_phone(value: str | None) -> str | None:
@@ -61,6 +44,28 @@ def check_email(value: str | None) -> str | None:
     return value
 
 
+# A customer's phone and e-mail, on the channel's path and on the customer's own link alike.
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=30), AfterValidator(check_phone)
+]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)
+]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Text | None = None
+    name: Text | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    tier: Tier = Tier.C
+    organisation: Text | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    relation: Text | None = None
+
+
 class ContactIn(BaseModel):
     """What a customer supplies through their own link: contact data, nothing else (their
     tier or id are not theirs to set). The same checks as the channel's path."""
@@ -68,18 +73,8 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return check_phone(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return check_email(value)
+    phone: Phone | None = None
+    email: Email | None = None
 
 
 class SubjectIn(Subject):
