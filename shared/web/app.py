@@ -23,11 +23,20 @@ from shared.web.errors import install_error_handlers
 from shared.web.health import health_router
 from shared.web.inputs import refuse_unstorable_input
 from shared.web.metrics import metrics_port_task, metrics_router
-from shared.web.middleware import MetricsMiddleware
+from shared.web.middleware import DeclaredBodyLimit, MetricsMiddleware
 from shared.web.openapi import install_openapi
 from shared.web.ops_auth import Authenticator, Principal, Role, require
 
 Staff = Annotated[Principal, require(Role.AGENT)]
+
+
+class ServiceApp(FastAPI):
+    """FastAPI with a declared-too-large body refused outermost, in the documented JSON form
+    (FastAPI's own limit sits outside every middleware a service can add)."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        stack = super().build_middleware_stack()
+        return stack if self.max_body_size is None else DeclaredBodyLimit(stack, self.max_body_size)
 
 
 def service_app(
@@ -49,7 +58,7 @@ def service_app(
         def tasks(runtime: Runtime) -> list[Task]:
             return [*service_tasks(runtime), metrics_port_task(settings)]
 
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         version="1.0.0",
         description=description,

@@ -137,7 +137,15 @@ async def test_malformed_json_is_422(intake):
 
 async def test_a_body_over_64_kib_is_413(intake):
     big = complaint(description="投诉" * 40_000)
-    assert (await intake.post("/complaints", json=big, headers=WEB)).status_code == 413
+    too_large = await intake.post("/complaints", json=big, headers=WEB)
+    assert too_large.status_code == 413
+    assert too_large.json() == {"detail": "Content Too Large"}  # the documented error body
+    # Answered before the body is read (a path naming nothing): the same JSON 413.
+    elsewhere = await intake.post("/no-such-path", json=big, headers=WEB)
+    assert (elsewhere.status_code, elsewhere.headers["content-type"]) == (
+        413,
+        "application/json",
+    )
 
     async def chunks():  # no Content-Length: the limit holds for streamed bodies too
         yield b'{"description": "'
