@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalation.domain.assignment import Actor, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
-from services.escalation.store import opening, outbox_rows, saving
+from services.escalation.store import opening, outbox_rows, saving, wake
 from services.escalation.store import repository as repo
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
@@ -31,7 +31,7 @@ from shared.timers import Timer
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/escalation"
-TIMER_KINDS = ("case.warn", "case.breach", "case.climb", "case.pause_reminder")
+TIMER_KINDS = wake.TIMER_KINDS  # a case's one wake-up, and the kinds armed before it
 CHANGES = Counter("escalation_case_events_total", "Case events recorded", ["type"])
 
 
@@ -137,8 +137,8 @@ class Escalation:
         self, session: AsyncSession, batch: list[Envelope]
     ) -> list[tuple[Case, list[EventData]]]:
         """Open a case for each received complaint that has none: the cases, their
-        timelines, timers and events written with one statement, however many. A complaint
-        whose case exists already (a second delivery) changes nothing."""
+        timelines, timers (one each) and events written with one statement, however many.
+        A complaint whose case exists already (a second delivery) changes nothing."""
         now = datetime.now(UTC)
         found: dict[uuid.UUID, ComplaintReceived] = {}
         for event in batch:
@@ -146,15 +146,12 @@ class Escalation:
             found.setdefault(data.complaint_id, data)  # a second delivery: the case exists
         opened = [self._opened(d, now) for d in found.values()]
         steps: list[repo.Entry] = []
-        wakeups: list[opening.Wakeup] = []
         for case, events in opened:
             events[:] = case.assign_along(self.router, events)
-            subject = str(case.complaint_id)
             steps += repo.entries(case.complaint_id, events)
-            wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
         envelopes = outgoing(steps, now)
         inserted = await opening.open_cases(
-            session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
+            session, now, [c for c, _ in opened], steps, self.topics.handling, envelopes
         )
         opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
         # Clocks decided already at opening (complaints received long ago): rare.

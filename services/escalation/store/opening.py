@@ -1,7 +1,7 @@
-"""Opening cases: the new cases, their timeline, their timers and their events written with
-ONE statement (data-modifying CTEs), however many complaints a batch holds. The rows of a
-complaint whose case exists already (a second delivery) are dropped by the statement itself,
-as its case's insert returns nothing: no lookup first."""
+"""Opening cases: the new cases, their timeline, their one timer each and their events
+written with ONE statement (data-modifying CTEs), however many complaints a batch holds. The
+rows of a complaint whose case exists already (a second delivery) are dropped by the
+statement itself, as its case's insert returns nothing: no lookup first."""
 
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation.domain.case import Case
-from services.escalation.store import outbox_rows
+from services.escalation.store import outbox_rows, wake
 from services.escalation.store import repository as repo
 from shared.messaging.outbox import shard_of
-
-Wakeup = tuple[str, str, datetime, dict[str, Any]]  # kind, subject, due, payload
 
 # Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
 # parses it in C), not as arrays asyncpg encodes element by element: a row is a JSON array
 # read by position. WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow
 # the events' order (the relay publishes a key's events in id order); an outbox payload is a
-# JSON string holding the exact bytes to publish. Timers: shared.timers' table, the rows
-# timers.arm_many writes; outbox: the rows outbox_rows.add writes.
+# JSON string holding the exact bytes to publish. Timers: shared.timers' table, a case's one
+# wake-up (store/wake.py; payload: the column's default); outbox: the rows outbox_rows.add
+# writes.
 _OPEN = sa.text(
     f"WITH opened AS ("
     f"  INSERT INTO cases ({repo.CASE_COLUMNS}) SELECT {repo.CASE_COLUMNS} "
@@ -38,10 +37,10 @@ _OPEN = sa.text(
     "  FROM jsonb_array_elements(CAST(:steps AS jsonb)) WITH ORDINALITY AS e(s, n) "
     "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
     "), armed AS ("
-    "  INSERT INTO timers (kind, subject, due_at, payload) "
-    "  SELECT w->>0, w->>1, CAST(w->>2 AS timestamptz), w->3 "
+    "  INSERT INTO timers (kind, subject, due_at) "
+    f"  SELECT '{wake.KIND}', w->>0, CAST(w->>1 AS timestamptz) "
     "  FROM jsonb_array_elements(CAST(:timers AS jsonb)) AS e(w) "
-    "  WHERE CAST(w->>1 AS uuid) IN (SELECT complaint_id FROM opened)"
+    "  WHERE CAST(w->>0 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), sent AS ("
     "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
     "  SELECT CAST(o->>0 AS uuid), o->>1, o->>2, CAST(o->>3 AS smallint), o->>4, "
@@ -61,13 +60,13 @@ async def open_cases(
     now: datetime,
     found: list[Case],
     steps: list[repo.Entry],
-    wakeups: list[Wakeup],
     topic: str,
     events: Sequence[outbox_rows.Outgoing],
 ) -> set[uuid.UUID]:
     """Insert the cases that do not exist yet with their rows; returns their ids."""
     if not found:
         return set()
+    wakeups = [(str(c.complaint_id), due) for c in found if (due := c.next_wakeup()) is not None]
     params = {
         "cases": repo.case_rows(found, now),
         "steps": _json([
@@ -80,13 +79,3 @@ async def open_cases(
         ]),
     }  # fmt: skip
     return set((await session.execute(_OPEN, params)).scalars())
-
-
-def wakeup_params(wakeups: list[Wakeup]) -> dict[str, list[Any]]:
-    """Timers to arm, as the arrays of ``:w_kinds`` ... ``:w_payloads``."""
-    return {
-        "w_kinds": [w[0] for w in wakeups],
-        "w_subjects": [w[1] for w in wakeups],
-        "w_dues": [w[2] for w in wakeups],
-        "w_payloads": [orjson.dumps(w[3]).decode() for w in wakeups],
-    }
