@@ -1,12 +1,15 @@
 """Escalation's set-based opening (a batch of received complaints written with one
-statement), against the real PostgreSQL."""
+statement per chunk, the next chunk prepared while the last is written), against the real
+PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
+from services.escalation import usecases
 from shared.events.common import Channel, Severity
 from tests.integration.test_escalation import (
     deliver,
@@ -17,7 +20,13 @@ from tests.integration.test_escalation import (
 )
 
 
-async def test_a_batch_opens_each_case_once_with_its_rows_in_order(escalation_db):  # noqa: F811
+@pytest.mark.parametrize("chunk", [usecases.OPEN_CHUNK, 2])  # 2: several statements
+async def test_a_batch_opens_each_case_once_with_its_rows_in_order(
+    escalation_db,  # noqa: F811
+    chunk,
+    monkeypatch,
+):
+    monkeypatch.setattr(usecases, "OPEN_CHUNK", chunk)
     _, engine = escalation_db
     escalation = escalation_for(engine)
     earlier = received()
