@@ -72,7 +72,7 @@ def outgoing(steps: list[repo.Entry], now: datetime) -> list[outbox_rows.Outgoin
     """The events' CloudEvents for the outbox, from the data their timeline rows have too."""
     ids = outbox_rows.new_ids(len(steps))
     return [
-        outbox_rows.cloudevent(SOURCE, str(s.complaint_id), s.event, s.data, now, event_id)
+        outbox_rows.cloudevent(SOURCE, s.subject, s.event, s.data, now, event_id)
         for s, event_id in zip(steps, ids, strict=True)
     ]
 

@@ -947,17 +947,14 @@ class Case:
 
     def tick(self, policy: Policy, now: datetime) -> list[EventData]:
         """Take every time-driven step due by ``now``, oldest first."""
-        first = self.next_wakeup()
-        if first is None or first > now:
-            return []  # the common case (a save, an opening): no step list built
         events: list[EventData] = []
         while True:
+            first = self.next_wakeup()  # nothing due (most saves): no step list built
+            if first is None or first > now:
+                return events
             due = [w for w in self.wakeups() if w.due_at <= now]
-            if not due:
-                break
             step = min(due, key=lambda w: (w.due_at, w.kind != "case.warn"))
             events += self._take(policy, step)
-        return events
 
     def _take(self, policy: Policy, step: Wakeup) -> list[EventData]:
         if step.kind == "case.pause_reminder":

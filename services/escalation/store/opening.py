@@ -67,7 +67,7 @@ def rows(
     return {
         "cases": repo.case_rows(found, now),
         "steps": _json([
-            [str(s.complaint_id), repo.moment(s), s.event.event_type, s.data.get("by"), s.data]
+            [s.subject, repo.moment(s), s.event.event_type, s.data.get("by"), s.data]
             for s in steps
         ]),
         "timers": _json(wakeups),

@@ -163,10 +163,12 @@ class Entry:
     complaint_id: uuid.UUID
     event: EventData
     data: dict[str, Any]
+    subject: str  # the complaint id as text (the record key), made once per case
 
 
 def entries(complaint_id: uuid.UUID, events: list[EventData]) -> list[Entry]:
-    return [Entry(complaint_id, e, e.model_dump(mode="json")) for e in events]
+    subject = str(complaint_id)
+    return [Entry(complaint_id, e, e.model_dump(mode="json"), subject) for e in events]
 
 
 def moment(entry: Entry) -> datetime | None:
