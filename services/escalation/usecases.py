@@ -38,7 +38,7 @@ TIMER_KINDS = wake.TIMER_KINDS  # a case's one wake-up, and the kinds armed befo
 CHANGES = Metric("escalation_case_events_total", "Case events recorded", ["type"])
 # Cases per statement when a batch opens many: small enough that one statement's parameters
 # go out at once, large enough that a statement's fixed costs stay small.
-OPEN_CHUNK = 128
+OPEN_CHUNK = 64
 
 
 class NotFound(Exception):
