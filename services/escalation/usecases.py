@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -183,7 +184,7 @@ class Escalation:
 
     async def _prepare(
         self, received: list[ComplaintReceived], now: datetime
-    ) -> tuple[list[tuple[Case, list[EventData]]], dict[str, str]]:
+    ) -> tuple[list[tuple[Case, list[EventData]]], dict[str, Any]]:
         """The cases of ``received`` with their events, and the statement's parameters."""
         found: list[tuple[Case, list[EventData]]] = []
         steps: list[repo.Entry] = []
@@ -194,9 +195,7 @@ class Escalation:
             events[:] = case.assign_along(self.router, events)
             steps += repo.entries(case.complaint_id, events)
             found.append((case, events))
-        params = opening.rows(
-            now, [c for c, _ in found], steps, self.topics.handling, outgoing(steps, now)
-        )
+        params = opening.rows(now, [c for c, _ in found], steps, self.topics.handling, SOURCE)
         return found, params
 
     def _opened(self, data: ComplaintReceived, now: datetime) -> tuple[Case, list[EventData]]:

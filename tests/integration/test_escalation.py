@@ -18,7 +18,7 @@ from services.escalation.policy_file import parse_policy
 from services.escalation.settings import EscalationSettings
 from services.escalation.store import opening
 from services.escalation.store import repository as repo
-from services.escalation.usecases import TIMER_KINDS, Escalation, contact_card, outgoing
+from services.escalation.usecases import SOURCE, TIMER_KINDS, Escalation, contact_card
 from shared import timers
 from shared.db import create_engine, session_factory
 from shared.directory import DEMO_DIRECTORY, load_directory
@@ -236,9 +236,8 @@ async def test_timers_of_the_earlier_kinds_still_fire_and_leave_the_case_one(esc
     steps = repo.entries(case.complaint_id, events)
     async with escalation.sessions.begin() as session:
         # Opened (as of its reception: nothing taken yet) ...
-        rows = outgoing(steps, data.received_at)
         topic = escalation.topics.handling
-        await opening.open_cases(session, data.received_at, [case], steps, topic, rows)
+        await opening.open_cases(session, data.received_at, [case], steps, topic, SOURCE)
         # ... with its timers as the earlier version armed them: one row per pending step.
         await session.execute(sa.text("DELETE FROM timers WHERE subject = :s"),
                               {"s": event.subject})  # fmt: skip

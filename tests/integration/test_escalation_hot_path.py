@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from services.escalation import usecases
 from shared.events.common import Channel, Severity
+from shared.events.envelope import Envelope
 from tests.integration.test_escalation import (
     deliver,
     escalation_db,  # noqa: F401 (fixture)
@@ -52,6 +53,13 @@ async def test_a_batch_opens_each_case_once_with_its_rows_in_order(
             # The timeline and the outbox hold the same events, in the same order.
             assert [p["type"] for p in published] == [t.type for t in timeline]
             assert [p["data"] for p in published] == [t.data for t in timeline]
+            # Each payload is the exact bytes of its CloudEvent (the attributes and the data
+            # joined by PostgreSQL).
+            raw = (await conn.execute(
+                sa.text("SELECT payload::text FROM outbox WHERE key = :k ORDER BY id"),
+                {"k": event.subject},
+            )).scalars().all()  # fmt: skip
+            assert [Envelope.from_bytes(r.encode()).to_bytes().decode() for r in raw] == raw
             assert published[0]["type"] == "case.opened"
             assert all(p["subject"] == event.subject for p in published)
             kinds = (

@@ -6,7 +6,6 @@ statement itself, as its case's insert returns nothing: no lookup first."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,21 +20,26 @@ from shared.messaging.outbox import shard_of
 
 # Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
 # parses it in C), not as arrays asyncpg encodes element by element: a row is a JSON array
-# read by position. WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow
-# the events' order (the relay publishes a key's events in id order); an outbox payload is a
-# JSON string holding the exact bytes to publish. Timers: shared.timers' table, a case's one
-# wake-up (store/wake.py; payload: the column's default); outbox: the rows outbox_rows.add
-# writes.
+# read by position. A case's events make its timeline rows and its outbox rows alike: one
+# document holds both (``events``), beside each event's data JSON (``data``, a text array
+# zipped with it), which becomes the timeline's data and, after the CloudEvent's attributes
+# (outbox_rows.head), the outbox payload: the exact bytes to publish, the data sent once.
+# WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow the events'
+# order (the relay publishes a key's events in id order). Timers: shared.timers' table, a
+# case's one wake-up (store/wake.py; payload: the column's default).
 _OPEN = sa.text(
     f"WITH opened AS ("
     f"  INSERT INTO cases ({repo.CASE_COLUMNS}) SELECT {repo.CASE_COLUMNS} "
     "   FROM jsonb_populate_recordset(NULL::cases, CAST(:cases AS jsonb)) "
     "   ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
+    "), caused AS ("
+    "  SELECT s, d, n FROM ROWS FROM (jsonb_array_elements(CAST(:events AS jsonb)), "
+    "    unnest(CAST(:data AS text[]))) WITH ORDINALITY AS e(s, d, n) "
+    "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), steps AS ("
     "  INSERT INTO case_timeline (complaint_id, at, type, by, data) "
-    "  SELECT CAST(s->>0 AS uuid), CAST(s->>1 AS timestamptz), s->>2, s->>3, s->4 "
-    "  FROM jsonb_array_elements(CAST(:steps AS jsonb)) WITH ORDINALITY AS e(s, n) "
-    "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
+    "  SELECT CAST(s->>0 AS uuid), CAST(s->>1 AS timestamptz), s->>2, s->>3, CAST(d AS jsonb) "
+    "  FROM caused ORDER BY n"
     "), armed AS ("
     "  INSERT INTO timers (kind, subject, due_at) "
     f"  SELECT '{wake.KIND}', w->>0, CAST(w->>1 AS timestamptz) "
@@ -43,10 +47,8 @@ _OPEN = sa.text(
     "  WHERE CAST(w->>0 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), sent AS ("
     "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
-    "  SELECT CAST(o->>0 AS uuid), o->>1, o->>2, CAST(o->>3 AS smallint), o->>4, "
-    "  CAST(o->>5 AS json) "
-    "  FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(o, n) "
-    "  WHERE CAST(o->>2 AS uuid) IN (SELECT complaint_id FROM opened) ORDER BY n"
+    "  SELECT CAST(s->>4 AS uuid), :topic, s->>0, CAST(s->>5 AS smallint), s->>2, "
+    "  CAST(s->>6 || d || '}' AS json) FROM caused ORDER BY n"
     ") SELECT complaint_id FROM opened"
 )
 
@@ -56,28 +58,27 @@ def _json(rows: list[Any]) -> str:
 
 
 def rows(
-    now: datetime,
-    found: list[Case],
-    steps: list[repo.Entry],
-    topic: str,
-    events: Sequence[outbox_rows.Outgoing],
-) -> dict[str, str]:
-    """The parameters of the statement that opens ``found`` (CPU only: no I/O)."""
+    now: datetime, found: list[Case], steps: list[repo.Entry], topic: str, source: str
+) -> dict[str, Any]:
+    """The parameters of the statement that opens ``found`` with their events ``steps``
+    (published from ``source`` to ``topic``): CPU only, no I/O."""
     wakeups = [(str(c.complaint_id), due) for c in found if (due := c.next_wakeup()) is not None]
+    ids = outbox_rows.new_ids(len(steps))
+    events = [
+        [s.subject, repo.moment(s), s.event.event_type, s.data.get("by"), event_id,
+         shard_of(s.subject), outbox_rows.head(source, s.subject, s.event, now, event_id)]
+        for s, event_id in zip(steps, ids, strict=True)
+    ]  # fmt: skip
     return {
         "cases": repo.case_rows(found, now),
-        "steps": _json([
-            [s.subject, repo.moment(s), s.event.event_type, s.data.get("by"), s.data]
-            for s in steps
-        ]),
+        "events": _json(events),
+        "data": [orjson.dumps(s.data).decode() for s in steps],
         "timers": _json(wakeups),
-        "events": _json([
-            [e.id, topic, e.subject, shard_of(e.subject), e.type, e.payload] for e in events
-        ]),
-    }  # fmt: skip
+        "topic": topic,
+    }
 
 
-async def write(session: AsyncSession, params: dict[str, str]) -> set[uuid.UUID]:
+async def write(session: AsyncSession, params: dict[str, Any]) -> set[uuid.UUID]:
     """Insert the cases of ``params`` (``rows``) that do not exist yet with their rows;
     returns their ids."""
     return set((await session.execute(_OPEN, params)).scalars())
@@ -89,9 +90,9 @@ async def open_cases(
     found: list[Case],
     steps: list[repo.Entry],
     topic: str,
-    events: Sequence[outbox_rows.Outgoing],
+    source: str,
 ) -> set[uuid.UUID]:
     """Insert the cases that do not exist yet with their rows; returns their ids."""
     if not found:
         return set()
-    return await write(session, rows(now, found, steps, topic, events))
+    return await write(session, rows(now, found, steps, topic, source))
