@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.escalation.domain.assignment import Actor, Router
+from services.escalation.domain.assignment import Actor, Remembered, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
 from services.escalation.store import opening, outbox_rows, saving, wake
@@ -47,7 +47,8 @@ class NotFound(Exception):
 
 
 def contact_card(customer: Customer) -> ContactCard:
-    return ContactCard(
+    # Validated once already, as the event's customer: the same fields of the same types.
+    return ContactCard.model_construct(
         id=customer.id,
         name=customer.name,
         phone=customer.phone,
@@ -101,6 +102,10 @@ class Escalation:
     policy: Policy
     # The staff directory; without one (tests, benchmarks) cases are owned by no team.
     router: Router = field(default_factory=Directory)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.router, Remembered):
+            self.router = Remembered(self.router)
 
     async def _record(
         self,
