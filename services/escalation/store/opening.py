@@ -1,5 +1,6 @@
 """Opening cases: the new cases, their timeline, their one timer each and their events
-written with ONE statement (data-modifying CTEs), however many complaints a batch holds. The
+written with ONE statement (data-modifying CTEs), however many complaints it holds (the use
+case sends a large batch a chunk at a time, preparing the next while one is written). The
 rows of a complaint whose case exists already (a second delivery) are dropped by the
 statement itself, as its case's insert returns nothing: no lookup first."""
 
@@ -21,9 +22,10 @@ from shared.messaging.outbox import shard_of
 # Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
 # parses it in C), not as arrays asyncpg encodes element by element: a row is a JSON array
 # read by position. A case's events make its timeline rows and its outbox rows alike: one
-# document holds both (``events``), beside each event's data JSON (``data``, a text array
-# zipped with it), which becomes the timeline's data and, after the CloudEvent's attributes
-# (outbox_rows.head), the outbox payload: the exact bytes to publish, the data sent once.
+# document holds both (``events``), zipped with the events' data (``data``: each event's
+# data JSON, a text array so that the texts pass unescaped), which becomes the timeline's
+# data and, after the CloudEvent's attributes (outbox_rows.head), the outbox payload: the
+# exact bytes to publish, the data sent once.
 # WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow the events'
 # order (the relay publishes a key's events in id order). Timers: shared.timers' table, a
 # case's one wake-up (store/wake.py; payload: the column's default).
