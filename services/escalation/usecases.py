@@ -47,8 +47,7 @@ class NotFound(Exception):
 
 
 def contact_card(customer: Customer) -> ContactCard:
-    # Validated once already, as the event's customer: the same fields of the same types.
-    return ContactCard.model_construct(
+    return ContactCard(
         id=customer.id,
         name=customer.name,
         phone=customer.phone,
