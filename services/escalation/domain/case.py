@@ -307,8 +307,7 @@ class Case:
 
     def _start_round(self, policy: Policy, at: datetime) -> None:
         self.clocks = {}
-        for rule in policy.modes[self.mode].clocks:
-            target = policy.target(rule.within, self.tier, self.severity)
+        for rule, target, warnings in policy.clock_targets(self.mode, self.tier, self.severity):
             calendar = policy.calendar(rule.calendar)
             self.clocks[rule.name] = Clock(
                 name=rule.name,
@@ -317,7 +316,7 @@ class Case:
                 escalate=rule.escalate,
                 started_at=at,
                 deadline=calendar.add(at, target),
-                warnings={f: calendar.add(at, target * f) for f in policy.warn_at},
+                warnings={f: calendar.add(at, offset) for f, offset in warnings},
             )
         self._arm_climb(policy, at)
 
