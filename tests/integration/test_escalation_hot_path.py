@@ -8,8 +8,10 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from services.escalation import usecases
+from services.escalation.store import opening
 from shared.events.common import Channel, Severity
 from shared.events.envelope import Envelope
 from tests.integration.test_escalation import (
@@ -74,3 +76,40 @@ async def test_a_batch_opens_each_case_once_with_its_rows_in_order(
         assert [p["type"] for p in major] == [
             "case.opened", "case.assigned", "case.escalated", "case.assigned"
         ]  # fmt: skip
+
+
+async def test_a_chunk_failing_in_flight_leaves_nothing_of_the_batch(
+    escalation_db,  # noqa: F811
+    monkeypatch,
+):
+    """Chunks are written while the next is prepared: should one fail, the failure comes out
+    of the batch handler once the statement in flight has ended, the transaction writes
+    nothing, and the batch replayed opens every case once."""
+    monkeypatch.setattr(usecases, "OPEN_CHUNK", 2)
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    batch = [received() for _ in range(5)]
+    write = opening.write
+    calls = 0
+
+    async def failing_second(session, params):
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # a real error of the database, in the statement in flight
+            await session.execute(sa.text("SELECT 1 / 0"))
+        return await write(session, params)
+
+    monkeypatch.setattr(opening, "write", failing_second)
+    with pytest.raises(DBAPIError, match="division by zero"):
+        async with escalation.sessions.begin() as session:
+            await escalation.on_received_many(session, batch)
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 0
+        assert await conn.scalar(sa.text("SELECT count(*) FROM outbox")) == 0
+
+    monkeypatch.setattr(opening, "write", write)
+    async with escalation.sessions.begin() as session:
+        await escalation.on_received_many(session, batch)
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 5
+        assert await conn.scalar(sa.text("SELECT count(*) FROM timers")) == 5
