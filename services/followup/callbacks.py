@@ -208,10 +208,13 @@ def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dic
     return found or None
 
 
-async def schedule_many(session: AsyncSession, deps: Deps, plans: list[Plan]) -> set[uuid.UUID]:
+async def schedule_many(
+    session: AsyncSession, deps: Deps, plans: list[Plan]
+) -> dict[uuid.UUID, bool]:
     """``schedule`` for many call-backs (of different causes and complaints) with three
     statements in all: the rows, their timers, their events. Returns the ids inserted (a
-    cause seen before inserts nothing)."""
+    cause seen before inserts nothing), each with whether its complaint had an open
+    call-back before (the caller replaces it)."""
     inserted = await repo.insert_callbacks(session, [values for values, _ in plans])
     done = [(values, event) for values, event in plans if values["id"] in inserted]
     wanted = []

@@ -64,13 +64,13 @@ def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
                 first[case.complaint_id] = case
         plans = [planned(deps, **_resolution_callback(deps, c, now)) for c in first.values()]
         inserted = await schedule_many(session, deps, plans)
-        kept = {values["complaint_id"]: values["id"] for values, _ in plans
-                if values["id"] in inserted}  # fmt: skip
         # One call per complaint: the newest resolution's (rarely any other is open).
-        for complaint_id in sorted(await repo.open_others(session, list(kept), set(kept.values()))):
-            round_ = first[complaint_id].round
-            reason = f"replaced by the call-back after round {round_}"
-            await cancel_open(session, deps, complaint_id, reason, now, keep=kept[complaint_id])
+        replacing = {values["complaint_id"]: values["id"] for values, _ in plans
+                     if inserted.get(values["id"])}  # fmt: skip
+        for complaint_id in sorted(replacing):
+            reason = f"replaced by the call-back after round {first[complaint_id].round}"
+            keep = replacing[complaint_id]
+            await cancel_open(session, deps, complaint_id, reason, now, keep=keep)
         for event in after:
             await one_by_one[CaseResolved.event_type](session, event)
 

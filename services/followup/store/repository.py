@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,31 +34,46 @@ async def insert_callback(session: AsyncSession, values: dict[str, Any]) -> bool
     return inserted is not None
 
 
-_INSERT_CALLBACKS = insert(callbacks).on_conflict_do_nothing().returning(callbacks.c.id)
+# The columns a new call-back is written with (``callbacks.planned`` gives all of them),
+# with their PostgreSQL types: one array each, unnested into rows.
+NEW_CALLBACK_COLUMNS: dict[str, str] = {
+    "id": "uuid", "kind": "text", "origin": "text", "complaint_id": "uuid",
+    "customer_id": "text", "customer": "jsonb", "tier": "text", "tier_before": "text",
+    "tier_rank": "smallint", "severity": "text", "round": "integer", "reason": "text",
+    "details": "jsonb", "state": "text", "due_at": "timestamptz", "overdue_at": "timestamptz",
+    "attempts": "integer", "max_attempts": "integer", "policy_version": "text",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "team": "text",
+}  # fmt: skip
+_JSON_COLUMNS = ("customer", "details")
+
+# One statement for a batch of new call-backs: the rows from arrays (one plan, whatever the
+# batch's size; a repeated origin inserts nothing), and for each row inserted whether its
+# complaint already had an open call-back. The WITH's insert and the outer query read one
+# snapshot, so the EXISTS sees the call-backs there were before, never the new ones.
+_INSERT_CALLBACKS = sa.text(
+    f"WITH new AS ("
+    f"  INSERT INTO callbacks ({', '.join(NEW_CALLBACK_COLUMNS)}) "
+    f"  SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in NEW_CALLBACK_COLUMNS.items())
+    + ") ON CONFLICT DO NOTHING RETURNING id, complaint_id) "
+    "SELECT new.id, EXISTS (SELECT 1 FROM callbacks c WHERE c.complaint_id = new.complaint_id "
+    "  AND c.state IN ('scheduled', 'due', 'overdue')) AS others "
+    "FROM new"
+)
 
 
-async def insert_callbacks(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Many call-backs in one statement; returns the ids inserted (the others' origins
-    exist)."""
+async def insert_callbacks(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[uuid.UUID, bool]:
+    """Many new call-backs (rows with the keys of ``NEW_CALLBACK_COLUMNS``) in one
+    statement. Returns the ids inserted (the others' origins exist), each with whether its
+    complaint had an open call-back before."""
     if not rows:
-        return set()
-    return set((await session.execute(_INSERT_CALLBACKS, rows)).scalars())
-
-
-async def open_others(
-    session: AsyncSession, complaint_ids: list[uuid.UUID], keep: set[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Of these complaints, those with an open call-back besides ``keep``."""
-    if not complaint_ids:
-        return set()
-    rows = await session.execute(
-        sa.select(callbacks.c.complaint_id).where(
-            callbacks.c.complaint_id.in_(complaint_ids),
-            callbacks.c.state.in_(["scheduled", "due", "overdue"]),
-            callbacks.c.id.not_in(list(keep)),
-        )
-    )
-    return set(rows.scalars())
+        return {}
+    params: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in NEW_CALLBACK_COLUMNS}
+    for column in _JSON_COLUMNS:
+        params[column] = [None if v is None else orjson.dumps(v).decode() for v in params[column]]
+    return {id_: others for id_, others in (await session.execute(_INSERT_CALLBACKS, params))}
 
 
 async def get_callback(
