@@ -34,28 +34,24 @@ async def insert_callback(session: AsyncSession, values: dict[str, Any]) -> bool
     return inserted is not None
 
 
-# The columns a new call-back is written with (``callbacks.planned`` gives all of them),
-# with their PostgreSQL types: one array each, unnested into rows.
-NEW_CALLBACK_COLUMNS: dict[str, str] = {
-    "id": "uuid", "kind": "text", "origin": "text", "complaint_id": "uuid",
-    "customer_id": "text", "customer": "jsonb", "tier": "text", "tier_before": "text",
-    "tier_rank": "smallint", "severity": "text", "round": "integer", "reason": "text",
-    "details": "jsonb", "state": "text", "due_at": "timestamptz", "overdue_at": "timestamptz",
-    "attempts": "integer", "max_attempts": "integer", "policy_version": "text",
-    "created_at": "timestamptz", "updated_at": "timestamptz", "team": "text",
-}  # fmt: skip
-_JSON_COLUMNS = ("customer", "details")
+# The columns a new call-back is written with (``callbacks.planned`` gives all of them).
+NEW_CALLBACK_COLUMNS = (
+    "id", "kind", "origin", "complaint_id", "customer_id", "customer", "tier", "tier_before",
+    "tier_rank", "severity", "round", "reason", "details", "state", "due_at", "overdue_at",
+    "attempts", "max_attempts", "policy_version", "created_at", "updated_at", "team",
+)  # fmt: skip
 
-# One statement for a batch of new call-backs: the rows from arrays (one plan, whatever the
-# batch's size; a repeated origin inserts nothing), and for each row inserted whether its
-# complaint already had an open call-back. The WITH's insert and the outer query read one
-# snapshot, so the EXISTS sees the call-backs there were before, never the new ones.
+# One statement for a batch of new call-backs: the rows travel as one JSON array (one
+# parameter: encoding a few thousand array elements cost more than the insert), typed by
+# the table's own row type; a repeated origin inserts nothing. For each row inserted, whether
+# its complaint already had an open call-back: the WITH's insert and the outer query read
+# one snapshot, so the EXISTS sees the call-backs there were before, never the new ones.
+_COLUMNS = ", ".join(NEW_CALLBACK_COLUMNS)
 _INSERT_CALLBACKS = sa.text(
     f"WITH new AS ("
-    f"  INSERT INTO callbacks ({', '.join(NEW_CALLBACK_COLUMNS)}) "
-    f"  SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in NEW_CALLBACK_COLUMNS.items())
-    + ") ON CONFLICT DO NOTHING RETURNING id, complaint_id) "
+    f"  INSERT INTO callbacks ({_COLUMNS}) "
+    f"  SELECT {_COLUMNS} FROM json_populate_recordset(NULL::callbacks, CAST(:rows AS json)) "
+    "  ON CONFLICT DO NOTHING RETURNING id, complaint_id) "
     "SELECT new.id, EXISTS (SELECT 1 FROM callbacks c WHERE c.complaint_id = new.complaint_id "
     "  AND c.state IN ('scheduled', 'due', 'overdue')) AS others "
     "FROM new"
@@ -70,10 +66,8 @@ async def insert_callbacks(
     complaint had an open call-back before."""
     if not rows:
         return {}
-    params: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in NEW_CALLBACK_COLUMNS}
-    for column in _JSON_COLUMNS:
-        params[column] = [None if v is None else orjson.dumps(v).decode() for v in params[column]]
-    return {id_: others for id_, others in (await session.execute(_INSERT_CALLBACKS, params))}
+    found = await session.execute(_INSERT_CALLBACKS, {"rows": orjson.dumps(rows).decode()})
+    return {id_: others for id_, others in found}
 
 
 async def get_callback(
