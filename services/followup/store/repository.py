@@ -45,15 +45,18 @@ NEW_CALLBACK_COLUMNS = (
 # parameter: encoding a few thousand array elements cost more than the insert), typed by
 # the table's own row type; a repeated origin inserts nothing. For each row inserted, whether
 # its complaint already had an open call-back: the WITH's insert and the outer query read
-# one snapshot, so the EXISTS sees the call-backs there were before, never the new ones.
+# one snapshot, so the lookup sees the call-backs there were before, never the new ones.
+# The complaint's rows by its index alone, their states looked at after: as an EXISTS with
+# the states in its condition, PostgreSQL hashed all open call-backs or ANDed the state
+# index in (a scan growing with the table, per batch or per row).
 _COLUMNS = ", ".join(NEW_CALLBACK_COLUMNS)
 _INSERT_CALLBACKS = sa.text(
     f"WITH new AS ("
     f"  INSERT INTO callbacks ({_COLUMNS}) "
     f"  SELECT {_COLUMNS} FROM json_populate_recordset(NULL::callbacks, CAST(:rows AS json)) "
     "  ON CONFLICT DO NOTHING RETURNING id, complaint_id) "
-    "SELECT new.id, EXISTS (SELECT 1 FROM callbacks c WHERE c.complaint_id = new.complaint_id "
-    "  AND c.state IN ('scheduled', 'due', 'overdue')) AS others "
+    "SELECT new.id, coalesce((SELECT bool_or(c.state IN ('scheduled', 'due', 'overdue')) "
+    "  FROM callbacks c WHERE c.complaint_id = new.complaint_id), false) AS others "
     "FROM new"
 )
 
