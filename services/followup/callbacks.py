@@ -23,6 +23,7 @@ from services.followup.domain.outcomes import OPEN_STATES, Decision, State, deci
 from services.followup.domain.policy import FollowupPolicy, overdue_at
 from services.followup.domain.tiers import RANK, queue_tier
 from services.followup.store import repository as repo
+from services.followup.store.outgoing import Outgoing, cloudevent, new_ids
 from shared import timers
 from shared.directory import FOLLOWUP_RUNG, Directory
 from shared.events.common import ContactCard, EventData, Severity, Tier
@@ -211,22 +212,23 @@ def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dic
 async def schedule_many(
     session: AsyncSession, deps: Deps, plans: list[Plan]
 ) -> dict[uuid.UUID, bool]:
-    """``schedule`` for many call-backs (of different causes and complaints) with three
-    statements in all: the rows, their timers, their events. Returns the ids inserted (a
-    cause seen before inserts nothing), each with whether its complaint had an open
-    call-back before (the caller replaces it)."""
-    inserted = await repo.insert_callbacks(session, [values for values, _ in plans])
-    done = [(values, event) for values, event in plans if values["id"] in inserted]
-    wanted = []
-    for values, _ in done:
-        payload = {"due_at": values["due_at"].isoformat()}
+    """``schedule`` for many call-backs (of different causes and complaints) in one
+    statement: the rows, their timers, their events. Returns the ids inserted (a cause seen
+    before inserts nothing), each with whether its complaint had an open call-back before
+    (the caller replaces it)."""
+    now = datetime.now(UTC)
+    wakeups: list[repo.Wakeup] = []
+    events: list[tuple[uuid.UUID, Outgoing]] = []
+    for (values, event), event_id in zip(plans, new_ids(len(plans)), strict=True):
         subject = str(values["id"])
-        wanted += [(DUE, subject, values["due_at"], payload),
-                   (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
-    await timers.arm_many(session, wanted)
-    events = [new_event(SOURCE, key_of(values), event) for values, event in done]
-    await outbox.add(session, deps.topics.followup, events)
-    log.info("call-backs scheduled", extra={"callbacks": len(done), "causes": len(plans)})
+        payload = {"due_at": values["due_at"].isoformat()}
+        wakeups += [(DUE, subject, values["due_at"], payload),
+                    (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
+        events.append((values["id"], cloudevent(SOURCE, key_of(values), event, now, event_id)))
+    inserted = await repo.schedule_callbacks(
+        session, [values for values, _ in plans], wakeups, deps.topics.followup, events
+    )
+    log.info("call-backs scheduled", extra={"callbacks": len(inserted), "causes": len(plans)})
     return inserted
 
 
