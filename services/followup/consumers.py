@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup.callbacks import Deps, cancel_open, planned, schedule, schedule_many
 from services.followup.domain.policy import remedial_due, resolution_due
 from services.followup.store import repository as repo
+from services.followup.store.outgoing import new_ids
 from shared.events.common import ContactCard, SatisfactionLevel, Tier
 from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
@@ -62,7 +63,10 @@ def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
                 after.append(event)
             else:
                 first[case.complaint_id] = case
-        plans = [planned(deps, **_resolution_callback(deps, c, now)) for c in first.values()]
+        plans = [
+            planned(deps, **_resolution_callback(deps, case, now), callback_id=callback_id)
+            for case, callback_id in zip(first.values(), new_ids(len(first)), strict=True)
+        ]
         inserted = await schedule_many(session, deps, plans)
         # One call per complaint: the newest resolution's (rarely any other is open).
         replacing = {values["complaint_id"]: values["id"] for values, _ in plans

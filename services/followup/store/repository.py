@@ -44,7 +44,7 @@ NEW_CALLBACK_COLUMNS = (
 )  # fmt: skip
 
 # A timer to arm: kind, subject (the call-back's id), due time, payload.
-Wakeup = tuple[str, str, datetime, dict[str, Any]]
+Wakeup = tuple[str, uuid.UUID, datetime, dict[str, Any]]
 
 # One statement for a batch of new call-backs, with their timers and their events
 # (data-modifying CTEs): the rows travel as JSON documents, one per table (one orjson call
