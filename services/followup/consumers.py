@@ -50,8 +50,10 @@ def _resolution_callback(deps: Deps, case: CaseResolved, now: datetime) -> dict[
 
 def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
     """The consumer's batch handler for resolved cases: the first resolution of each
-    complaint in the batch scheduled with ``schedule_many``; a complaint's further ones (a
-    second round in the same batch) then one by one, in order."""
+    complaint in the batch scheduled with ``schedule_many`` (one statement: the call-backs,
+    their timers and events, and which complaints had an open call-back, replaced then one
+    by one, rarely any); a complaint's further ones (a second round in the same batch) then
+    one by one, in order."""
 
     async def on_cases_resolved(session: AsyncSession, events: list[Envelope]) -> None:
         now = datetime.now(UTC)
