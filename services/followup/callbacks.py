@@ -23,6 +23,7 @@ from services.followup.domain.outcomes import OPEN_STATES, Decision, State, deci
 from services.followup.domain.policy import FollowupPolicy, overdue_at
 from services.followup.domain.tiers import RANK, queue_tier
 from services.followup.store import repository as repo
+from services.followup.store.outgoing import Outgoing, cloudevent, new_ids
 from shared import timers
 from shared.directory import FOLLOWUP_RUNG, Directory
 from shared.events.common import ContactCard, EventData, Severity, Tier
@@ -61,6 +62,27 @@ class Deps:
     policy: FollowupPolicy
     # The staff directory: the team whose queue a call-back goes to (rung ``followup``).
     directory: Directory = field(default_factory=Directory)
+    # The directory's answers by (site, category, channel, severity): a batch of resolved
+    # cases asks the same few questions hundreds of times.
+    _teams: dict[tuple[Any, ...], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def team_for(
+        self,
+        site: str | None,
+        category: str | None,
+        channel: str | None,
+        severity: Severity | None,
+    ) -> str | None:
+        """The id of the team whose queue a call-back goes to; None when none serves it."""
+        key = (site, category, channel, severity)
+        if key not in self._teams:
+            if len(self._teams) >= 4096:
+                self._teams.clear()  # many distinct sites: the cache starts over
+            team = self.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
+            self._teams[key] = team.id if team else None
+        return self._teams[key]
 
 
 class NotFound(Exception):
@@ -129,13 +151,14 @@ def planned(
     channel: str | None = None,
     tier_before: Tier | None = None,
     details: dict[str, Any] | None = None,
+    callback_id: uuid.UUID | None = None,
 ) -> Plan:
     """The row of a new call-back, in the queue of the team the staff directory routes it
     to, and its ``followup.scheduled`` (nothing written yet). ``tier_before``: the tier
-    before a drop; the queue sorts by the higher of it and the customer's tier now."""
-    callback_id = uuid.uuid4()
+    before a drop; the queue sorts by the higher of it and the customer's tier now.
+    ``callback_id``: a new random id when not given (a batch draws its ids together)."""
+    callback_id = callback_id or uuid.uuid4()
     late = overdue_at(due_at, deps.policy)
-    team = deps.directory.route(FOLLOWUP_RUNG, site, category, channel, severity)
     values: dict[str, Any] = {
         "id": callback_id,
         "kind": kind.value,
@@ -158,7 +181,7 @@ def planned(
         "policy_version": deps.policy.version,
         "created_at": now,
         "updated_at": now,
-        "team": team.id if team else None,
+        "team": deps.team_for(site, category, channel, severity),
     }
     event = FollowupScheduled(
         callback_id=callback_id,
@@ -208,22 +231,26 @@ def details_of(details: dict[str, Any] | None, change: TierChange | None) -> dic
     return found or None
 
 
-async def schedule_many(session: AsyncSession, deps: Deps, plans: list[Plan]) -> set[uuid.UUID]:
-    """``schedule`` for many call-backs (of different causes and complaints) with three
-    statements in all: the rows, their timers, their events. Returns the ids inserted (a
-    cause seen before inserts nothing)."""
-    inserted = await repo.insert_callbacks(session, [values for values, _ in plans])
-    done = [(values, event) for values, event in plans if values["id"] in inserted]
-    wanted = []
-    for values, _ in done:
+async def schedule_many(
+    session: AsyncSession, deps: Deps, plans: list[Plan]
+) -> dict[uuid.UUID, bool]:
+    """``schedule`` for many call-backs (of different causes and complaints) in one
+    statement: the rows, their timers, their events. Returns the ids inserted (a cause seen
+    before inserts nothing), each with whether its complaint had an open call-back before
+    (the caller replaces it)."""
+    now = datetime.now(UTC)
+    wakeups: list[repo.Wakeup] = []
+    events: list[tuple[uuid.UUID, Outgoing]] = []
+    for (values, event), event_id in zip(plans, new_ids(len(plans)), strict=True):
+        subject = values["id"]  # orjson writes it as str() does
         payload = {"due_at": values["due_at"].isoformat()}
-        subject = str(values["id"])
-        wanted += [(DUE, subject, values["due_at"], payload),
-                   (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
-    await timers.arm_many(session, wanted)
-    events = [new_event(SOURCE, key_of(values), event) for values, event in done]
-    await outbox.add(session, deps.topics.followup, events)
-    log.info("call-backs scheduled", extra={"callbacks": len(done), "causes": len(plans)})
+        wakeups += [(DUE, subject, values["due_at"], payload),
+                    (OVERDUE, subject, values["overdue_at"], payload)]  # fmt: skip
+        events.append((values["id"], cloudevent(SOURCE, key_of(values), event, now, event_id)))
+    inserted = await repo.schedule_callbacks(
+        session, [values for values, _ in plans], wakeups, deps.topics.followup, events
+    )
+    log.info("call-backs scheduled", extra={"callbacks": len(inserted), "causes": len(plans)})
     return inserted
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup.callbacks import Deps, cancel_open, planned, schedule, schedule_many
 from services.followup.domain.policy import remedial_due, resolution_due
 from services.followup.store import repository as repo
+from services.followup.store.outgoing import new_ids
 from shared.events.common import ContactCard, SatisfactionLevel, Tier
 from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
@@ -49,8 +50,10 @@ def _resolution_callback(deps: Deps, case: CaseResolved, now: datetime) -> dict[
 
 def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
     """The consumer's batch handler for resolved cases: the first resolution of each
-    complaint in the batch scheduled with ``schedule_many``; a complaint's further ones (a
-    second round in the same batch) then one by one, in order."""
+    complaint in the batch scheduled with ``schedule_many`` (one statement: the call-backs,
+    their timers and events, and which complaints had an open call-back, replaced then one
+    by one, rarely any); a complaint's further ones (a second round in the same batch) then
+    one by one, in order."""
 
     async def on_cases_resolved(session: AsyncSession, events: list[Envelope]) -> None:
         now = datetime.now(UTC)
@@ -62,15 +65,18 @@ def batch_handlers(deps: Deps, one_by_one: dict[str, Any]):
                 after.append(event)
             else:
                 first[case.complaint_id] = case
-        plans = [planned(deps, **_resolution_callback(deps, c, now)) for c in first.values()]
+        plans = [
+            planned(deps, **_resolution_callback(deps, case, now), callback_id=callback_id)
+            for case, callback_id in zip(first.values(), new_ids(len(first)), strict=True)
+        ]
         inserted = await schedule_many(session, deps, plans)
-        kept = {values["complaint_id"]: values["id"] for values, _ in plans
-                if values["id"] in inserted}  # fmt: skip
         # One call per complaint: the newest resolution's (rarely any other is open).
-        for complaint_id in sorted(await repo.open_others(session, list(kept), set(kept.values()))):
-            round_ = first[complaint_id].round
-            reason = f"replaced by the call-back after round {round_}"
-            await cancel_open(session, deps, complaint_id, reason, now, keep=kept[complaint_id])
+        replacing = {values["complaint_id"]: values["id"] for values, _ in plans
+                     if inserted.get(values["id"])}  # fmt: skip
+        for complaint_id in sorted(replacing):
+            reason = f"replaced by the call-back after round {first[complaint_id].round}"
+            keep = replacing[complaint_id]
+            await cancel_open(session, deps, complaint_id, reason, now, keep=keep)
         for event in after:
             await one_by_one[CaseResolved.event_type](session, event)
 

@@ -8,18 +8,19 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import driver_connection
 from shared.events.envelope import Envelope
 
-_CLAIM = sa.text(
-    "INSERT INTO inbox (event_id, topic, event_type) VALUES (:id, :topic, :type) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+_CLAIM = (
+    "INSERT INTO inbox (event_id, topic, event_type) VALUES ($1::uuid, $2::text, $3::text) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING true"
 )
 
 
 async def claim(session: AsyncSession, event: Envelope, topic: str) -> bool:
     """Record ``event`` as processed; False when it already was (a duplicate)."""
-    result = await session.execute(_CLAIM, {"id": event.id, "topic": topic, "type": event.type})
-    return result.first() is not None
+    conn = await driver_connection(session)
+    return bool(await conn.fetchval(_CLAIM, event.id, topic, event.type))
 
 
 async def seen(session: AsyncSession, event_id: uuid.UUID) -> bool:
@@ -30,10 +31,10 @@ async def seen(session: AsyncSession, event_id: uuid.UUID) -> bool:
     return found is not None
 
 
-_CLAIM_MANY = sa.text(
+_CLAIM_MANY = (
     "INSERT INTO inbox (event_id, topic, event_type) "
-    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
-    "CAST(:types AS text[])) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 
 
@@ -44,8 +45,6 @@ async def claim_many(
     returns the ids claimed now (the others were processed before: duplicates)."""
     if not events:
         return set()
-    result = await session.execute(
-        _CLAIM_MANY,
-        {"ids": [e.id for e in events], "topics": topics, "types": [e.type for e in events]},
-    )
-    return set(result.scalars())
+    conn = await driver_connection(session)
+    rows = await conn.fetch(_CLAIM_MANY, [e.id for e in events], topics, [e.type for e in events])
+    return {row[0] for row in rows}

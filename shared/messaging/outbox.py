@@ -48,7 +48,7 @@ from aiokafka.errors import (
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.db import is_unavailable
+from shared.db import driver_connection, is_unavailable
 from shared.events.envelope import CONTENT_TYPE, Envelope
 from shared.messaging.kafka import KafkaLink
 from shared.notifications import Notifications, sleep_unless_stopped
@@ -72,15 +72,20 @@ _INSERT = sa.text(
 # The shards of this relay that no other holds, locked till the round commits, and their
 # rows that are unsent, not parked, not discarded, with no earlier row of their key parked:
 # one round trip.
-_READY = sa.text(
-    "WITH mine AS MATERIALIZED (SELECT shard FROM outbox_shards WHERE shard = ANY(:shards) "
+_READY = (
+    "WITH mine AS MATERIALIZED (SELECT shard FROM outbox_shards WHERE shard = ANY($1::int[]) "
     "  ORDER BY shard FOR UPDATE SKIP LOCKED) "
     "SELECT id, topic, key, payload::text AS payload FROM outbox o "
     "WHERE sent_at IS NULL AND parked_at IS NULL AND discarded_at IS NULL "
     "AND shard IN (SELECT shard FROM mine) AND NOT EXISTS ("
     "  SELECT 1 FROM outbox p WHERE p.key = o.key AND p.parked_at IS NOT NULL "
     "  AND p.sent_at IS NULL AND p.discarded_at IS NULL) "
-    "ORDER BY id LIMIT :n"
+    "ORDER BY id LIMIT $2::int"
+)
+_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
+_PARK = (
+    "UPDATE outbox SET parked_at = now(), last_error = $2::text, attempts = attempts + 1 "
+    "WHERE id = $1::bigint"
 )
 
 
@@ -252,27 +257,19 @@ class OutboxRelay:
         await self._maybe_heartbeat()
         if not self.shards:
             return 0
-        async with self.engine.begin() as conn:
+        async with self.engine.begin() as connection:
+            conn = await driver_connection(connection)
             rows = [
-                _Row(r.id, r.topic, r.key, r.payload)
-                for r in await conn.execute(_READY, {"shards": self.shards, "n": self.batch_size})
+                _Row(r["id"], r["topic"], r["key"], r["payload"])
+                for r in await conn.fetch(_READY, self.shards, self.batch_size)
             ]
             if not rows:
                 return 0
             done = await self._publish(rows)
             if done.sent:
-                await conn.execute(
-                    sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)"),
-                    {"ids": [r.id for r in done.sent]},
-                )
+                await conn.execute(_SENT, [r.id for r in done.sent])
             for row, error in done.parked:
-                await conn.execute(
-                    sa.text(
-                        "UPDATE outbox SET parked_at = now(), last_error = :error, "
-                        "attempts = attempts + 1 WHERE id = :id"
-                    ),
-                    {"id": row.id, "error": error},
-                )
+                await conn.execute(_PARK, row.id, error)
         for row in done.sent:
             PUBLISHED.labels(row.topic).inc()
         for row, _ in done.parked:

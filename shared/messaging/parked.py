@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import ops
-from shared.db import new_metadata
+from shared.db import driver_connection, new_metadata
 from shared.messaging.parked_tables import OPEN_STATUSES
 from shared.ops import audit
 
@@ -128,18 +128,17 @@ def decode_key(key: bytes | None) -> str | None:
 # ---- the consumer's side -------------------------------------------------------------------
 
 
-_KNOWN = sa.text(
-    """
+_KNOWN = """
     SELECT 'k', key, NULL, NULL::int, NULL::bigint FROM parked_events
-     WHERE group_id = :g AND status IN ('parked', 'held', 'redrive') AND key = ANY(:keys)
+     WHERE group_id = $1::text AND status IN ('parked', 'held', 'redrive')
+       AND key = ANY($2::text[])
     UNION ALL
     SELECT 'o', NULL, p.topic, p.partition, p."offset" FROM parked_events p
-      JOIN unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:los AS bigint[]),
-                  CAST(:his AS bigint[])) AS s (topic, partition, lo, hi)
+      JOIN unnest($3::text[], $4::int[], $5::bigint[], $6::bigint[])
+           AS s (topic, partition, lo, hi)
         ON p.topic = s.topic AND p.partition = s.partition AND p."offset" BETWEEN s.lo AND s.hi
-     WHERE p.group_id = :g
+     WHERE p.group_id = $1::text
     """
-)
 
 Offset = tuple[str, int, int]  # topic, partition, offset
 
@@ -154,20 +153,19 @@ async def known(
     for topic, partition, offset in offsets:
         lo, hi = spans.get((topic, partition), (offset, offset))
         spans[topic, partition] = (min(lo, offset), max(hi, offset))
-    rows = await session.execute(
+    conn = await driver_connection(session)
+    rows = await conn.fetch(
         _KNOWN,
-        {
-            "g": group_id,
-            "keys": sorted(set(keys)),
-            "topics": [t for t, _ in spans],
-            "partitions": [p for _, p in spans],
-            "los": [lo for lo, _ in spans.values()],
-            "his": [hi for _, hi in spans.values()],
-        },
+        group_id,
+        sorted(set(keys)),
+        [t for t, _ in spans],
+        [p for _, p in spans],
+        [lo for lo, _ in spans.values()],
+        [hi for _, hi in spans.values()],
     )
     held: set[str] = set()
     parked_offsets: set[Offset] = set()
-    for kind, key, topic, partition, offset in rows.all():
+    for kind, key, topic, partition, offset in rows:
         if kind == "k":
             held.add(key)
         else:

@@ -7,10 +7,12 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.followup.store.outgoing import Outgoing
 from services.followup.store.tables import (
     activities,
     attempts,
@@ -20,6 +22,7 @@ from services.followup.store.tables import (
     tier_history,
     visit_days,
 )
+from shared.messaging.outbox import shard_of
 from shared.web.pagination import encode_cursor
 
 # ---- call-backs -------------------------------------------------------------------------
@@ -33,31 +36,82 @@ async def insert_callback(session: AsyncSession, values: dict[str, Any]) -> bool
     return inserted is not None
 
 
-_INSERT_CALLBACKS = insert(callbacks).on_conflict_do_nothing().returning(callbacks.c.id)
+# The columns a new call-back is written with (``callbacks.planned`` gives all of them).
+NEW_CALLBACK_COLUMNS = (
+    "id", "kind", "origin", "complaint_id", "customer_id", "customer", "tier", "tier_before",
+    "tier_rank", "severity", "round", "reason", "details", "state", "due_at", "overdue_at",
+    "attempts", "max_attempts", "policy_version", "created_at", "updated_at", "team",
+)  # fmt: skip
+
+# A timer to arm: kind, subject (the call-back's id), due time, payload.
+Wakeup = tuple[str, uuid.UUID, datetime, dict[str, Any]]
+
+# One statement for a batch of new call-backs, with their timers and their events
+# (data-modifying CTEs): the rows travel as JSON documents, one per table (one orjson call
+# each; PostgreSQL parses them in C, where asyncpg would encode arrays element by element),
+# the call-backs typed by the table's own row type, timers and events as JSON arrays read by
+# position. A repeated origin inserts nothing, so its timers and event are dropped by the
+# statement itself. WITH ORDINALITY ... ORDER BY: the outbox's ids follow the events' order
+# (the relay publishes a key's events in id order); a payload is a JSON string holding the
+# exact bytes to publish. Timers: shared.timers' table, the rows timers.arm_many writes;
+# outbox: the rows shared.messaging.outbox.add writes.
+# For each row inserted, whether its complaint already had an open call-back: the CTEs and
+# the outer query read one snapshot, so the lookup sees the call-backs there were before,
+# never the new ones; the complaint's rows found by its index alone, their states looked at
+# after (as an EXISTS with the states in its condition, PostgreSQL hashed every open
+# call-back or ANDed the state index in: a scan growing with the table).
+_COLUMNS = ", ".join(NEW_CALLBACK_COLUMNS)
+_SCHEDULE = sa.text(
+    f"WITH new AS ("
+    f"  INSERT INTO callbacks ({_COLUMNS}) "
+    f"  SELECT {_COLUMNS} FROM json_populate_recordset(NULL::callbacks, CAST(:rows AS json)) "
+    "   ON CONFLICT DO NOTHING RETURNING id, complaint_id"
+    "), armed AS ("
+    "  INSERT INTO timers (kind, subject, due_at, payload) "
+    "  SELECT w->>0, w->>1, CAST(w->>2 AS timestamptz), w->3 "
+    "  FROM jsonb_array_elements(CAST(:timers AS jsonb)) AS e(w) "
+    "  WHERE CAST(w->>1 AS uuid) IN (SELECT id FROM new)"
+    "), sent AS ("
+    "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
+    "  SELECT CAST(o->>0 AS uuid), :topic, o->>1, CAST(o->>2 AS smallint), o->>3, "
+    "  CAST(o->>4 AS json) "
+    "  FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(o, n) "
+    "  WHERE CAST(o->>5 AS uuid) IN (SELECT id FROM new) ORDER BY n"
+    ") "
+    "SELECT new.id, coalesce((SELECT bool_or(c.state IN ('scheduled', 'due', 'overdue')) "
+    "  FROM callbacks c WHERE c.complaint_id = new.complaint_id), false) AS others "
+    "FROM new"
+)
 
 
-async def insert_callbacks(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Many call-backs in one statement; returns the ids inserted (the others' origins
-    exist)."""
+async def schedule_callbacks(
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    wakeups: list[Wakeup],
+    topic: str,
+    events: list[tuple[uuid.UUID, Outgoing]],
+) -> dict[uuid.UUID, bool]:
+    """Many new call-backs (rows with the keys of ``NEW_CALLBACK_COLUMNS``), the timers
+    whose subject is one of them and the events (each with its call-back's id) in one
+    statement; a call-back whose origin exists is not written, nor its timers and events.
+    Returns the ids written, each with whether its complaint had an open call-back
+    before."""
     if not rows:
-        return set()
-    return set((await session.execute(_INSERT_CALLBACKS, rows)).scalars())
+        return {}
+    params = {
+        "rows": _json(rows),
+        "timers": _json(wakeups),
+        "topic": topic,
+        "events": _json([
+            [e.id, e.subject, shard_of(e.subject), e.type, e.payload, callback_id]
+            for callback_id, e in events
+        ]),
+    }  # fmt: skip
+    return {id_: others for id_, others in await session.execute(_SCHEDULE, params)}
 
 
-async def open_others(
-    session: AsyncSession, complaint_ids: list[uuid.UUID], keep: set[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Of these complaints, those with an open call-back besides ``keep``."""
-    if not complaint_ids:
-        return set()
-    rows = await session.execute(
-        sa.select(callbacks.c.complaint_id).where(
-            callbacks.c.complaint_id.in_(complaint_ids),
-            callbacks.c.state.in_(["scheduled", "due", "overdue"]),
-            callbacks.c.id.not_in(list(keep)),
-        )
-    )
-    return set(rows.scalars())
+def _json(rows: list[Any]) -> str:
+    return orjson.dumps(rows).decode()
 
 
 async def get_callback(

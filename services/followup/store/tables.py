@@ -52,7 +52,15 @@ callbacks = sa.Table(
     sa.Index("ix_callbacks_state_queue", "state", "due_at", "tier_rank", "id"),
     sa.Index("ix_callbacks_complaint", "complaint_id"),
     sa.Index("ix_callbacks_team_queue", "team", "due_at", "tier_rank", "id"),
-    sa.Index("ix_callbacks_assignee_queue", "assignee", "due_at", "tier_rank", "id"),
+    # Taken call-backs only: a new one (no assignee) costs this index no entry.
+    sa.Index(
+        "ix_callbacks_assignee_queue",
+        "assignee",
+        "due_at",
+        "tier_rank",
+        "id",
+        postgresql_where=sa.text("assignee IS NOT NULL"),
+    ),
     # One open call per customer and kind about their activity: a further purchase joins it.
     sa.Index(
         "uq_callbacks_open_activity_call",

@@ -1,0 +1,63 @@
+"""Events on their way to the outbox, written with orjson: the CloudEvent bytes
+``new_event(...).to_bytes()`` writes (a unit test holds them equal), for a third of the CPU
+of building and serialising an ``Envelope``. The batch path writes them in the statement
+that writes the call-backs (``repository.schedule_callbacks``)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from shared.events.common import EventData
+from shared.events.envelope import SPEC_VERSION, schema_uri
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event on its way out: the CloudEvent's id, subject (the record key), type and
+    JSON."""
+
+    id: uuid.UUID
+    subject: str
+    type: str
+    payload: str
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """``count`` random (version 4) UUIDs, as ``uuid.uuid4`` makes them, from one read of
+    the system's randomness instead of one each."""
+    pool = os.urandom(16 * count)
+    return [uuid.UUID(bytes=pool[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+
+
+def cloudevent(
+    source: str,
+    subject: str,
+    event: EventData,
+    time: datetime,
+    event_id: uuid.UUID,
+    data: dict[str, Any] | None = None,
+) -> Outgoing:
+    """``new_event(source, subject, event, time).to_bytes()`` with ``event_id`` as its id;
+    ``data``: the event's ``model_dump(mode="json")`` when the caller has it."""
+    kind = event.event_type
+    payload = orjson.dumps(
+        {
+            "specversion": SPEC_VERSION,
+            "id": event_id,
+            "source": source,
+            "type": kind,
+            "subject": subject,
+            "time": time,
+            "datacontenttype": "application/json",
+            "dataschema": schema_uri(kind, event.schema_version),
+            "data": event.model_dump(mode="json") if data is None else data,
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+    return Outgoing(event_id, subject, kind, payload.decode())
