@@ -188,8 +188,8 @@ class Escalation:
 
     async def _prepare(
         self, received: list[ComplaintReceived], now: datetime
-    ) -> tuple[list[tuple[Case, list[EventData]]], dict[str, Any]]:
-        """The cases of ``received`` with their events, and the statement's parameters."""
+    ) -> tuple[list[tuple[Case, list[EventData]]], list[Any]]:
+        """The cases of ``received`` with their events, and the statement's arguments."""
         found: list[tuple[Case, list[EventData]]] = []
         steps: list[repo.Entry] = []
         for i, data in enumerate(received):

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation.domain.case import Case
 from services.escalation.store import outbox_rows, wake
 from services.escalation.store import repository as repo
+from shared.db import driver_connection
 from shared.messaging.outbox import shard_of
 
 # Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
@@ -29,14 +29,14 @@ from shared.messaging.outbox import shard_of
 # WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow the events'
 # order (the relay publishes a key's events in id order). Timers: shared.timers' table, a
 # case's one wake-up (store/wake.py; payload: the column's default).
-_OPEN = sa.text(
+_OPEN = (
     f"WITH opened AS ("
     f"  INSERT INTO cases ({repo.CASE_COLUMNS}) SELECT {repo.CASE_COLUMNS} "
-    "   FROM jsonb_populate_recordset(NULL::cases, CAST(:cases AS jsonb)) "
+    "   FROM jsonb_populate_recordset(NULL::cases, CAST($1 AS jsonb)) "
     "   ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
     "), caused AS ("
-    "  SELECT s, d, n FROM ROWS FROM (jsonb_array_elements(CAST(:events AS jsonb)), "
-    "    unnest(CAST(:data AS text[]))) WITH ORDINALITY AS e(s, d, n) "
+    "  SELECT s, d, n FROM ROWS FROM (jsonb_array_elements(CAST($2 AS jsonb)), "
+    "    unnest(CAST($3 AS text[]))) WITH ORDINALITY AS e(s, d, n) "
     "  WHERE CAST(s->>0 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), steps AS ("
     "  INSERT INTO case_timeline (complaint_id, at, type, by, data) "
@@ -45,11 +45,11 @@ _OPEN = sa.text(
     "), armed AS ("
     "  INSERT INTO timers (kind, subject, due_at) "
     f"  SELECT '{wake.KIND}', w->>0, CAST(w->>1 AS timestamptz) "
-    "  FROM jsonb_array_elements(CAST(:timers AS jsonb)) AS e(w) "
+    "  FROM jsonb_array_elements(CAST($4 AS jsonb)) AS e(w) "
     "  WHERE CAST(w->>0 AS uuid) IN (SELECT complaint_id FROM opened)"
     "), sent AS ("
     "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
-    "  SELECT CAST(s->>4 AS uuid), :topic, s->>0, CAST(s->>5 AS smallint), s->>2, "
+    "  SELECT CAST(s->>4 AS uuid), CAST($5 AS text), s->>0, CAST(s->>5 AS smallint), s->>2, "
     "  CAST(s->>6 || d || '}' AS json) FROM caused ORDER BY n"
     ") SELECT complaint_id FROM opened"
 )
@@ -61,8 +61,8 @@ def _json(rows: list[Any]) -> str:
 
 def rows(
     now: datetime, found: list[Case], steps: list[repo.Entry], topic: str, source: str
-) -> dict[str, Any]:
-    """The parameters of the statement that opens ``found`` with their events ``steps``
+) -> list[Any]:
+    """The arguments of the statement that opens ``found`` with their events ``steps``
     (published from ``source`` to ``topic``): CPU only, no I/O."""
     wakeups = [(str(c.complaint_id), due) for c in found if (due := c.next_wakeup()) is not None]
     ids = outbox_rows.new_ids(len(steps))
@@ -71,19 +71,16 @@ def rows(
          shard_of(s.subject), outbox_rows.head(source, s.subject, s.event, now, event_id)]
         for s, event_id in zip(steps, ids, strict=True)
     ]  # fmt: skip
-    return {
-        "cases": repo.case_rows(found, now),
-        "events": _json(events),
-        "data": [orjson.dumps(s.data).decode() for s in steps],
-        "timers": _json(wakeups),
-        "topic": topic,
-    }
+    data = [orjson.dumps(s.data).decode() for s in steps]
+    return [repo.case_rows(found, now), _json(events), data, _json(wakeups), topic]
 
 
-async def write(session: AsyncSession, params: dict[str, Any]) -> set[uuid.UUID]:
-    """Insert the cases of ``params`` (``rows``) that do not exist yet with their rows;
-    returns their ids."""
-    return set((await session.execute(_OPEN, params)).scalars())
+async def write(session: AsyncSession, arguments: list[Any]) -> set[uuid.UUID]:
+    """Insert the cases of ``arguments`` (``rows``) that do not exist yet with their rows;
+    returns their ids. Straight to asyncpg (shared.db.driver_connection): SQLAlchemy's
+    execution layer would cost more CPU than the statement's own parameters."""
+    connection = await driver_connection(session)
+    return {row[0] for row in await connection.fetch(_OPEN, *arguments)}
 
 
 async def open_cases(
