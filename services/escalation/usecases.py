@@ -7,19 +7,23 @@ catches up with time (``tick``): what is due has happened, even if its timer is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.escalation.domain.assignment import Actor, Router
+from services.escalation.domain.assignment import Actor, Remembered, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
-from services.escalation.store import opening, outbox_rows, saving
+from services.escalation.store import opening, outbox_rows, saving, wake
 from services.escalation.store import repository as repo
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
@@ -31,8 +35,11 @@ from shared.timers import Timer
 
 log = logging.getLogger(__name__)
 SOURCE = "/complaint-platform/escalation"
-TIMER_KINDS = ("case.warn", "case.breach", "case.climb", "case.pause_reminder")
-CHANGES = Counter("escalation_case_events_total", "Case events recorded", ["type"])
+TIMER_KINDS = wake.TIMER_KINDS  # a case's one wake-up, and the kinds armed before it
+CHANGES = Metric("escalation_case_events_total", "Case events recorded", ["type"])
+# Cases per statement when a batch opens many: small enough that one statement's parameters
+# go out at once, large enough that a statement's fixed costs stay small.
+OPEN_CHUNK = 64
 
 
 class NotFound(Exception):
@@ -66,7 +73,7 @@ def outgoing(steps: list[repo.Entry], now: datetime) -> list[outbox_rows.Outgoin
     """The events' CloudEvents for the outbox, from the data their timeline rows have too."""
     ids = outbox_rows.new_ids(len(steps))
     return [
-        outbox_rows.cloudevent(SOURCE, str(s.complaint_id), s.event, s.data, now, event_id)
+        outbox_rows.cloudevent(SOURCE, s.subject, s.event, s.data, now, event_id)
         for s, event_id in zip(steps, ids, strict=True)
     ]
 
@@ -94,6 +101,10 @@ class Escalation:
     policy: Policy
     # The staff directory; without one (tests, benchmarks) cases are owned by no team.
     router: Router = field(default_factory=Directory)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.router, Remembered):
+            self.router = Remembered(self.router)
 
     async def _record(
         self,
@@ -137,33 +148,59 @@ class Escalation:
         self, session: AsyncSession, batch: list[Envelope]
     ) -> list[tuple[Case, list[EventData]]]:
         """Open a case for each received complaint that has none: the cases, their
-        timelines, timers and events written with one statement, however many. A complaint
-        whose case exists already (a second delivery) changes nothing."""
+        timelines, timers (one each) and events written with one statement per chunk of
+        ``OPEN_CHUNK``, the next chunk prepared while PostgreSQL writes the last (the two
+        take turns otherwise). A complaint whose case exists already (a second delivery)
+        changes nothing."""
         now = datetime.now(UTC)
         found: dict[uuid.UUID, ComplaintReceived] = {}
         for event in batch:
             data = ComplaintReceived.model_validate(event.data)
             found.setdefault(data.complaint_id, data)  # a second delivery: the case exists
-        opened = [self._opened(d, now) for d in found.values()]
-        steps: list[repo.Entry] = []
-        wakeups: list[opening.Wakeup] = []
-        for case, events in opened:
-            events[:] = case.assign_along(self.router, events)
-            subject = str(case.complaint_id)
-            steps += repo.entries(case.complaint_id, events)
-            wakeups += [(w.kind, subject, w.due_at, w.payload) for w in case.wakeups()]
-        envelopes = outgoing(steps, now)
-        inserted = await opening.open_cases(
-            session, now, [c for c, _ in opened], steps, wakeups, self.topics.handling, envelopes
-        )
-        opened = [(case, events) for case, events in opened if case.complaint_id in inserted]
+        received = list(found.values())
+        prepared: list[tuple[Case, list[EventData]]] = []
+        inserted: set[uuid.UUID] = set()
+        writing: asyncio.Future[set[uuid.UUID]] | None = None
+        try:
+            for start in range(0, len(received), OPEN_CHUNK):
+                chunk, params = await self._prepare(received[start : start + OPEN_CHUNK], now)
+                prepared += chunk
+                if writing is not None:
+                    inserted |= await writing
+                writing = asyncio.ensure_future(opening.write(session, params))
+                await asyncio.sleep(0)  # it sends the statement: the next chunk overlaps it
+            if writing is not None:
+                inserted |= await writing
+                writing = None
+        finally:
+            if writing is not None:  # failing: the statement in flight ends before the rollback
+                with contextlib.suppress(Exception):
+                    await writing
+        opened = [(case, events) for case, events in prepared if case.complaint_id in inserted]
         # Clocks decided already at opening (complaints received long ago): rare.
         await repo.add_outcomes_of(session, [(c.complaint_id, c.outcomes) for c, _ in opened])
-        for case, events in opened:
+        for case, _ in opened:
             case.outcomes.clear()
-            for e in events:
-                CHANGES.labels(e.event_type).inc()
+        types = Counter(e.event_type for _, events in opened for e in events)
+        for event_type, n in types.items():
+            CHANGES.labels(event_type).inc(n)
         return opened
+
+    async def _prepare(
+        self, received: list[ComplaintReceived], now: datetime
+    ) -> tuple[list[tuple[Case, list[EventData]]], list[Any]]:
+        """The cases of ``received`` with their events, and the statement's arguments."""
+        found: list[tuple[Case, list[EventData]]] = []
+        steps: list[repo.Entry] = []
+        for i, data in enumerate(received):
+            if i % 32 == 31:  # the loop sends the statement in flight and takes its answer
+                await asyncio.sleep(0)
+            case, events = self._opened(data, now)
+            events[:] = case.assign_along(self.router, events)
+            steps += repo.entries(case.complaint_id, events)
+            found.append((case, events))
+        params = opening.rows(now, [c for c, _ in found], steps, self.topics.handling, SOURCE)
+        return found, params
 
     def _opened(self, data: ComplaintReceived, now: datetime) -> tuple[Case, list[EventData]]:
         case, events = Case.receive(

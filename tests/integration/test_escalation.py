@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,9 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from services.escalation.app import create_app
+from services.escalation.domain.case import Case
 from services.escalation.policy_file import parse_policy
 from services.escalation.settings import EscalationSettings
-from services.escalation.usecases import TIMER_KINDS, Escalation
+from services.escalation.store import opening
+from services.escalation.store import repository as repo
+from services.escalation.usecases import SOURCE, TIMER_KINDS, Escalation, contact_card
+from shared import timers
 from shared.db import create_engine, session_factory
 from shared.directory import DEMO_DIRECTORY, load_directory
 from shared.events.common import Channel, Mode, Severity, Tier
@@ -25,7 +28,7 @@ from shared.events.followup import ComplaintReopened, FollowupCompleted
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer
 from shared.events.topics import Topics
 from shared.messaging import inbox
-from shared.timers import TimerScheduler
+from shared.timers import Timer, TimerScheduler
 from tests.support.identity import as_role, auth_settings
 
 SECONDS_POLICY = """
@@ -154,11 +157,12 @@ async def test_contact_data_completed_starts_the_clocks(escalation_db):
     opened = await outbox_events(engine, event.subject)
     assert [e["type"] for e in opened] == ["case.opened", "case.assigned"]
     assert opened[0]["data"]["tier"] == "A"
-    async with engine.connect() as conn:
-        kinds = await conn.scalar(
-            sa.text("SELECT array_agg(kind ORDER BY due_at) FROM timers WHERE cancelled_at IS NULL")
-        )
-    assert Counter(kinds) == {"case.warn": 3, "case.breach": 3}
+    # One timer for the case: at its earliest pending step, the acknowledgement's warning.
+    async with escalation.sessions() as session:
+        (timer,) = await timers.pending(session, event.subject)
+        case = await repo.get_case(session, cid)
+    assert case is not None and timer.kind == "case.wake"
+    assert timer.due_at == case.clocks["acknowledge"].warnings[0.5] == case.next_wakeup()
 
 
 async def test_two_schedulers_take_each_ladder_step_exactly_once(escalation_db):
@@ -202,7 +206,82 @@ async def test_two_schedulers_take_each_ladder_step_exactly_once(escalation_db):
         pending = await conn.scalar(
             sa.text("SELECT count(*) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL")
         )
-    assert pending == 24  # each case's two on-site clocks: their warnings and breaches
+    assert pending == 6  # each case's one wake-up (its two on-site clocks still run)
+
+
+async def pending_timers(engine, subject: str) -> list[tuple[str, datetime]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text("SELECT kind, due_at FROM timers WHERE subject = :s "
+                    "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id"), {"s": subject},
+        )  # fmt: skip
+        return [(r.kind, r.due_at) for r in rows]
+
+
+async def test_timers_of_the_earlier_kinds_still_fire_and_leave_the_case_one(escalation_db):
+    """A deployment upgraded with cases holding a row per pending step (the earlier kinds),
+    two of them due: the first fires, the case takes every due step oldest first, and its
+    save cancels the other rows (the due sibling in the same batch is not fired) for the one
+    wake-up at the case's next step."""
+    _, engine = escalation_db
+    escalation = escalation_for(engine)
+    event = received(at=datetime.now(UTC) - timedelta(hours=2))  # the acknowledgement: 1 h
+    data = ComplaintReceived.model_validate(event.data)
+    case, events = Case.receive(
+        escalation.policy, data.complaint_id, mode=data.mode, severity=data.severity,
+        channel=data.channel, category=data.category, customer=contact_card(data.customer),
+        received_at=data.received_at, information_complete=True,
+    )  # fmt: skip
+    events = case.assign_along(escalation.router, events)
+    steps = repo.entries(case.complaint_id, events)
+    async with escalation.sessions.begin() as session:
+        # Opened (as of its reception: nothing taken yet) ...
+        topic = escalation.topics.handling
+        await opening.open_cases(session, data.received_at, [case], steps, topic, SOURCE)
+        # ... with its timers as the earlier version armed them: one row per pending step.
+        await session.execute(sa.text("DELETE FROM timers WHERE subject = :s"),
+                              {"s": event.subject})  # fmt: skip
+        await timers.arm_many(
+            session, [(w.kind, event.subject, w.due_at, w.payload) for w in case.wakeups()]
+        )
+    before = await pending_timers(engine, event.subject)
+    assert len(before) == 6 and "case.wake" not in {kind for kind, _ in before}
+    assert sum(due <= datetime.now(UTC) for _, due in before) == 2  # its warning and breach
+
+    scheduler = TimerScheduler(engine, dict.fromkeys(TIMER_KINDS, escalation.on_timer))
+    await scheduler.fire_due()
+
+    published = [
+        (e["type"], e["data"].get("clock")) for e in await outbox_events(engine, event.subject)
+    ]
+    assert published == [
+        ("case.opened", None), ("case.assigned", None), ("case.sla_warning", "acknowledge"),
+        ("case.sla_breached", "acknowledge"), ("case.escalated", "acknowledge"),
+        ("case.assigned", None),
+    ]  # fmt: skip
+    async with escalation.sessions() as session:
+        stored = await repo.get_case(session, case.complaint_id)
+    assert stored is not None and stored.level == "team_lead"
+    assert await pending_timers(engine, event.subject) == [("case.wake", stored.next_wakeup())]
+    async with engine.connect() as conn:
+        fired = await conn.execute(
+            sa.text("SELECT kind, fired_at IS NOT NULL AS fired, cancelled_at IS NOT NULL "
+                    "AS cancelled FROM timers WHERE subject = :s AND due_at <= now() "
+                    "ORDER BY due_at"), {"s": event.subject},
+        )  # fmt: skip
+        assert [tuple(r) for r in fired] == [("case.warn", True, False),
+                                              ("case.breach", False, True)]  # fmt: skip
+
+    # The fired row once more (a duplicate wake-up): nothing is taken twice, the one stays.
+    (wakeup,) = await pending_timers(engine, event.subject)
+    async with escalation.sessions.begin() as session:
+        row = (await session.execute(sa.text(
+            "SELECT id, kind, subject, due_at, payload, attempts FROM timers "
+            "WHERE subject = :s AND kind = 'case.warn' AND fired_at IS NOT NULL"),
+            {"s": event.subject})).one()  # fmt: skip
+        await escalation.on_timer(session, Timer(**row._mapping))
+    assert len(await outbox_events(engine, event.subject)) == len(published)
+    assert await pending_timers(engine, event.subject) == [wakeup]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from services.escalation.app import create_app
 from services.escalation.erasure import erase_case
 from services.escalation.settings import EscalationSettings
+from services.escalation.store import repository as repo
 from shared import timers
 from shared.db import create_engine
 from tests.integration.test_escalation import deliver, outbox_events, received
@@ -107,8 +108,11 @@ async def test_a_long_pause_arms_a_durable_reminder_that_reaches_the_owner(api):
                                headers=AGENT)  # fmt: skip
     assert paused.status_code == 200
     async with escalation.sessions() as session:
-        (reminder,) = [t for t in await timers.pending(session, cid)
-                       if t.kind == "case.pause_reminder"]  # fmt: skip
+        # The case's one timer: while paused, at the reminder.
+        (reminder,) = await timers.pending(session, cid)
+        case = await repo.get_case(session, uuid.UUID(cid))
+    assert case is not None and reminder.kind == "case.wake"
+    assert reminder.due_at == case.pause_remind_at
     async with escalation.sessions.begin() as session:
         await escalation.on_timer(session, reminder)  # as the scheduler does when it is due
     (overdue,) = [e["data"] for e in await outbox_events(engine, cid)
@@ -118,12 +122,18 @@ async def test_a_long_pause_arms_a_durable_reminder_that_reaches_the_owner(api):
     assert view["pause_reminders"] == 1 and view["status"] == "paused"
     async with escalation.sessions() as session:
         # (the scheduler marks the fired one fired; here it was called by hand)
-        (following,) = [t for t in await timers.pending(session, cid)
-                        if t.kind == "case.pause_reminder" and t.id != reminder.id]  # fmt: skip
-    assert following.due_at > reminder.due_at and following.payload["reminder"] == 2
+        (following,) = [t for t in await timers.pending(session, cid) if t.id != reminder.id]
+        case = await repo.get_case(session, uuid.UUID(cid))
+    assert case is not None and following.due_at == case.pause_remind_at > reminder.due_at
     await client.post(f"/cases/{cid}/resume", headers=AGENT)
     async with escalation.sessions() as session:
-        assert all(t.kind != "case.pause_reminder" for t in await timers.pending(session, cid))
+        # Resumed: the reminder is gone, the one timer is at the clocks' next step.
+        pending = [t for t in await timers.pending(session, cid) if t.id != reminder.id]
+        case = await repo.get_case(session, uuid.UUID(cid))
+    assert case is not None and [(t.kind, t.due_at) for t in pending] == [
+        ("case.wake", case.next_wakeup())
+    ]
+    assert case.next_wakeup() != following.due_at
     async with engine.connect() as conn:
         stored = await conn.scalar(
             sa.text("SELECT authority FROM cases WHERE complaint_id = :c"), {"c": cid}

@@ -319,3 +319,36 @@ def test_wakeups_name_every_pending_step():
     assert due[:2] == [(minutes(96), "case.warn", "acknowledge"),
                        (minutes(120), "case.breach", "acknowledge")]  # fmt: skip
     assert len(due) == 6
+
+
+def test_the_one_wakeup_is_the_earliest_pending_step_through_a_case_s_life():
+    """The case's one timer (``next_wakeup``) is always the earliest of its pending steps:
+    the scheduler wakes it then, and ``tick`` takes whatever is due."""
+
+    def earliest(case: Case) -> datetime | None:
+        return min((w.due_at for w in case.wakeups()), default=None)
+
+    waiting, _ = new_case(complete=False)
+    assert waiting.next_wakeup() is None == earliest(waiting)
+    case, _ = new_case(mode=Mode.ON_SITE)
+    seen = [case.next_wakeup()]
+    assert seen[0] == earliest(case) == T0  # the frontline's climb: at once
+    case.tick(POLICY, T0)
+    for now, act in [
+        (minutes(2), lambda n: case.acknowledge(POLICY, "agent", n)),
+        (minutes(20), lambda n: case.tick(POLICY, n)),  # up a rung
+        (minutes(21), lambda n: case.pause(POLICY, "agent", n, "stepped out")),
+        (minutes(40), lambda n: case.resume(POLICY, "agent", n)),
+        (minutes(41), lambda n: case.investigate(POLICY, "agent", n, "cold soup")),
+        (minutes(42), lambda n: case.record_plan(POLICY, "agent", n, "a fresh dish")),
+        (minutes(43), lambda n: case.resolve(POLICY, "agent", n, "served", None)),
+    ]:
+        act(now)
+        assert case.next_wakeup() == earliest(case)
+        seen.append(case.next_wakeup())
+    assert seen[-1] is None  # resolved: nothing pending (paused: the reminder, as wakeups)
+    remote, _ = new_case()
+    remote.tick(POLICY, minutes(96))  # warned: the breach is next, not the warning again
+    assert remote.next_wakeup() == earliest(remote) == minutes(120)
+    # Nothing due: tick is a no-op, whatever the time is short of the wake-up.
+    assert remote.tick(POLICY, minutes(119)) == [] and remote.next_wakeup() == minutes(120)

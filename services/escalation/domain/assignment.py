@@ -7,6 +7,7 @@ Climbing a rung hands it to the next rung's team; people take, hand over and for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -26,6 +27,16 @@ class Router(Protocol):
         channel: str | None = None,
         severity: str | None = None,
     ) -> TeamRef | None: ...
+
+
+class Remembered:
+    """A ``Router`` that remembers its answers (the most recent few thousand questions): the
+    staff directory is fixed for the life of the process, and a batch of cases asks it the
+    same few questions again and again."""
+
+    def __init__(self, router: Router, size: int = 4096) -> None:
+        self.router = router
+        self.route = lru_cache(maxsize=size)(router.route)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ on it (plan approval, compensation limits, refusing service), pure.
 Every change is a method that checks the case's state (``Forbidden`` with the reason when the
 state does not allow it), updates the case and returns the events it causes. Time-driven
 changes (warnings, breaches, the on-site ladder) happen in ``tick(now)``, which applies every
-step due by ``now`` in order; the scheduler only wakes the case at ``wakeups()``. A step is
+step due by ``now`` in order, whatever woke the case: so the scheduler needs ONE timer per
+case, at ``next_wakeup()`` (the earliest of the pending steps, ``wakeups()``). A step is
 recorded in the case when taken, so a wake-up that comes twice (or late) takes it once."""
 
 from __future__ import annotations
@@ -306,8 +307,7 @@ class Case:
 
     def _start_round(self, policy: Policy, at: datetime) -> None:
         self.clocks = {}
-        for rule in policy.modes[self.mode].clocks:
-            target = policy.target(rule.within, self.tier, self.severity)
+        for rule, target, warnings in policy.clock_targets(self.mode, self.tier, self.severity):
             calendar = policy.calendar(rule.calendar)
             self.clocks[rule.name] = Clock(
                 name=rule.name,
@@ -316,7 +316,7 @@ class Case:
                 escalate=rule.escalate,
                 started_at=at,
                 deadline=calendar.add(at, target),
-                warnings={f: calendar.add(at, target * f) for f in policy.warn_at},
+                warnings={f: calendar.add(at, offset) for f, offset in warnings},
             )
         self._arm_climb(policy, at)
 
@@ -904,7 +904,7 @@ class Case:
     # ---- time ---------------------------------------------------------------------------------
 
     def wakeups(self) -> list[Wakeup]:
-        """When the case needs looking at next: one wake-up per pending step."""
+        """The pending time-driven steps, each with when it falls due."""
         if self.status == Status.PAUSED and self.pause_remind_at is not None:
             reminder = {"round": self.round, "reminder": self.pause_reminders + 1}
             return [Wakeup("case.pause_reminder", self.pause_remind_at, reminder)]
@@ -925,16 +925,35 @@ class Case:
                                 {"level": self.level, "round": self.round}))  # fmt: skip
         return found
 
+    def next_wakeup(self) -> datetime | None:
+        """When the case must be woken next: its earliest pending step (None: nothing
+        pending). The case's one timer; ``tick`` then takes whatever is due. The same as the
+        earliest of ``wakeups()``, without building them (it runs on every save)."""
+        if self.status == Status.PAUSED:
+            return self.pause_remind_at
+        if self.status not in ACTIVE:
+            return None
+        first = self.climb_due
+        for clock in self.clocks.values():
+            if clock.met_at is not None or clock.breached_at is not None:
+                continue
+            if first is None or clock.deadline < first:
+                first = clock.deadline
+            for fraction, at in clock.warnings.items():
+                if at < first and fraction not in clock.warned:
+                    first = at
+        return first
+
     def tick(self, policy: Policy, now: datetime) -> list[EventData]:
         """Take every time-driven step due by ``now``, oldest first."""
         events: list[EventData] = []
         while True:
+            first = self.next_wakeup()  # nothing due (most saves): no step list built
+            if first is None or first > now:
+                return events
             due = [w for w in self.wakeups() if w.due_at <= now]
-            if not due:
-                break
             step = min(due, key=lambda w: (w.due_at, w.kind != "case.warn"))
             events += self._take(policy, step)
-        return events
 
     def _take(self, policy: Policy, step: Wakeup) -> list[EventData]:
         if step.kind == "case.pause_reminder":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from services.escalation.domain.authority import Authority
 from services.escalation.domain.calendar import ALWAYS, Calendar
@@ -38,6 +39,14 @@ class ModeRule:
     climb_until: str | None = None  # the action that settles the case and stops the climb
 
 
+class ClockTarget(NamedTuple):
+    """A clock's counted time for one tier and severity, and when its warnings fall."""
+
+    rule: ClockRule
+    target: timedelta
+    warnings: tuple[tuple[float, timedelta], ...]  # fraction of the target, counted time
+
+
 @dataclass(frozen=True)
 class Policy:
     version: str
@@ -51,6 +60,23 @@ class Policy:
     severity_factors: dict[Severity, float] = field(default_factory=dict)
     # Plan approval, compensation limits, refusing service, pause reminders.
     authority: Authority = field(default_factory=Authority)
+    # clock_targets' answers, worked out once per (mode, tier, severity).
+    _targets: dict[tuple[Mode, Tier, Severity], tuple[ClockTarget, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def clock_targets(self, mode: Mode, tier: Tier, severity: Severity) -> tuple[ClockTarget, ...]:
+        """The clocks of ``mode`` with their targets and warning offsets for this tier and
+        severity (every case opened or reopened asks)."""
+        key = (mode, tier, severity)
+        found = self._targets.get(key)
+        if found is None:
+            found = self._targets[key] = tuple(
+                ClockTarget(rule, target, tuple((f, target * f) for f in self.warn_at))
+                for rule in self.modes[mode].clocks
+                for target in (self.target(rule.within, tier, severity),)
+            )
+        return found
 
     def factor(self, tier: Tier, severity: Severity) -> float:
         """Targets are multiplied by this: below 1 for the tiers and severities served faster."""

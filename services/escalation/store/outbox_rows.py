@@ -61,8 +61,15 @@ def cloudevent(
     """``new_event(source, subject, event, time).to_bytes()``, ``data`` being the event's
     ``model_dump(mode="json")``: the same fields in the same order."""
     event_id = event_id or uuid.uuid4()
+    payload = head(source, subject, event, time, event_id) + orjson.dumps(data).decode() + "}"
+    return Outgoing(event_id, subject, event.event_type, payload)
+
+
+def head(source: str, subject: str, event: EventData, time: datetime, event_id: uuid.UUID) -> str:
+    """A CloudEvent's JSON up to its data (the last field): the payload is this, the data's
+    JSON and ``}``. Where PostgreSQL joins them (opening cases), the data travels once."""
     kind = event.event_type
-    payload = orjson.dumps(
+    attributes = orjson.dumps(
         {
             "specversion": SPEC_VERSION,
             "id": event_id,
@@ -72,11 +79,10 @@ def cloudevent(
             "time": time,
             "datacontenttype": "application/json",
             "dataschema": schema_uri(kind, event.schema_version),
-            "data": data,
         },
         option=orjson.OPT_UTC_Z,
     )
-    return Outgoing(event_id, subject, kind, payload.decode())
+    return attributes[:-1].decode() + ',"data":'
 
 
 async def add(session: AsyncSession, topic: str, events: Sequence[Outgoing]) -> None:

@@ -18,9 +18,8 @@ from services.escalation.domain.authority import (
     PendingPlan,
     Refusal,
 )
-from services.escalation.domain.case import Case, Clock, Outcome, Status, Wakeup
+from services.escalation.domain.case import Case, Clock, Outcome, Status
 from services.escalation.store.tables import cases, sla_outcomes, timeline
-from shared import timers
 from shared.events.common import Channel, ContactCard, EventData, Mode, Severity, Tier
 from shared.events.handling import CaseOutcome
 from shared.web.pagination import encode_cursor
@@ -164,10 +163,12 @@ class Entry:
     complaint_id: uuid.UUID
     event: EventData
     data: dict[str, Any]
+    subject: str  # the complaint id as text (the record key), made once per case
 
 
 def entries(complaint_id: uuid.UUID, events: list[EventData]) -> list[Entry]:
-    return [Entry(complaint_id, e, e.model_dump(mode="json")) for e in events]
+    subject = str(complaint_id)
+    return [Entry(complaint_id, e, e.model_dump(mode="json"), subject) for e in events]
 
 
 def moment(entry: Entry) -> datetime | None:
@@ -224,25 +225,6 @@ _ADD_OUTCOMES = sa.text(
     "CAST(:clocks AS text[]), CAST(:levels AS text[]), CAST(:deadlines AS timestamptz[]), "
     "CAST(:on_time AS boolean[]), CAST(:decided AS timestamptz[])) ON CONFLICT DO NOTHING"
 )
-
-
-# ---- timers ------------------------------------------------------------------------------------
-
-
-async def timer_changes(
-    session: AsyncSession, subject: str, wanted: list[Wakeup], firing: int | None = None
-) -> tuple[list[int], list[Wakeup]]:
-    """What makes the case's pending timers exactly its wake-ups: the ids to cancel (never
-    ``firing``, the timer being fired now) and the wake-ups to arm."""
-    pending = await timers.pending(session, subject)
-    have = {(t.kind, t.due_at, _key(t.payload)): t.id for t in pending if t.id != firing}
-    want = {(w.kind, w.due_at, _key(w.payload)): w for w in wanted}
-    stale = [timer_id for key, timer_id in have.items() if key not in want]
-    return stale, [w for key, w in want.items() if key not in have]
-
-
-def _key(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, str(v)) for k, v in payload.items()))
 
 
 # ---- listing and statistics ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Saving a case that changed, with what the change caused: the case row, its timeline, the
-clocks decided, its timers (the stale ones cancelled, the missing ones armed) and its
-events, in ONE statement (data-modifying CTEs) once its pending timers have been read."""
+clocks decided, its one timer (re-armed when its time changed) and its events, in ONE
+statement (data-modifying CTEs)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation.domain.case import Case
-from services.escalation.store import outbox_rows
+from services.escalation.store import outbox_rows, wake
 from services.escalation.store import repository as repo
-from services.escalation.store.opening import wakeup_params
 from services.escalation.store.tables import cases
 from shared import timers
 
 _COLUMNS = ", ".join(f'"{c.name}"' for c in cases.c if c.name != "complaint_id")
 
-# Timers: shared.timers' table; the stale ones are cancelled as timers.cancel_unless_firing
-# does (one a scheduler is firing right now is skipped: it fires, finds nothing due in the
-# case, and does nothing). Outbox: the rows outbox_rows.add writes, in the events' order.
+# Timers: shared.timers' table. The case's pending timers other than its wake-up at
+# :wake_due are cancelled (rows of the earlier kinds included, store/wake.py), skipping, as
+# timers.cancel_unless_firing does, one a scheduler is firing right now (it fires, finds
+# nothing due in the case, and does nothing) and the one this save fires (:firing: the
+# scheduler marks it fired). The wake-up is armed unless already pending: the statement's
+# CTEs all see the rows as they were before it, so an unchanged time writes no timer row.
+# Outbox: the rows outbox_rows.add writes, in the events' order.
 _SAVE = sa.text(
     f"WITH saved AS ("
     f"  UPDATE cases SET ({_COLUMNS}) = (SELECT {_COLUMNS} "
@@ -38,14 +41,19 @@ _SAVE = sa.text(
     "    CAST(:d_clocks AS text[]), CAST(:d_levels AS text[]), "
     "    CAST(:d_deadlines AS timestamptz[]), CAST(:d_on_time AS boolean[]), "
     "    CAST(:d_decided AS timestamptz[])) ON CONFLICT DO NOTHING"
+    "), pending AS ("
+    f"  SELECT id, kind = '{wake.KIND}' AND due_at = CAST(:wake_due AS timestamptz) AS wanted "
+    "  FROM timers WHERE subject = :subject AND fired_at IS NULL AND cancelled_at IS NULL "
+    "  AND id IS DISTINCT FROM CAST(:firing AS bigint)"
     "), stale AS ("
     "  UPDATE timers SET cancelled_at = now() WHERE id IN ("
-    "    SELECT id FROM timers WHERE id = ANY(CAST(:stale AS bigint[])) "
+    "    SELECT id FROM timers WHERE id IN (SELECT id FROM pending WHERE wanted IS NOT TRUE) "
     "    AND fired_at IS NULL AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED) RETURNING id"
     "), armed AS ("
-    "  INSERT INTO timers (kind, subject, due_at, payload) SELECT * FROM unnest("
-    "    CAST(:w_kinds AS text[]), CAST(:w_subjects AS text[]), "
-    "    CAST(:w_dues AS timestamptz[]), CAST(:w_payloads AS jsonb[]))"
+    "  INSERT INTO timers (kind, subject, due_at) "
+    f"  SELECT '{wake.KIND}', :subject, CAST(:wake_due AS timestamptz) "
+    "  WHERE CAST(:wake_due AS timestamptz) IS NOT NULL "
+    "  AND NOT EXISTS (SELECT FROM pending WHERE wanted)"
     "), sent AS ("
     "  INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
     "  SELECT * FROM unnest("
@@ -65,15 +73,20 @@ async def save_case(
     events: Sequence[outbox_rows.Outgoing],
 ) -> None:
     """Save ``case`` (locked by the caller) with its timeline ``steps``, the clocks it
-    decided (``case.outcomes``), its timers made its wake-ups and ``events``."""
+    decided (``case.outcomes``), its timer at its next wake-up (``firing``: the timer being
+    fired now, if any) and ``events``."""
     subject = str(case.complaint_id)
-    stale, missing = await repo.timer_changes(session, subject, case.wakeups(), firing)
     row = repo.case_row(case, now)
-    params: dict[str, Any] = {"case": row, "complaint_id": case.complaint_id, "stale": stale}
+    params: dict[str, Any] = {
+        "case": row,
+        "complaint_id": case.complaint_id,
+        "subject": subject,
+        "wake_due": case.next_wakeup(),
+        "firing": firing,
+    }
     params |= repo.timeline_params(steps)
     decided = repo.outcome_params([(case.complaint_id, case.outcomes)])
     params |= {f"d_{name}": values for name, values in decided.items()}
-    params |= wakeup_params([(w.kind, subject, w.due_at, w.payload) for w in missing])
     params |= {f"o_{name}": values for name, values in outbox_rows.params(topic, events).items()}
     cancelled = (await session.execute(_SAVE, params)).scalars().all()
     # A sibling timer of the scheduler's batch cancelled here must not fire.
