@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalation.domain.assignment import Actor, Remembered, Router
 from services.escalation.domain.case import Case, Forbidden
 from services.escalation.domain.policy import Policy
-from services.escalation.store import opening, outbox_rows, saving, wake
+from services.escalation.store import opening, saving, wake
 from services.escalation.store import repository as repo
 from shared.directory import Directory
 from shared.events.common import ContactCard, EventData
 from shared.events.envelope import Envelope
 from shared.events.followup import ComplaintReopened, FollowupCompleted, FollowupUnreachable
 from shared.events.intake import ComplaintCompleted, ComplaintReceived, Customer, SubjectKind
+from shared.events.outgoing import Outgoing, cloudevent, new_ids
 from shared.events.topics import Topics
 from shared.timers import Timer
 
@@ -69,11 +70,11 @@ def site_of(data: ComplaintReceived) -> str | None:
     return None
 
 
-def outgoing(steps: list[repo.Entry], now: datetime) -> list[outbox_rows.Outgoing]:
+def outgoing(steps: list[repo.Entry], now: datetime) -> list[Outgoing]:
     """The events' CloudEvents for the outbox, from the data their timeline rows have too."""
-    ids = outbox_rows.new_ids(len(steps))
+    ids = new_ids(len(steps))
     return [
-        outbox_rows.cloudevent(SOURCE, s.subject, s.event, s.data, now, event_id)
+        cloudevent(SOURCE, s.subject, s.event, now, event_id, data=s.data)
         for s, event_id in zip(steps, ids, strict=True)
     ]
 

@@ -23,7 +23,6 @@ from services.followup.domain.outcomes import OPEN_STATES, Decision, State, deci
 from services.followup.domain.policy import FollowupPolicy, overdue_at
 from services.followup.domain.tiers import RANK, queue_tier
 from services.followup.store import repository as repo
-from services.followup.store.outgoing import Outgoing, cloudevent, new_ids
 from shared import timers
 from shared.directory import FOLLOWUP_RUNG, Directory
 from shared.events.common import ContactCard, EventData, Severity, Tier
@@ -44,6 +43,7 @@ from shared.events.followup import (
     SurveyRequested,
     TierChange,
 )
+from shared.events.outgoing import Outgoing, cloudevent, new_ids
 from shared.events.topics import Topics
 from shared.messaging import outbox
 from shared.timers import Timer

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup.callbacks import Deps, cancel_open, planned, schedule, schedule_many
 from services.followup.domain.policy import remedial_due, resolution_due
 from services.followup.store import repository as repo
-from services.followup.store.outgoing import new_ids
 from shared.events.common import ContactCard, SatisfactionLevel, Tier
 from shared.events.envelope import Envelope
 from shared.events.followup import CallbackKind
 from shared.events.handling import CaseClosed, CaseOutcome, CaseResolved, CaseSuspended
+from shared.events.outgoing import new_ids
 from shared.events.satisfaction import SurveyRecorded
 from shared.events.versions import SurveyRecordedV1, is_v1, read, v1_survey_id
 

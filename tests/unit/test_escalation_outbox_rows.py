@@ -11,10 +11,10 @@ import pytest
 
 from services.escalation.domain.case import Case, Clock
 from services.escalation.policy_file import DEFAULT_POLICY, load_policy
-from services.escalation.store.outbox_rows import cloudevent, new_ids
 from shared.events.common import Channel, ContactCard, Mode, Severity, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.handling import CaseSlaWarning
+from shared.events.outgoing import cloudevent, new_ids
 
 POLICY = load_policy(DEFAULT_POLICY)
 SOURCE = "/complaint-platform/escalation"
@@ -49,7 +49,7 @@ def test_the_cloudevent_bytes_are_the_envelopes(received_at: datetime, time: dat
     assert len(events) >= 3
     for event in events:
         subject = str(event.complaint_id)
-        out = cloudevent(SOURCE, subject, event, event.model_dump(mode="json"), time)
+        out = cloudevent(SOURCE, subject, event, time, data=event.model_dump(mode="json"))
         expected = new_event(SOURCE, subject, event, time=time).model_copy(update={"id": out.id})
         assert out.payload.encode() == expected.to_bytes()
         assert (out.subject, out.type) == (subject, event.event_type)

@@ -14,9 +14,10 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation.domain.case import Case
-from services.escalation.store import outbox_rows, wake
 from services.escalation.store import repository as repo
+from services.escalation.store import wake
 from shared.db import driver_connection
+from shared.events import outgoing
 from shared.messaging.outbox import shard_of
 
 # Each table's rows travel as one JSON document (orjson writes it in one call; PostgreSQL
@@ -24,7 +25,7 @@ from shared.messaging.outbox import shard_of
 # read by position. A case's events make its timeline rows and its outbox rows alike: one
 # document holds both (``events``), zipped with the events' data (``data``: each event's
 # data JSON, a text array so that the texts pass unescaped), which becomes the timeline's
-# data and, after the CloudEvent's attributes (outbox_rows.head), the outbox payload: the
+# data and, after the CloudEvent's attributes (outgoing.head), the outbox payload: the
 # exact bytes to publish, the data sent once.
 # WITH ORDINALITY ... ORDER BY: the timeline's and the outbox's ids follow the events'
 # order (the relay publishes a key's events in id order). Timers: shared.timers' table, a
@@ -65,10 +66,10 @@ def rows(
     """The arguments of the statement that opens ``found`` with their events ``steps``
     (published from ``source`` to ``topic``): CPU only, no I/O."""
     wakeups = [(str(c.complaint_id), due) for c in found if (due := c.next_wakeup()) is not None]
-    ids = outbox_rows.new_ids(len(steps))
+    ids = outgoing.new_ids(len(steps))
     events = [
         [s.subject, repo.moment(s), s.event.event_type, s.data.get("by"), event_id,
-         shard_of(s.subject), outbox_rows.head(source, s.subject, s.event, now, event_id)]
+         shard_of(s.subject), outgoing.head(source, s.subject, s.event, now, event_id)]
         for s, event_id in zip(steps, ids, strict=True)
     ]  # fmt: skip
     data = [orjson.dumps(s.data).decode() for s in steps]

@@ -16,6 +16,7 @@ from services.escalation.store import outbox_rows, wake
 from services.escalation.store import repository as repo
 from services.escalation.store.tables import cases
 from shared import timers
+from shared.events.outgoing import Outgoing
 
 _COLUMNS = ", ".join(f'"{c.name}"' for c in cases.c if c.name != "complaint_id")
 
@@ -70,7 +71,7 @@ async def save_case(
     steps: list[repo.Entry],
     firing: int | None,
     topic: str,
-    events: Sequence[outbox_rows.Outgoing],
+    events: Sequence[Outgoing],
 ) -> None:
     """Save ``case`` (locked by the caller) with its timeline ``steps``, the clocks it
     decided (``case.outcomes``), its timer at its next wake-up (``firing``: the timer being

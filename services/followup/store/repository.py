@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup.store.outgoing import Outgoing
 from services.followup.store.tables import (
     activities,
     attempts,
@@ -22,6 +21,7 @@ from services.followup.store.tables import (
     tier_history,
     visit_days,
 )
+from shared.events.outgoing import Outgoing
 from shared.messaging.outbox import shard_of
 from shared.web.pagination import encode_cursor
 

@@ -1,5 +1,5 @@
-"""Follow-up's batch path writes its CloudEvents with orjson: byte for byte what
-``new_event(...).to_bytes()`` writes."""
+"""Follow-up's batch path writes its CloudEvents with ``shared.events.outgoing``: byte for
+byte what ``new_event(...).to_bytes()`` writes (the event's data dumped here, by the writer)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.followup.store.outgoing import cloudevent, new_ids
 from shared.events.common import ContactCard, Tier
 from shared.events.envelope import Envelope, new_event
 from shared.events.followup import CallbackKind, FollowupScheduled, TierChange
+from shared.events.outgoing import cloudevent, new_ids
 
 SOURCE = "/complaint-platform/followup"
 
