@@ -9,7 +9,7 @@ consumer group of the run has caught up. First an idle run (10/s) for the latenc
 nothing queues. The client's own CPU and its lag behind the send schedule are printed with
 each rate: when they stay small, the figures are the platform's, not the client's.
 
-Environment: BENCH_E2E_RATES (25,50,100,150,200,300,400: past 200 to find where it ends),
+Environment: BENCH_E2E_RATES (25,50,100,150,200,300,400,500: past 200 to find where it ends),
 BENCH_E2E_SECONDS (20), BENCH_E2E_IDLE_RATE (10; 0 skips), BENCH_E2E_IDLE_SECONDS (20),
 BENCH_E2E_DRAIN_SECONDS (90: the longest wait for a rate's backlog; a rate that does not
 drain ends the run), BENCH_E2E_SERVICES (see bench/_stack.py), BENCH_E2E_PROFILE (service
@@ -35,7 +35,7 @@ from bench.intake import body
 from tests.support.servers import ROOT
 
 RATES = [
-    float(r) for r in os.environ.get("BENCH_E2E_RATES", "25,50,100,150,200,300,400").split(",")
+    float(r) for r in os.environ.get("BENCH_E2E_RATES", "25,50,100,150,200,300,400,500").split(",")
 ]
 SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
 IDLE_RATE = float(os.environ.get("BENCH_E2E_IDLE_RATE", "10"))
