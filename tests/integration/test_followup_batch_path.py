@@ -30,12 +30,10 @@ from shared.events.followup import CallbackKind
 from shared.events.handling import CaseClosed, CaseOutcome, CaseResolved, CaseSuspended
 from shared.events.satisfaction import SurveyRecorded
 from shared.events.topics import Topics
-from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import BatchHandler, ConsumerRunner
 from shared.runtime import Runtime
-from tests.integration.test_ledger import produce
 from tests.integration.test_ledger_batch_path import Seen, first_difference, watched
-from tests.support.consuming import run_until_processed
+from tests.support.consuming import handling_backlog, run_until_processed, service_settings
 
 COMPLAINTS = 90
 AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -208,18 +206,11 @@ def cancellations_sorted(events: list[tuple[str, str]]) -> tuple[tuple[str, str]
 async def test_batch_path_leaves_the_store_as_the_per_event_path(
     servers, topics, databases
 ) -> None:
-    own = Topics(f"{topics.prefix}followup-batch-{uuid.uuid4().hex[:6]}.")
-    await ensure_topics(servers.kafka_bootstrap, own.all(), partitions=3)
-    # Every event on one topic, keyed by complaint: both paths see each complaint's events
-    # in the same order (follow-up dispatches on the type, not the topic).
+    # Every event on one topic (follow-up dispatches on the type, not the topic).
     events = [e for n in range(COMPLAINTS) for e in story(n)]
-    await produce(servers, [(own.handling, e) for e in events])
+    own = await handling_backlog(servers, topics, "followup-batch", events)
     distinct = len({e.id for e in events})
-    common = {
-        "kafka_bootstrap_servers": servers.kafka_bootstrap,
-        "kafka_topic_prefix": own.prefix,
-        "db_pool_size": 2,
-    }
+    common = service_settings(servers, own)
     one_url, many_url = await databases.create("followup"), await databases.create("followup")
     one = FollowupSettings(
         database_url=SecretStr(one_url), consumer_group=f"{own.prefix}one", **common

@@ -24,12 +24,10 @@ from shared import timers
 from shared.db import create_engine
 from shared.events.envelope import Envelope, new_event
 from shared.events.privacy import CustomerErasureRequested, ErasureReason
-from shared.events.topics import Topics
-from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import BatchHandler
 from shared.runtime import Runtime
-from tests.integration.test_ledger import AUTH, event, handled, iso, produce, received
-from tests.support.consuming import run_until_processed
+from tests.integration.test_ledger import AUTH, event, handled, iso, received
+from tests.support.consuming import handling_backlog, run_until_processed, service_settings
 
 COMPLAINTS = 80
 AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -177,18 +175,10 @@ def first_difference(one: list[tuple], many: list[tuple]) -> object:
 async def test_batch_path_leaves_the_store_as_the_per_event_path(
     servers, topics, databases
 ) -> None:
-    own = Topics(f"{topics.prefix}ledger-batch-{uuid.uuid4().hex[:6]}.")
-    await ensure_topics(servers.kafka_bootstrap, own.all(), partitions=3)
-    # Every event on one topic, keyed by complaint: both paths see each complaint's events
-    # in the same order (the ledger dispatches on the type, not the topic).
+    # Every event on one topic (the ledger dispatches on the type, not the topic).
     events = [e for n in range(COMPLAINTS) for e in story(n)]
-    await produce(servers, [(own.handling, e) for e in events])
-    common = {
-        "kafka_bootstrap_servers": servers.kafka_bootstrap,
-        "kafka_topic_prefix": own.prefix,
-        "db_pool_size": 2,
-        **AUTH,
-    }
+    own = await handling_backlog(servers, topics, "ledger-batch", events)
+    common = {**service_settings(servers, own), **AUTH}
     one_url, many_url = await databases.create("ledger"), await databases.create("ledger")
     seen = Seen()
     for url in (one_url, many_url):

@@ -1,12 +1,18 @@
 """Running a service's consumer runner in the test's own process until its inbox holds a
-number of events (the runner wired by the test, on the service's runtime)."""
+number of events (the runner wired by the test, on the service's runtime); a backlog on topics
+of the test's own for it."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
 
+from shared.events.envelope import Envelope
+from shared.events.topics import Topics
+from shared.messaging.admin import ensure_topics
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime import Runtime
 
@@ -41,3 +47,28 @@ async def run_until_processed(
         await asyncio.wait_for(task, 15)
         await runtime.kafka.close()
         await runtime.engine.dispose()
+
+
+async def handling_backlog(servers, topics: Topics, name: str, events: list[Envelope]) -> Topics:
+    """Topics of the test's own with ``events`` on their handling topic, keyed by complaint:
+    two runners of different groups read each complaint's events in the same order (the
+    batch-path tests: per event into one database, in batches into another)."""
+    own = Topics(f"{topics.prefix}{name}-{uuid.uuid4().hex[:6]}.")
+    await ensure_topics(servers.kafka_bootstrap, own.all(), partitions=3)
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap)
+    await producer.start()
+    try:
+        for item in events:
+            await producer.send_and_wait(own.handling, item.to_bytes(), key=item.key)
+    finally:
+        await producer.stop()
+    return own
+
+
+def service_settings(servers, own: Topics) -> dict[str, object]:
+    """What a batch-path test's two settings objects share, but their database and group."""
+    return {
+        "kafka_bootstrap_servers": servers.kafka_bootstrap,
+        "kafka_topic_prefix": own.prefix,
+        "db_pool_size": 2,
+    }
