@@ -102,6 +102,7 @@ class Escalation:
     policy: Policy
     # The staff directory; without one (tests, benchmarks) cases are owned by no team.
     router: Router = field(default_factory=Directory)
+    open_chunk: int = OPEN_CHUNK  # cases opened per statement
 
     def __post_init__(self) -> None:
         if not isinstance(self.router, Remembered):
@@ -150,7 +151,7 @@ class Escalation:
     ) -> list[tuple[Case, list[EventData]]]:
         """Open a case for each received complaint that has none: the cases, their
         timelines, timers (one each) and events written with one statement per chunk of
-        ``OPEN_CHUNK``, the next chunk prepared while PostgreSQL writes the last (the two
+        ``open_chunk``, the next chunk prepared while PostgreSQL writes the last (the two
         take turns otherwise). A complaint whose case exists already (a second delivery)
         changes nothing."""
         now = datetime.now(UTC)
@@ -163,8 +164,9 @@ class Escalation:
         inserted: set[uuid.UUID] = set()
         writing: asyncio.Future[set[uuid.UUID]] | None = None
         try:
-            for start in range(0, len(received), OPEN_CHUNK):
-                chunk, params = await self._prepare(received[start : start + OPEN_CHUNK], now)
+            for start in range(0, len(received), self.open_chunk):
+                upto = start + self.open_chunk
+                chunk, params = await self._prepare(received[start:upto], now)
                 prepared += chunk
                 if writing is not None:
                     inserted |= await writing

@@ -5,13 +5,13 @@ PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
 from services.escalation import usecases
-from services.escalation.store import opening
 from shared.events.common import Channel, Severity
 from shared.events.envelope import Envelope
 from tests.integration.test_escalation import (
@@ -27,11 +27,9 @@ from tests.integration.test_escalation import (
 async def test_a_batch_opens_each_case_once_with_its_rows_in_order(
     escalation_db,  # noqa: F811
     chunk,
-    monkeypatch,
 ):
-    monkeypatch.setattr(usecases, "OPEN_CHUNK", chunk)
     _, engine = escalation_db
-    escalation = escalation_for(engine)
+    escalation = replace(escalation_for(engine), open_chunk=chunk)
     earlier = received()
     await deliver(escalation, earlier, escalation.on_received)
     before = await outbox_events(engine, earlier.subject)
@@ -80,34 +78,33 @@ async def test_a_batch_opens_each_case_once_with_its_rows_in_order(
 
 async def test_a_chunk_failing_in_flight_leaves_nothing_of_the_batch(
     escalation_db,  # noqa: F811
-    monkeypatch,
 ):
     """Chunks are written while the next is prepared: should one fail, the failure comes out
     of the batch handler once the statement in flight has ended, the transaction writes
     nothing, and the batch replayed opens every case once."""
-    monkeypatch.setattr(usecases, "OPEN_CHUNK", 2)
     _, engine = escalation_db
-    escalation = escalation_for(engine)
+    escalation = replace(escalation_for(engine), open_chunk=2)
     batch = [received() for _ in range(5)]
-    write = opening.write
-    calls = 0
-
-    async def failing_second(session, params):
-        nonlocal calls
-        calls += 1
-        if calls == 2:  # a real error of the database, in the statement in flight
-            await session.execute(sa.text("SELECT 1 / 0"))
-        return await write(session, params)
-
-    monkeypatch.setattr(opening, "write", failing_second)
-    with pytest.raises(DBAPIError, match="division by zero"):
+    # A real error of the database, in the second chunk's statement: a trigger refuses the
+    # third case.
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "CREATE FUNCTION refuse_case() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.complaint_id = '{batch[2].subject}' THEN "
+            "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$"
+        ))  # fmt: skip
+        await conn.execute(sa.text(
+            "CREATE TRIGGER refuse BEFORE INSERT ON cases FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_case()"
+        ))  # fmt: skip
+    with pytest.raises(asyncpg.RaiseError, match="refused by the test"):
         async with escalation.sessions.begin() as session:
             await escalation.on_received_many(session, batch)
-    async with engine.connect() as conn:
+    async with engine.begin() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM cases")) == 0
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox")) == 0
+        await conn.execute(sa.text("DROP TRIGGER refuse ON cases"))
 
-    monkeypatch.setattr(opening, "write", write)
     async with escalation.sessions.begin() as session:
         await escalation.on_received_many(session, batch)
     async with engine.connect() as conn:
