@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 INFRA := deploy/local/infra.sh
 
-.PHONY: help install up down status consume run test test-unit test-integration test-e2e lint fmt bench schemas chaos clean
+.PHONY: help install up down status consume run test test-unit test-integration test-e2e lint fmt bench schemas chaos clean clean-topics
 
 help:
 	@echo "make run      start the platform (infrastructure + services); Ctrl-C stops it"
@@ -17,6 +17,7 @@ help:
 	@echo "make schemas  export the event JSON Schemas and AsyncAPI document to schemas/"
 	@echo "make chaos    the fault suite, full form, with its reconciliation"
 	@echo "make consume TOPIC=complaints.intake.v1   read a topic with Kafka's console consumer"
+	@echo "make clean-topics  delete the topics killed test and bench runs left on the local broker"
 
 install: $(STAMP)
 
@@ -88,6 +89,9 @@ chaos: install
 	$(MAKE) --no-print-directory up && \
 	CHAOS_FORM=full CHAOS_RESTART_POSTGRES=$${CHAOS_RESTART_POSTGRES:-$$pg_owned} \
 		$(PY) -m pytest -p no:cacheprovider -q -s -m chaos tests/e2e/test_chaos.py
+
+clean-topics: install up
+	@$(PY) -m tests.support.topics
 
 clean: down
 	rm -rf .local $(VENV)
