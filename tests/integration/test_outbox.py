@@ -155,6 +155,42 @@ async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engin
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
 
 
+async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
+    messaging_engine, servers, topics
+):
+    """The relay publishes on its own connection (the one it listens on): the server
+    ending it, as in a failover or an administrator's pg_terminate_backend, costs a back-off
+    and a reconnection, not the rows inserted meanwhile."""
+    stop = asyncio.Event()
+    relay = OutboxRelay(messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"), poll_seconds=30)
+    task = asyncio.create_task(relay.run(stop))
+    keys = [str(uuid.uuid4()) for _ in range(2)]
+    try:
+        for key in keys:
+            await asyncio.sleep(1)  # the relay waits on its connection
+            async with messaging_engine.begin() as conn:
+                cut = await conn.scalar(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND application_name = 'outbox listener'"
+                    )
+                )
+                assert cut == 1
+            async with messaging_engine.begin() as conn:
+                await outbox.add(conn, topics.intake, [event(key, 1)])
+            await read_until(
+                servers.kafka_bootstrap,
+                topics.intake,
+                lambda kept: len(kept) == 1,
+                lambda r, key=key: r.key == key,
+                timeout=30,
+            )
+    finally:
+        stop.set()
+        await task
+        await relay.kafka.close()
+
+
 async def test_housekeeping_forgets_only_events_published_long_ago(messaging_engine, servers):
     async with messaging_engine.begin() as conn:
         await outbox.add(conn, "t", [event("old", 1), event("recent", 1), event("unsent", 1)])
