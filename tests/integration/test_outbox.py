@@ -172,7 +172,8 @@ async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
                 cut = await conn.scalar(
                     sa.text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND application_name = 'outbox listener'"
+                        "WHERE datname = current_database() "
+                        "AND application_name = 'outbox listener'"
                     )
                 )
                 assert cut == 1
