@@ -13,6 +13,7 @@ import time
 
 import bench
 from bench._db import KAFKA
+from bench._machine import check
 from tests.support.topics import leftover_topics
 
 
@@ -26,6 +27,7 @@ def warn_of_leftovers() -> None:
 
 def main() -> None:
     warn_of_leftovers()
+    print(check(), flush=True)
     only = {n for n in os.environ.get("BENCH_ONLY", "").split(",") if n}
     names = sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
@@ -37,6 +39,7 @@ def main() -> None:
         started = time.monotonic()
         importlib.import_module(f"bench.{name}").run()
         print(f"=== {name} done in {time.monotonic() - started:.0f}s ===", flush=True)
+    print(f"\nat the end, {check()}")  # the host's load may have changed meanwhile
 
 
 if __name__ == "__main__":
