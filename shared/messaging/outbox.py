@@ -63,6 +63,12 @@ FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publishing ro
 PARKED_ROWS = Gauge("outbox_parked_rows", "Outbox rows parked: they cannot be published")
 PARKINGS = Counter("outbox_parked_total", "Outbox rows parked as unpublishable", ["topic"])
 SHARDS_HELD = Gauge("outbox_relay_shards", "Outbox shards assigned to this process's relay")
+# Set at the start and after every finished round: a relay stuck inside a round stops it,
+# and also stops its own gauges above, which only a finished round refreshes.
+LAST_ROUND = Gauge(
+    "outbox_relay_last_round_timestamp_seconds",
+    "When this process's relay last finished a round (whether it published or not)",
+)
 
 _INSERT = sa.text(
     "INSERT INTO outbox (event_id, topic, key, shard, event_type, payload) "
@@ -375,12 +381,14 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         housekeeping = asyncio.get_running_loop().time()
+        LAST_ROUND.set_to_current_time()
         try:
             while not stop.is_set():
                 try:
                     await self._notes.listen()
                     self._notes.clear()
                     handled = await self.publish_once()
+                    LAST_ROUND.set_to_current_time()
                     backoff = 0.2
                     now = asyncio.get_running_loop().time()
                     if now - housekeeping > 30:

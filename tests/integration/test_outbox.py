@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from shared.events.envelope import Envelope
@@ -131,12 +133,14 @@ async def test_two_relays_publish_each_event_once_and_in_order(messaging_engine,
 
 
 async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engine, servers, topics):
-    """An idle relay polling every 30 s still publishes at once: the insert's NOTIFY wakes it."""
+    """An idle relay polling every 30 s still publishes at once: the insert's NOTIFY wakes it.
+    Each round it finishes says when (the gauge a stuck relay's alert watches)."""
     stop = asyncio.Event()
     relay = OutboxRelay(messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"), poll_seconds=30)
     task = asyncio.create_task(relay.run(stop))
     await asyncio.sleep(1)  # the relay is now waiting
     key = str(uuid.uuid4())
+    inserted_at = time.time()
     async with messaging_engine.begin() as conn:
         await outbox.add(conn, topics.intake, [event(key, 1)])
     try:
@@ -147,6 +151,9 @@ async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engin
             lambda r: r.key == key,
             timeout=10,
         )
+        await asyncio.sleep(0.2)  # the round that published has finished
+        last_round = REGISTRY.get_sample_value("outbox_relay_last_round_timestamp_seconds")
+        assert last_round is not None and inserted_at <= last_round <= time.time()
     finally:
         stop.set()
         await task
