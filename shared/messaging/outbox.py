@@ -408,15 +408,15 @@ class OutboxRelay:
                             extra={"error": describe(exc)},
                         )
                         await self.kafka.reset()
-                    elif is_unavailable(exc):
-                        log.warning(
-                            "outbox relay: database unavailable",
-                            extra={"error": type(exc).__name__},
-                        )
-                        await self._notes.close()
                     else:
-                        log.exception("outbox relay failed")
-                        await self._notes.close()  # its connection may be mid-statement
+                        if is_unavailable(exc):
+                            log.warning(
+                                "outbox relay: database unavailable",
+                                extra={"error": type(exc).__name__},
+                            )
+                        else:
+                            log.exception("outbox relay failed")
+                        await self._notes.close()  # reopened next round; it may be mid-statement
                     await sleep_unless_stopped(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
             try:

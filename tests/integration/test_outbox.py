@@ -6,6 +6,8 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -104,6 +106,18 @@ async def test_relay_publishes_in_order_per_key_with_the_envelope(
     assert all(seqs == list(range(20)) for seqs in by_key.values())
 
 
+@asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await relay.kafka.close()
+
+
 async def test_two_relays_publish_each_event_once_and_in_order(messaging_engine, servers, topics):
     keys = [str(uuid.uuid4()) for _ in range(40)]
     async with messaging_engine.begin() as conn:
@@ -135,15 +149,13 @@ async def test_two_relays_publish_each_event_once_and_in_order(messaging_engine,
 async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engine, servers, topics):
     """An idle relay polling every 30 s still publishes at once: the insert's NOTIFY wakes it.
     Each round it finishes says when (the gauge a stuck relay's alert watches)."""
-    stop = asyncio.Event()
     relay = OutboxRelay(messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"), poll_seconds=30)
-    task = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(1)  # the relay is now waiting
-    key = str(uuid.uuid4())
-    inserted_at = time.time()
-    async with messaging_engine.begin() as conn:
-        await outbox.add(conn, topics.intake, [event(key, 1)])
-    try:
+    async with running(relay):
+        await asyncio.sleep(1)  # the relay is now waiting
+        key = str(uuid.uuid4())
+        inserted_at = time.time()
+        async with messaging_engine.begin() as conn:
+            await outbox.add(conn, topics.intake, [event(key, 1)])
         await read_until(
             servers.kafka_bootstrap,
             topics.intake,
@@ -154,10 +166,6 @@ async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engin
         await asyncio.sleep(0.2)  # the round that published has finished
         last_round = REGISTRY.get_sample_value("outbox_relay_last_round_timestamp_seconds")
         assert last_round is not None and inserted_at <= last_round <= time.time()
-    finally:
-        stop.set()
-        await task
-        await relay.kafka.close()
     async with messaging_engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
 
@@ -168,12 +176,9 @@ async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
     """The relay publishes on its own connection (the one it listens on): the server
     ending it, as in a failover or an administrator's pg_terminate_backend, costs a back-off
     and a reconnection, not the rows inserted meanwhile."""
-    stop = asyncio.Event()
     relay = OutboxRelay(messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"), poll_seconds=30)
-    task = asyncio.create_task(relay.run(stop))
-    keys = [str(uuid.uuid4()) for _ in range(2)]
-    try:
-        for key in keys:
+    async with running(relay):
+        for key in [str(uuid.uuid4()) for _ in range(2)]:
             await asyncio.sleep(1)  # the relay waits on its connection
             async with messaging_engine.begin() as conn:
                 cut = await conn.scalar(
@@ -193,10 +198,6 @@ async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
                 lambda r, key=key: r.key == key,
                 timeout=30,
             )
-    finally:
-        stop.set()
-        await task
-        await relay.kafka.close()
 
 
 async def test_housekeeping_forgets_only_events_published_long_ago(messaging_engine, servers):
