@@ -106,6 +106,13 @@ async def test_relay_publishes_in_order_per_key_with_the_envelope(
     assert all(seqs == list(range(20)) for seqs in by_key.values())
 
 
+async def published_once(servers: Servers, topic: str, key: str, timeout: float) -> None:
+    await read_until(
+        servers.kafka_bootstrap, topic, lambda kept: len(kept) == 1, lambda r: r.key == key,
+        timeout=timeout,
+    )  # fmt: skip
+
+
 @asynccontextmanager
 async def running(relay: OutboxRelay) -> AsyncIterator[None]:
     stop = asyncio.Event()
@@ -156,13 +163,7 @@ async def test_sent_events_are_marked_and_notify_wakes_the_relay(messaging_engin
         inserted_at = time.time()
         async with messaging_engine.begin() as conn:
             await outbox.add(conn, topics.intake, [event(key, 1)])
-        await read_until(
-            servers.kafka_bootstrap,
-            topics.intake,
-            lambda kept: len(kept) == 1,
-            lambda r: r.key == key,
-            timeout=10,
-        )
+        await published_once(servers, topics.intake, key, timeout=10)
         await asyncio.sleep(0.2)  # the round that published has finished
         last_round = REGISTRY.get_sample_value("outbox_relay_last_round_timestamp_seconds")
         assert last_round is not None and inserted_at <= last_round <= time.time()
@@ -191,13 +192,7 @@ async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
                 assert cut == 1
             async with messaging_engine.begin() as conn:
                 await outbox.add(conn, topics.intake, [event(key, 1)])
-            await read_until(
-                servers.kafka_bootstrap,
-                topics.intake,
-                lambda kept: len(kept) == 1,
-                lambda r, key=key: r.key == key,
-                timeout=30,
-            )
+            await published_once(servers, topics.intake, key, timeout=30)
 
 
 async def test_housekeeping_forgets_only_events_published_long_ago(messaging_engine, servers):
