@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 import zlib
 from collections import deque
@@ -193,6 +194,8 @@ class OutboxRelay:
         heartbeat_seconds: float = 2.0,
         lease_seconds: float = 10.0,
         send_timeout: float = 30.0,
+        round_timeout: float = 60.0,
+        slow_round_seconds: float = 5.0,
         relay_id: str | None = None,
     ) -> None:
         self.engine = engine
@@ -203,11 +206,21 @@ class OutboxRelay:
         self.heartbeat_seconds = heartbeat_seconds
         self.lease_seconds = lease_seconds
         self.send_timeout = send_timeout
+        # Every wait inside a round is bounded on its own (statements, sends, connecting);
+        # this bounds the round as a whole, so a wait nobody thought of cannot hold the
+        # relay (and every event behind it) for good.
+        self.round_timeout = round_timeout
+        self.slow_round_seconds = slow_round_seconds
         self.relay_id = relay_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.shards: list[int] = []
         self.published = 0  # by this relay, for tests and logs
         self._beat_at = float("-inf")
         self._notes = Notifications(engine, "outbox")
+        # Where the current round is and how long each of its steps took: named in the log
+        # when a round is slow, abandoned or cancelled.
+        self._phase = "idle"
+        self._round_started = self._phase_since = 0.0
+        self._spent: dict[str, float] = {}
 
     # -- sharing the shards ------------------------------------------------------------------
 
@@ -260,13 +273,16 @@ class OutboxRelay:
         """Publish one batch from this relay's shards (those it can lock); returns how many
         rows were sent or parked. A transient Kafka error is raised after the rows that did
         go out are marked sent."""
+        self._enter("heartbeat")
         await self._maybe_heartbeat()
         if not self.shards:
             return 0
         # The listening connection: a round is a few statements, and a pooled connection
         # through SQLAlchemy would double its CPU at a low rate (one round per event).
+        self._enter("connecting")
         conn = await self._notes.connection()
         async with conn.transaction():
+            self._enter("reading")
             rows = [
                 _Row(r["id"], r["topic"], r["key"], r["payload"])
                 for r in await conn.fetch(_READY, self.shards, self.batch_size)
@@ -274,6 +290,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             done = await self._publish(rows)
+            self._enter("marking")
             if done.sent:
                 await conn.execute(_SENT, [r.id for r in done.sent])
             for row, error in done.parked:
@@ -297,7 +314,9 @@ class OutboxRelay:
         only once its previous one is acknowledged, so a row that fails leaves nothing of its
         key published after it. Rows of other keys in a wave travel together."""
         done = _Round(sent=[], parked=[])
+        self._enter("starting the producer")
         producer = await self.kafka.producer()
+        self._enter("fetching metadata")
         missing = await self._missing_topics(producer, {r.topic for r in rows})
         queues: dict[str, deque[_Row]] = {}
         for row in rows:
@@ -340,6 +359,7 @@ class OutboxRelay:
         headers = [("content-type", CONTENT_TYPE.encode())]
         results: list[_Failure | None] = [None] * len(wave)
         futures: dict[int, asyncio.Future] = {}
+        self._enter("queueing records")
         for i, row in enumerate(wave):
             if row.topic in missing:
                 results[i] = _Failure(TopicMissing(f"topic {row.topic!r} does not exist"))
@@ -353,6 +373,7 @@ class OutboxRelay:
             except KafkaError as exc:  # refused before queueing (e.g. larger than a request)
                 results[i] = _Failure(exc)
         if futures:
+            self._enter("awaiting acknowledgements")
             waited = asyncio.gather(*futures.values(), return_exceptions=True)
             try:
                 outcomes = await asyncio.wait_for(waited, self.send_timeout)
@@ -373,6 +394,7 @@ class OutboxRelay:
         return {t for t in unknown if t not in metadata.topics()}
 
     async def _fresh_producer(self) -> AIOKafkaProducer:
+        self._enter("restarting the producer")
         await self.kafka.reset()
         return await self.kafka.producer()
 
@@ -384,10 +406,14 @@ class OutboxRelay:
         LAST_ROUND.set_to_current_time()
         try:
             while not stop.is_set():
+                deadline = asyncio.timeout(self.round_timeout)
+                self._begin_round()
                 try:
-                    await self._notes.listen()
-                    self._notes.clear()
-                    handled = await self.publish_once()
+                    async with deadline:
+                        await self._notes.listen()
+                        self._notes.clear()
+                        handled = await self.publish_once()
+                    self._end_round()
                     LAST_ROUND.set_to_current_time()
                     backoff = 0.2
                     now = asyncio.get_running_loop().time()
@@ -399,10 +425,18 @@ class OutboxRelay:
                     # Wake for the heartbeat too: a relay silent past its lease loses its part.
                     await self._notes.wait(stop, min(self.poll_seconds, self.heartbeat_seconds))
                 except asyncio.CancelledError:
+                    if self._phase != "idle":
+                        log.warning("outbox relay cancelled inside a round", extra=self._round())
                     raise
                 except Exception as exc:
                     FAILURES.inc()
-                    if isinstance(exc, KafkaError | TimeoutError):
+                    if deadline.expired():
+                        # Its transaction rolls back with the connection: the rows it was
+                        # publishing go out again (at-least-once; consumers drop duplicates).
+                        log.error("outbox relay: round stuck, abandoned", extra=self._round())
+                        await self._notes.close()
+                        await self.kafka.reset()
+                    elif isinstance(exc, KafkaError | TimeoutError):
                         log.warning(
                             "outbox relay: Kafka unavailable, retrying",
                             extra={"error": describe(exc)},
@@ -417,6 +451,7 @@ class OutboxRelay:
                         else:
                             log.exception("outbox relay failed")
                         await self._notes.close()  # reopened next round; it may be mid-statement
+                    self._phase = "idle"
                     await sleep_unless_stopped(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
             try:
@@ -425,6 +460,33 @@ class OutboxRelay:
                 log.warning("outbox relay: could not leave cleanly", extra={"relay": self.relay_id})
         finally:
             await self._notes.close()
+
+    # -- where a round spends its time ---------------------------------------------------------
+
+    def _begin_round(self) -> None:
+        self._spent.clear()
+        self._round_started = self._phase_since = time.monotonic()
+        self._phase = "listening"
+
+    def _enter(self, phase: str) -> None:
+        now = time.monotonic()
+        self._spent[self._phase] = self._spent.get(self._phase, 0.0) + now - self._phase_since
+        self._phase, self._phase_since = phase, now
+
+    def _round(self) -> dict[str, object]:
+        """The current round for the log: the step it is in, its seconds, and each step's."""
+        self._enter(self._phase)
+        return {
+            "relay": self.relay_id,
+            "phase": self._phase,
+            "seconds": round(time.monotonic() - self._round_started, 3),
+            "steps": {phase: round(spent, 3) for phase, spent in self._spent.items()},
+        }
+
+    def _end_round(self) -> None:
+        if time.monotonic() - self._round_started > self.slow_round_seconds:
+            log.warning("outbox relay: slow round", extra=self._round())
+        self._phase = "idle"
 
     async def housekeeping(self) -> None:
         """Forget events published (or discarded) longer ago than the retention and relays

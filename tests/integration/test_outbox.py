@@ -195,6 +195,52 @@ async def test_a_relay_whose_connection_is_cut_reopens_it_and_goes_on(
             await published_once(servers, topics.intake, key, timeout=30)
 
 
+async def test_a_round_stuck_past_its_bound_is_abandoned_named_and_retried(
+    messaging_engine, servers, topics, caplog
+):
+    """A round waiting on something with no bound of its own (here a lock another transaction
+    holds on its row) is cut off after the relay's round timeout: the log names the step it
+    hung in, its transaction rolls back, and a later round publishes the row again and marks
+    it (at-least-once: consumers drop the duplicate by event id)."""
+    key = str(uuid.uuid4())
+    async with messaging_engine.begin() as conn:
+        await outbox.add(conn, topics.intake, [event(key, 1)])
+    relay = OutboxRelay(
+        messaging_engine, KafkaLink(servers.kafka_bootstrap, "t"), poll_seconds=30,
+        round_timeout=2,
+    )  # fmt: skip
+    async with messaging_engine.connect() as blocker:
+        await blocker.begin()
+        await blocker.execute(
+            sa.text("SELECT id FROM outbox WHERE key = :key FOR UPDATE"), {"key": key}
+        )
+        async with running(relay):
+            for _ in range(100):
+                stuck = [
+                    r for r in caplog.records if r.getMessage().endswith("round stuck, abandoned")
+                ]
+                if stuck:
+                    break
+                await asyncio.sleep(0.1)
+            assert stuck, "the stuck round was not abandoned"
+            assert stuck[0].phase == "marking" and stuck[0].seconds >= 2
+            assert stuck[0].steps["awaiting acknowledgements"] < 2
+            await blocker.rollback()
+            for _ in range(100):
+                async with messaging_engine.connect() as conn:
+                    unsent = await conn.scalar(
+                        sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                    )
+                if unsent == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert unsent == 0
+    await read_until(
+        servers.kafka_bootstrap, topics.intake, lambda kept: len(kept) >= 2,
+        lambda r: r.key == key,
+    )  # fmt: skip
+
+
 async def test_housekeeping_forgets_only_events_published_long_ago(messaging_engine, servers):
     async with messaging_engine.begin() as conn:
         await outbox.add(conn, "t", [event("old", 1), event("recent", 1), event("unsent", 1)])
