@@ -5,7 +5,8 @@ INTAKE_QUEUE_WAIT_SECONDS); the accepted requests keep a bounded p99; afterwards
 consumers' lag drains at their full rate.
 
 Prints accepted, shed, other errors, POST p99 of the accepted and of the shed, POST ->
-case.opened p50/p99 of the accepted, and the time from the last answer until every consumer
+case.opened p50/p99 of the accepted, each service's outbox rows still unpublished after the
+wait (a stalled relay shows there), and the time from the last answer until every consumer
 group of the run has caught up (and the rate it drained at).
 
 Environment: BENCH_OVERLOAD_SUSTAINABLE (400/s: the "sustained rate" bench/pipeline.py
@@ -23,6 +24,7 @@ import uvloop
 from bench._openloop import OpenedReader, client_session, offer, percentile
 from bench._stack import API_KEY, consumer_lag, running_stack, services_from_env, wait_drained
 from bench.intake import body
+from bench.pipeline import outbox_unsent
 
 SUSTAINABLE = float(os.environ.get("BENCH_OVERLOAD_SUSTAINABLE", "400"))
 FACTOR = float(os.environ.get("BENCH_OVERLOAD_FACTOR", "2"))
@@ -48,6 +50,7 @@ async def main() -> None:
             backlog = await consumer_lag(stack.topics)
             drained = await wait_drained(stack.topics, DRAIN_SECONDS)
             await reader.wait_for(list(step.sent_at), 30)
+            unsent = await outbox_unsent(stack)
         finally:
             await reader.stop()
     opened = step.opened_ms(reader.seen)
@@ -62,6 +65,8 @@ async def main() -> None:
     print(f"POST -> case.opened of the accepted: p50 {percentile(opened, 50):.0f} ms,"
           f" p99 {percentile(opened, 99):.0f} ms;"
           f" never opened {step.unopened(reader.seen)}")  # fmt: skip
+    print("outbox rows not yet published at the end: "
+          + ", ".join(f"{service} {count}" for service, count in unsent.items()))  # fmt: skip
     if drained is None:
         print(f"consumers' lag: {backlog} records at the last answer, not drained in "
               f"{DRAIN_SECONDS:.0f} s")  # fmt: skip

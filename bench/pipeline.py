@@ -96,6 +96,22 @@ async def outbox_waits(stack: Stack, since: datetime) -> str:
     return "outbox -> relay round: " + ", ".join(parts)
 
 
+async def outbox_unsent(stack: Stack) -> dict[str, int]:
+    """Per service: the outbox rows not published (nor discarded) yet. After a run has drained
+    they should all be 0; a complaint never seen opened while escalation still holds its
+    event here is a stalled relay, not a lost event."""
+    unsent = {}
+    for service, database in stack.databases.items():
+        conn = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
+        try:
+            unsent[service] = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND discarded_at IS NULL"
+            )
+        finally:
+            await conn.close()
+    return unsent
+
+
 def describe(m: Measured) -> str:
     s = m.step
     errors = ", ".join(f"{k} x{v}" for k, v in s.errors.items()) or "0"
