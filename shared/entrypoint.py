@@ -1,5 +1,5 @@
-"""The command line every service shares: ``serve`` (migrate, then run uvicorn), ``migrate``,
-and the operators' commands (``outbox``, ``timers``, ``parked``: shared.cli)."""
+"""The command line every service shares: ``serve`` (migrate, then run the HTTP server),
+``migrate``, and the operators' commands (``outbox``, ``timers``, ``parked``: shared.cli)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from pydantic import ValidationError
 
 from shared.cli import OPS_COMMANDS, run_cli
@@ -21,6 +20,7 @@ from shared.logs import configure_logging
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 from shared.web.ops_auth import Authenticator
+from shared.web.server import serve
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,4 @@ def serve_or_migrate(
     app = getattr(importlib.import_module(module), factory)(settings)
     settle_garbage_collector(settings.gc_young_threshold)
     log.info("starting", extra={"service": settings.service_name, "port": settings.port})
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(app, settings.host, settings.port)
