@@ -232,6 +232,9 @@ class ConsumerRunner:
                 auto_offset_reset="earliest",
                 fetch_min_bytes=self.fetch_min_bytes,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
+                # How often aiokafka's fetch task wakes with nothing to do (200 ms by default):
+                # a fetch's answer, a rebalance, a seek and a consumed batch wake it anyway.
+                consumer_timeout_ms=1000,
             )
             consumer.subscribe(self.topics, listener=_CommitOnRevoke(self, consumer))
             try:
