@@ -31,6 +31,16 @@ def event(key: str, seq: int) -> Envelope:
     return Envelope(source="/tests", type="test.probe", subject=key, data={"seq": seq})
 
 
+async def all_marked_sent(engine, timeout: float) -> None:
+    for _ in range(int(timeout * 10)):
+        async with engine.connect() as conn:
+            left = await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+        if left == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"outbox not drained in {timeout:.0f}s")
+
+
 async def relay_until_drained(engine, kafka: KafkaLink, relays: int = 1) -> None:
     stop = asyncio.Event()
     runners = [
@@ -44,15 +54,7 @@ async def relay_until_drained(engine, kafka: KafkaLink, relays: int = 1) -> None
     ]
     tasks = [asyncio.create_task(r.run(stop)) for r in runners]
     try:
-        for _ in range(300):
-            async with engine.connect() as conn:
-                left = await conn.scalar(
-                    sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-                )
-            if left == 0:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("outbox not drained in 30s")
+        await all_marked_sent(engine, timeout=30)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -226,15 +228,7 @@ async def test_a_round_stuck_past_its_bound_is_abandoned_named_and_retried(
             assert stuck[0].phase == "marking" and stuck[0].seconds >= 2
             assert stuck[0].steps["awaiting acknowledgements"] < 2
             await blocker.rollback()
-            for _ in range(100):
-                async with messaging_engine.connect() as conn:
-                    unsent = await conn.scalar(
-                        sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-                    )
-                if unsent == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert unsent == 0
+            await all_marked_sent(messaging_engine, timeout=10)
     await read_until(
         servers.kafka_bootstrap, topics.intake, lambda kept: len(kept) >= 2,
         lambda r: r.key == key,
