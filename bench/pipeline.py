@@ -5,19 +5,22 @@ at fixed rates and reads ``case.opened`` from the handling topic.
 Per rate: accepted, errors, POST p50/p99, POST -> case.opened p50/p99, and the CPU time each
 process spent per accepted complaint (services, their PostgreSQL backends, the server's
 background processes, the Kafka broker), measured from the first request until every
-consumer group of the run has caught up. First an idle run (10/s) for the latency when
-nothing queues. The client's own CPU and its lag behind the send schedule are printed with
-each rate: when they stay small, the figures are the platform's, not the client's.
+consumer group of the run has caught up. First each process's CPU at rest (no load), then an
+idle run (10/s) for the latency when nothing queues. The client's own CPU and its lag behind
+the send schedule are printed with each rate: when they stay small, the figures are the
+platform's, not the client's.
 
 Environment: BENCH_E2E_RATES (25,50,100,150,200,300,400,500: past 200 to find where it ends),
 BENCH_E2E_SECONDS (20), BENCH_E2E_IDLE_RATE (10; 0 skips), BENCH_E2E_IDLE_SECONDS (20),
-BENCH_E2E_DRAIN_SECONDS (90: the longest wait for a rate's backlog; a rate that does not
-drain ends the run), BENCH_E2E_SERVICES (see bench/_stack.py), BENCH_E2E_PROFILE (service
+BENCH_E2E_REST_SECONDS (20: each process's CPU per second with no load at all, printed first;
+0 skips), BENCH_E2E_DRAIN_SECONDS (90: the longest wait for a rate's backlog; a rate that does
+not drain ends the run), BENCH_E2E_SERVICES (see bench/_stack.py), BENCH_E2E_PROFILE (service
 names: py-spy samples them through the rates, collapsed stacks written to
 .local/bench-profile-<service>.txt)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -40,6 +43,7 @@ RATES = [
 SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
 IDLE_RATE = float(os.environ.get("BENCH_E2E_IDLE_RATE", "10"))
 IDLE_SECONDS = float(os.environ.get("BENCH_E2E_IDLE_SECONDS", "20"))
+REST_SECONDS = float(os.environ.get("BENCH_E2E_REST_SECONDS", "20"))
 DRAIN_SECONDS = float(os.environ.get("BENCH_E2E_DRAIN_SECONDS", "90"))
 P99_GOAL_MS = 500
 
@@ -94,6 +98,19 @@ async def outbox_waits(stack: Stack, since: datetime) -> str:
         if row["n"]:
             parts.append(f"{service} p50 {row['p50']:.1f} p99 {row['p99']:.1f} ms")
     return "outbox -> relay round: " + ", ".join(parts)
+
+
+async def at_rest(stack: Stack, meter: CpuMeter) -> str:
+    """CPU per second of each process with no load at all (the consumers caught up). Every
+    rate pays it, shared among its complaints: 5 ms a second is 0.2 ms per complaint at 25/s."""
+    await wait_drained(stack.topics, DRAIN_SECONDS)
+    before = await meter.snapshot()
+    await asyncio.sleep(REST_SECONDS)
+    cpu = spent(before, await meter.snapshot())
+    parts = ", ".join(
+        f"{label} {1000 * seconds / REST_SECONDS:.1f}" for label, seconds in cpu.items()
+    )
+    return f"at rest ({REST_SECONDS:.0f} s, no load), CPU ms per second: {parts}"
 
 
 async def outbox_unsent(stack: Stack) -> dict[str, int]:
@@ -184,6 +201,8 @@ async def main() -> None:
             # Warm-up: connections, prepared statements, consumer group joins.
             warm = await run_step(stack, reader, meter, 10, 3, first)
             first += warm.step.offered
+            if REST_SECONDS > 0:
+                print(await at_rest(stack, meter), flush=True)
             if IDLE_RATE > 0:
                 since = datetime.now(UTC)
                 idle = await run_step(stack, reader, meter, IDLE_RATE, IDLE_SECONDS, first)
