@@ -26,6 +26,11 @@ def async_url(dsn: str) -> str:
     return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
+def database_dsn(name: str) -> str:
+    """The plain ``postgresql://`` DSN of database ``name`` on the benchmarks' server."""
+    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
 @asynccontextmanager
 async def scratch_database(service: str, migrate: bool = True) -> AsyncIterator[str]:
     """A fresh database, with ``service``'s migrations applied unless ``migrate`` is false;
@@ -36,7 +41,7 @@ async def scratch_database(service: str, migrate: bool = True) -> AsyncIterator[
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    dsn = database_dsn(name)
     try:
         if migrate:
             await upgrade_async(Path(ROOT) / "services" / service / "migrations", async_url(dsn))

@@ -31,7 +31,7 @@ import asyncpg
 import uvloop
 
 from bench._cpu import CpuMeter, spent
-from bench._db import ADMIN_DSN
+from bench._db import ADMIN_DSN, database_dsn
 from bench._openloop import OpenedReader, Step, client_session, offer, percentile
 from bench._stack import API_KEY, Stack, running_stack, services_from_env, wait_drained
 from bench.intake import body
@@ -79,24 +79,34 @@ async def run_step(
     return Measured(step, reader.seen, cpu, drained)
 
 
+async def per_service(stack: Stack, query: str, *args: object) -> dict[str, asyncpg.Record]:
+    """``query``'s one row in each service's database."""
+    rows = {}
+    for service, database in stack.databases.items():
+        conn = await asyncpg.connect(database_dsn(database))
+        try:
+            rows[service] = await conn.fetchrow(query, *args)
+        finally:
+            await conn.close()
+    return rows
+
+
 async def outbox_waits(stack: Stack, since: datetime) -> str:
     """Per service: from an event's transaction to its relay's publishing round (the outbox
     rows' created_at -> sent_at), p50/p99 in ms: the relays' share of the latency."""
-    parts = []
-    for service, database in stack.databases.items():
-        conn = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
-        try:
-            row = await conn.fetchrow(
-                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w) AS p50,"
-                " percentile_cont(0.99) WITHIN GROUP (ORDER BY w) AS p99, count(*) AS n FROM ("
-                " SELECT extract(epoch FROM sent_at - created_at) * 1000 AS w FROM outbox"
-                " WHERE created_at >= $1 AND sent_at IS NOT NULL) t",
-                since,
-            )
-        finally:
-            await conn.close()
-        if row["n"]:
-            parts.append(f"{service} p50 {row['p50']:.1f} p99 {row['p99']:.1f} ms")
+    rows = await per_service(
+        stack,
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w) AS p50,"
+        " percentile_cont(0.99) WITHIN GROUP (ORDER BY w) AS p99, count(*) AS n FROM ("
+        " SELECT extract(epoch FROM sent_at - created_at) * 1000 AS w FROM outbox"
+        " WHERE created_at >= $1 AND sent_at IS NOT NULL) t",
+        since,
+    )
+    parts = [
+        f"{service} p50 {row['p50']:.1f} p99 {row['p99']:.1f} ms"
+        for service, row in rows.items()
+        if row["n"]
+    ]
     return "outbox -> relay round: " + ", ".join(parts)
 
 
@@ -117,16 +127,10 @@ async def outbox_unsent(stack: Stack) -> dict[str, int]:
     """Per service: the outbox rows not published (nor discarded) yet. After a run has drained
     they should all be 0; a complaint never seen opened while escalation still holds its
     event here is a stalled relay, not a lost event."""
-    unsent = {}
-    for service, database in stack.databases.items():
-        conn = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
-        try:
-            unsent[service] = await conn.fetchval(
-                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND discarded_at IS NULL"
-            )
-        finally:
-            await conn.close()
-    return unsent
+    rows = await per_service(
+        stack, "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND discarded_at IS NULL"
+    )
+    return {service: row[0] for service, row in rows.items()}
 
 
 def describe(m: Measured) -> str:
